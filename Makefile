@@ -1,0 +1,106 @@
+# Ember: non-recursive build. `make V=1` shows commands, `SANITIZE=1` builds
+# with ASan+UBSan, `COVERAGE=1` with gcov. `make help` lists the targets.
+
+CC := gcc
+V ?= 0
+SANITIZE ?= 0
+COVERAGE ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+BUILD_ROOT := build
+ifeq ($(SANITIZE),1)
+  B := $(BUILD_ROOT)/san
+else
+  B := $(BUILD_ROOT)
+endif
+
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers \
+	-g -O2 -D_GNU_SOURCE -I. -MMD -MP -fno-strict-aliasing -pthread
+LDFLAGS := -pthread -Wl,--as-needed
+LDLIBS := -ljansson -lunicorn -lmicrohttpd -lseccomp -lcap -lm
+
+ifeq ($(SANITIZE),1)
+  CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(COVERAGE),1)
+  CFLAGS += --coverage
+  LDFLAGS += --coverage
+endif
+
+MODULES := runtime config api virtio snapshots
+LIB_SRCS := $(filter-out %/main.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/obj/%.o)
+GUEST_TEST_SRCS := $(wildcard tests/guests/*.S)
+GUEST_TESTS := $(GUEST_TEST_SRCS:tests/guests/%.S=$(BUILD_ROOT)/tests/guests/%.elf)
+
+# Debian packages the VMM and its tests need; `make deps` installs only the
+# missing ones. The guest-image recipe adds its own list (guest/guest.mk).
+DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
+	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time
+
+.PHONY: all deps test unit integration guest run bench clean help
+all: $(B)/ember
+
+help:
+	@echo "make          build build/ember"
+	@echo "make deps     install missing Debian packages (apt-get)"
+	@echo "make test     sanitizer build + unit and integration tests"
+	@echo "make guest    build the guest kernel and images (cached in ~/.cache/ember)"
+	@echo "make run      boot the demo microVM and print its console"
+	@echo "make bench    benchmarks, side by side with QEMU microvm"
+
+deps:
+	$(Q)missing=$$(for p in $(DEB_PKGS) $(GUEST_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "  APT     $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libember.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/ember: $(B)/obj/runtime/main.o $(B)/libember.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/unit-tests: $(UNIT_OBJS) $(B)/libember.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+# Bare-metal test guests: freestanding ELF64, loaded like a vmlinux.
+$(BUILD_ROOT)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/guests/guest.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,tests/guests/guest.ld -I tests/guests -o $@ $<
+
+# `make test` = sanitizer build, then every test; the last line of each
+# suite is a summary CI can read.
+test: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 unit integration
+
+unit: $(B)/unit-tests
+	$(Q)ASAN_OPTIONS=detect_leaks=1 $(B)/unit-tests --jobs 2
+
+integration: $(B)/ember $(GUEST_TESTS)
+	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests bash tests/integration/run.sh
+
+-include guest/guest.mk
+-include bench/bench.mk
+
+run: deps guest $(B)/ember
+	$(Q)$(B)/ember --config-file config/demo.json --no-api
+
+clean:
+	rm -rf $(BUILD_ROOT)
+
+-include $(shell find $(BUILD_ROOT) -name '*.d' 2>/dev/null)

@@ -81,7 +81,7 @@ $(B)/unit-tests: $(UNIT_OBJS) $(B)/libember.a
 $(BUILD_ROOT)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
-	$(Q)$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,tests/guests/guest.ld -I tests/guests -o $@ $<
+	$(Q)$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments -Wl,-T,tests/guests/guest.ld -I tests/guests -o $@ $<
 
 # `make test` = sanitizer build, then every test; the last line of each
 # suite is a summary CI can read.

@@ -1,0 +1,66 @@
+/* A microVM: guest memory, buses, legacy devices, vCPU threads and the VMM
+ * thread's event loop. Built from a struct vm_config; the backend is chosen
+ * by the caller (runtime/accel.h). */
+#ifndef EMBER_VM_H
+#define EMBER_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "runtime/backend.h"
+#include "runtime/bus.h"
+#include "runtime/err.h"
+#include "runtime/evloop.h"
+#include "runtime/gmem.h"
+
+struct vm_config;
+struct serial;
+struct i8042;
+struct boot_timer;
+struct vcpu;
+
+struct vm_opts {
+	bool boot_timer;            /* register the boot-timer device (--boot-timer) */
+	int console_in;             /* guest console input fd, -1 for none */
+	int console_out;            /* guest console output fd */
+	struct timespec start_wall; /* process start, CLOCK_MONOTONIC */
+	struct timespec start_cpu;  /* process CPU time at start */
+};
+
+struct vm {
+	const struct backend_ops *be;
+	struct backend_vm *bvm;
+	struct guest_mem mem;
+	struct bus mmio, pio;
+	struct evloop loop;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct boot_timer *boot_timer;
+	struct vm_opts opts;
+	int exit_efd;        /* written when some thread asks the VM to end */
+	int console_retry_fd; /* timerfd: retry console input when the UART was full */
+	bool console_in_armed;
+	atomic_bool stopping;
+	atomic_int exit_code;
+};
+
+/* Builds memory, devices, loads the kernel and sets up the vCPUs.
+ * On failure everything built so far is released. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_ops *be,
+	      const struct vm_opts *opts, struct errbuf *err);
+/* Starts the vCPU threads and runs the VMM loop until the guest resets,
+ * fails, or vm_request_exit() is called. Returns the process exit code. */
+int vm_run(struct vm *vm);
+/* From any thread (and from signal handlers: it only stores and writes an
+ * eventfd). The first code asked for wins. */
+void vm_request_exit(struct vm *vm, int code);
+void vm_destroy(struct vm *vm);
+
+/* The irq_line callback devices get: drives a GSI on the backend. */
+int vm_irq_set(void *vm, unsigned gsi, bool level);
+
+#endif

@@ -245,8 +245,8 @@ out:
 
 int config_load_file(const char *path, struct vm_config *cfg, struct errbuf *err)
 {
-	char *text;
-	size_t len;
+	char *text = NULL;
+	size_t len = 0;
 
 	config_init(cfg);
 	int rc = read_file(path, &text, &len, err);

@@ -107,7 +107,7 @@ int loader_bzimage_load(struct guest_mem *mem, int fd, uint64_t file_size,
 			struct loader_kernel *k, struct errbuf *err)
 {
 	struct setup_header *h = &k->hdr;
-	uint64_t load, need, low = loader_low_end(mem);
+	uint64_t load = 0, need, low = loader_low_end(mem);
 	int ret;
 
 	memset(k, 0, sizeof(*k));

@@ -14,6 +14,7 @@ static enum log_level log_level = LOG_WARN;
 static bool log_show_level = true;
 static bool log_show_origin;
 static FILE *log_file;
+static const char *log_module;
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "Off",     [LOG_ERROR] = "Error", [LOG_WARN] = "Warning",
@@ -69,6 +70,13 @@ int log_set_path(const char *path)
 	return 0;
 }
 
+void log_set_module(const char *module)
+{
+	pthread_mutex_lock(&log_lock);
+	log_module = module;
+	pthread_mutex_unlock(&log_lock);
+}
+
 void log_close(void)
 {
 	pthread_mutex_lock(&log_lock);
@@ -81,6 +89,9 @@ void log_close(void)
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
 	if (level == LOG_OFF || level > log_level)
+		return;
+	if (log_module && (strncmp(file, log_module, strlen(log_module)) != 0 ||
+			   file[strlen(log_module)] != '/'))
 		return;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

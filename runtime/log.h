@@ -23,6 +23,9 @@ enum log_level log_get_level(void);
 void log_set_options(bool show_level, bool show_origin);
 /* Redirects output to path (appending). Returns 0 or -errno. */
 int log_set_path(const char *path);
+/* Only messages from source files under this folder ("runtime", "virtio",
+ * ...) are logged; NULL logs all. The string must outlive the logger. */
+void log_set_module(const char *module);
 void log_close(void);
 
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)

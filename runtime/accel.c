@@ -1,0 +1,52 @@
+#include "runtime/accel.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "runtime/log.h"
+
+/* The software-CPU backend, once built in, is listed here. */
+static const struct backend_ops *const tcg_backend = NULL;
+
+const char *accel_built_in(void)
+{
+	return tcg_backend ? "kvm tcg" : "kvm";
+}
+
+static const struct backend_ops *accel_tcg(struct errbuf *err, const char *why)
+{
+	if (!tcg_backend) {
+		err_set(err, -ENOTSUP, "%s%sthe TCG backend is not built into this ember yet",
+			why ? why : "", why ? "; " : "");
+		return NULL;
+	}
+	char tcg_why[256] = "";
+	if (tcg_backend->probe(tcg_why, sizeof(tcg_why)) < 0) {
+		err_set(err, -ENOTSUP, "TCG backend unavailable: %s", tcg_why);
+		return NULL;
+	}
+	return tcg_backend;
+}
+
+const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *err)
+{
+	switch (accel) {
+	case CONFIG_ACCEL_KVM:
+		return &backend_kvm;
+	case CONFIG_ACCEL_TCG:
+		return accel_tcg(err, NULL);
+	case CONFIG_ACCEL_AUTO:
+	default: {
+		char why[256] = "";
+		if (backend_kvm.probe(why, sizeof(why)) == 0) {
+			log_info("accel auto: KVM passed its self-test");
+			return &backend_kvm;
+		}
+		log_warn("accel auto: KVM not usable (%s); falling back to TCG", why);
+		char ctx[300];
+		snprintf(ctx, sizeof(ctx), "KVM not usable (%s)", why);
+		return accel_tcg(err, ctx);
+	}
+	}
+}

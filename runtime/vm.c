@@ -1,0 +1,331 @@
+#include "runtime/vm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "runtime/boot_cpu.h"
+#include "runtime/boot_timer.h"
+#include "runtime/i8042.h"
+#include "runtime/layout.h"
+#include "runtime/loader.h"
+#include "runtime/log.h"
+#include "runtime/serial.h"
+#include "runtime/vcpu.h"
+
+/* Used when boot-source has no boot_args: Firecracker's defaults, with the
+ * serial console on (Firecracker turns it off by default). */
+#define VM_DEFAULT_CMDLINE \
+	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+
+int vm_irq_set(void *opaque, unsigned gsi, bool level)
+{
+	struct vm *vm = opaque;
+	return vm->be->set_irq_line(vm->bvm, gsi, level);
+}
+
+void vm_request_exit(struct vm *vm, int code)
+{
+	int expected = -1;
+	atomic_compare_exchange_strong(&vm->exit_code, &expected, code);
+	atomic_store(&vm->stopping, true);
+	uint64_t one = 1;
+	ssize_t w = write(vm->exit_efd, &one, sizeof(one));
+	(void)w; /* a full counter still wakes the loop */
+}
+
+static void vm_on_reset(void *opaque)
+{
+	vm_request_exit(opaque, 0);
+}
+
+/* Sections whose devices are not built yet are refused, never ignored. */
+static int vm_check_supported(const struct vm_config *cfg, struct errbuf *err)
+{
+	if (cfg->n_drives)
+		return err_set(err, -ENOTSUP, "drives: not supported yet");
+	if (cfg->n_nets)
+		return err_set(err, -ENOTSUP, "network-interfaces: not supported yet");
+	if (cfg->vsock.present)
+		return err_set(err, -ENOTSUP, "vsock: not supported yet");
+	if (cfg->entropy.present)
+		return err_set(err, -ENOTSUP, "entropy: not supported yet");
+	if (cfg->machine.huge_pages != CONFIG_HUGE_PAGES_NONE)
+		return err_set(err, -ENOTSUP, "machine-config: huge_pages: not supported yet");
+	if (cfg->machine.smt)
+		return err_set(err, -ENOTSUP, "machine-config: smt: not supported yet");
+	return 0;
+}
+
+static int vm_create_devices(struct vm *vm, struct errbuf *err)
+{
+	struct irq_line com1 = { vm_irq_set, vm, LAYOUT_COM1_IRQ };
+	struct irq_line kbd = { vm_irq_set, vm, LAYOUT_I8042_IRQ };
+	int r = serial_create(&vm->serial, &com1, vm->opts.console_out);
+	if (r == 0)
+		r = serial_register(vm->serial, &vm->pio, LAYOUT_COM1_PORT);
+	if (r < 0)
+		return err_set(err, r, "serial console: %s", strerror(-r));
+	r = i8042_create(&vm->i8042, &kbd, vm_on_reset, vm);
+	if (r == 0)
+		r = i8042_register(vm->i8042, &vm->pio);
+	if (r < 0)
+		return err_set(err, r, "i8042: %s", strerror(-r));
+	if (vm->opts.boot_timer) {
+		r = boot_timer_create(&vm->boot_timer, &vm->opts.start_wall, &vm->opts.start_cpu);
+		if (r == 0)
+			r = boot_timer_register(vm->boot_timer, &vm->mmio, LAYOUT_BOOT_TIMER);
+		if (r < 0)
+			return err_set(err, r, "boot timer: %s", strerror(-r));
+	}
+	return 0;
+}
+
+static int vm_load(struct vm *vm, const struct vm_config *cfg, struct errbuf *err)
+{
+	struct boot_spec spec = {
+		.kernel_path = cfg->boot.kernel_image_path,
+		.initrd_path = cfg->boot.initrd_path,
+		.cmdline = cfg->boot.boot_args ? cfg->boot.boot_args : VM_DEFAULT_CMDLINE,
+		.nr_vcpus = vm->nr_vcpus,
+	};
+	struct boot_setup setup;
+	struct x86_regs regs;
+	struct x86_sregs sregs;
+	int r = boot_load(&vm->mem, &spec, &setup, err);
+	if (r < 0)
+		return r;
+	r = boot_cpu_state(&vm->mem, &setup, &regs, &sregs, err);
+	if (r < 0)
+		return r;
+	log_info("kernel %s: entry 0x%" PRIx64 " (%s), cmdline \"%s\"", spec.kernel_path,
+		 setup.entry, setup.mode == BOOT_ENTRY_PVH ? "PVH" : "64-bit boot protocol",
+		 spec.cmdline);
+	/* Only the BSP gets a boot state; APs wait for INIT/SIPI from it. */
+	struct backend_vcpu *bsp = vm->vcpus[0].bv;
+	if ((r = vm->be->set_sregs(bsp, &sregs)) < 0 || (r = vm->be->set_regs(bsp, &regs)) < 0)
+		return err_set(err, r, "boot vCPU state: %s", strerror(-r));
+	return 0;
+}
+
+static int vm_create_vcpus(struct vm *vm, struct errbuf *err)
+{
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return err_set(err, -ENOMEM, "vCPUs: out of memory");
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		v->vm = vm;
+		v->index = i;
+		int r = vm->be->vcpu_create(vm->bvm, i, &v->bv);
+		if (r < 0)
+			return err_set(err, r, "vCPU %u: %s", i, strerror(-r));
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_ops *be,
+	      const struct vm_opts *opts, struct errbuf *err)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->be = be;
+	vm->opts = *opts;
+	vm->exit_efd = vm->console_retry_fd = vm->loop.epfd = -1;
+	atomic_init(&vm->exit_code, -1);
+	vm->nr_vcpus = cfg->machine.vcpu_count;
+	bus_init(&vm->mmio, "mmio");
+	bus_init(&vm->pio, "pio");
+
+	int r = vm_check_supported(cfg, err);
+	if (r < 0)
+		goto fail;
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0 || (r = evloop_init(&vm->loop)) < 0) {
+		r = -errno;
+		err_set(err, r, "event loop: %s", strerror(-r));
+		goto fail;
+	}
+	uint64_t mem_bytes = cfg->machine.mem_size_mib << 20;
+	r = gm_alloc(&vm->mem, mem_bytes);
+	if (r < 0) {
+		err_set(err, r, "guest memory (%" PRIu64 " MiB): %s", cfg->machine.mem_size_mib,
+			strerror(-r));
+		goto fail;
+	}
+	struct backend_vm_opts bopts = {
+		.nr_vcpus = vm->nr_vcpus,
+		.cpu_template = config_cpu_template_name(cfg->machine.cpu_template),
+		.mem = &vm->mem,
+		.mmio_bus = &vm->mmio,
+		.pio_bus = &vm->pio,
+	};
+	r = be->vm_create(&bopts, &vm->bvm);
+	if (r < 0) {
+		err_set(err, r, "%s: cannot create the VM: %s", be->name, strerror(-r));
+		goto fail;
+	}
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gm_region *g = &vm->mem.regions[i];
+		r = be->map_memory(vm->bvm, i, g->gpa, g->size, g->host);
+		if (r < 0) {
+			err_set(err, r, "%s: mapping guest memory: %s", be->name, strerror(-r));
+			goto fail;
+		}
+	}
+	if ((r = vm_create_devices(vm, err)) < 0 || (r = vm_create_vcpus(vm, err)) < 0 ||
+	    (r = vm_load(vm, cfg, err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+static void vm_on_exit_event(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct vm *vm = opaque;
+	uint64_t v;
+	ssize_t n = read(vm->exit_efd, &v, sizeof(v));
+	(void)n;
+}
+
+static void vm_on_console_in(void *opaque, uint32_t events);
+
+/* The UART's FIFO was full: stop watching the console until a short timer
+ * says to look again, instead of spinning on a readable fd. */
+static void vm_console_backoff(struct vm *vm)
+{
+	evloop_del(&vm->loop, vm->opts.console_in);
+	vm->console_in_armed = false;
+	struct itimerspec t = { .it_value = { .tv_nsec = 10 * 1000 * 1000 } };
+	timerfd_settime(vm->console_retry_fd, 0, &t, NULL);
+}
+
+static void vm_on_console_retry(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct vm *vm = opaque;
+	uint64_t ticks;
+	ssize_t n = read(vm->console_retry_fd, &ticks, sizeof(ticks));
+	(void)n;
+	if (serial_rx_space(vm->serial) == 0) {
+		vm_console_backoff(vm);
+		return;
+	}
+	if (!vm->console_in_armed &&
+	    evloop_add(&vm->loop, vm->opts.console_in, EPOLLIN, vm_on_console_in, vm) == 0)
+		vm->console_in_armed = true;
+}
+
+static void vm_on_console_in(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint8_t buf[SERIAL_FIFO_SIZE];
+	size_t space = serial_rx_space(vm->serial);
+	if (space == 0) {
+		vm_console_backoff(vm);
+		return;
+	}
+	if (space > sizeof(buf))
+		space = sizeof(buf);
+	ssize_t n = read(vm->opts.console_in, buf, space);
+	if (n > 0) {
+		serial_receive(vm->serial, buf, (size_t)n);
+		return;
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || (events & EPOLLHUP)) {
+		/* End of input: the guest keeps running without a console in. */
+		evloop_del(&vm->loop, vm->opts.console_in);
+		vm->console_in_armed = false;
+	}
+}
+
+static int vm_watch_console(struct vm *vm)
+{
+	if (vm->opts.console_in < 0)
+		return 0;
+	vm->console_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vm->console_retry_fd < 0)
+		return -errno;
+	int r = evloop_add(&vm->loop, vm->console_retry_fd, EPOLLIN, vm_on_console_retry, vm);
+	if (r < 0)
+		return r;
+	/* epoll refuses regular files (e.g. stdin from /dev/null): no console in. */
+	r = evloop_add(&vm->loop, vm->opts.console_in, EPOLLIN, vm_on_console_in, vm);
+	if (r == 0)
+		vm->console_in_armed = true;
+	else if (r != -EPERM)
+		return r;
+	return 0;
+}
+
+int vm_run(struct vm *vm)
+{
+	int r = evloop_add(&vm->loop, vm->exit_efd, EPOLLIN, vm_on_exit_event, vm);
+	if (r == 0)
+		r = vm_watch_console(vm);
+	if (r < 0) {
+		log_err("VMM event loop set-up: %s", strerror(-r));
+		return 1;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus && r == 0; i++) {
+		r = vcpu_start(&vm->vcpus[i]);
+		if (r < 0) {
+			log_err("vCPU %u: cannot start its thread: %s", i, strerror(-r));
+			vm_request_exit(vm, 1);
+		}
+	}
+	while (!atomic_load(&vm->stopping)) {
+		r = evloop_run_once(&vm->loop, -1);
+		if (r < 0) {
+			log_err("VMM event loop: %s", strerror(-r));
+			vm_request_exit(vm, 1);
+		}
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_stop(&vm->vcpus[i]);
+	int code = atomic_load(&vm->exit_code);
+	return code < 0 ? 1 : code;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			vcpu_stop(&vm->vcpus[i]);
+			if (vm->vcpus[i].bv)
+				vm->be->vcpu_destroy(vm->vcpus[i].bv);
+		}
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	if (vm->bvm)
+		vm->be->vm_destroy(vm->bvm);
+	vm->bvm = NULL;
+	if (vm->serial)
+		serial_destroy(vm->serial);
+	if (vm->i8042)
+		i8042_destroy(vm->i8042);
+	if (vm->boot_timer)
+		boot_timer_destroy(vm->boot_timer);
+	vm->serial = NULL;
+	vm->i8042 = NULL;
+	vm->boot_timer = NULL;
+	gm_free(&vm->mem);
+	bus_destroy(&vm->mmio);
+	bus_destroy(&vm->pio);
+	evloop_destroy(&vm->loop);
+	if (vm->exit_efd >= 0)
+		close(vm->exit_efd);
+	if (vm->console_retry_fd >= 0)
+		close(vm->console_retry_fd);
+	vm->exit_efd = vm->console_retry_fd = -1;
+}

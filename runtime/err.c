@@ -25,7 +25,15 @@ int err_wrap(struct errbuf *e, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(e->msg) && old[0])
-		snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, ": %s", old);
+	/* Truncation is fine: the head of the context is what matters. */
+	size_t used = n < 0 ? 0 : (size_t)n;
+	if (used + 2 < sizeof(e->msg) && old[0]) {
+		memcpy(e->msg + used, ": ", 2);
+		used += 2;
+		size_t room = sizeof(e->msg) - 1 - used;
+		size_t len = strnlen(old, room);
+		memcpy(e->msg + used, old, len);
+		e->msg[used + len] = '\0';
+	}
 	return code;
 }

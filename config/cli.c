@@ -1,6 +1,7 @@
 /* Command-line parsing, table-driven: each flag names the cli_opts field it
  * fills and how to read its value. */
 #include "config/cli.h"
+#include "config/config_json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -64,6 +65,7 @@ static int cli_set(const struct cli_flag *fl, const char *val, struct cli_opts *
 		   struct errbuf *err)
 {
 	void *field = (char *)o + fl->off;
+	char e[CONFIG_ECHO_MAX];
 
 	switch (fl->kind) {
 	case CLI_BOOL:
@@ -72,8 +74,8 @@ static int cli_set(const struct cli_flag *fl, const char *val, struct cli_opts *
 	case CLI_ID:
 		if (!cli_id_valid(val))
 			return err_set(err, -EINVAL,
-				       "--id: must be 1..%d characters of [A-Za-z0-9-] (got \"%.80s\")",
-				       CLI_ID_MAX, val);
+				       "--id: must be 1..%d characters of [A-Za-z0-9-] (got \"%s\")",
+				       CLI_ID_MAX, config_echo(val, SIZE_MAX, e));
 		break;
 	case CLI_STR:
 		if (!*val)
@@ -83,14 +85,15 @@ static int cli_set(const struct cli_flag *fl, const char *val, struct cli_opts *
 		if (log_level_parse(val, &o->level) < 0)
 			return err_set(err, -EINVAL,
 				       "--level: must be one of Error, Warning, Info, Debug, Trace, "
-				       "Off (got \"%.40s\")",
-				       val);
+				       "Off (got \"%s\")",
+				       config_echo(val, SIZE_MAX, e));
 		o->has_level = true;
 		return 0;
 	case CLI_ACCEL:
 		if (config_accel_parse(val, &o->accel) < 0)
 			return err_set(err, -EINVAL,
-				       "--accel: must be one of kvm, tcg, auto (got \"%.40s\")", val);
+				       "--accel: must be one of kvm, tcg, auto (got \"%s\")",
+				       config_echo(val, SIZE_MAX, e));
 		o->has_accel = true;
 		return 0;
 	}
@@ -106,10 +109,13 @@ int cli_parse(int argc, char **argv, struct cli_opts *out, struct errbuf *err)
 	};
 	bool seen[CLI_NFLAGS] = { false };
 
+	char e[CONFIG_ECHO_MAX];
+
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		if (strncmp(arg, "--", 2) != 0 || !arg[2])
-			return err_set(err, -EINVAL, "unexpected argument \"%.80s\"", arg);
+			return err_set(err, -EINVAL, "unexpected argument \"%s\"",
+				       config_echo(arg, SIZE_MAX, e));
 		const char *name = arg + 2, *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
 		size_t f = 0;
@@ -117,8 +123,8 @@ int cli_parse(int argc, char **argv, struct cli_opts *out, struct errbuf *err)
 		       (strlen(cli_flags[f].name) != nlen || strncmp(cli_flags[f].name, name, nlen)))
 			f++;
 		if (f == CLI_NFLAGS)
-			return err_set(err, -EINVAL, "unknown option \"--%.*s\" (see --help)",
-				       (int)(nlen > 80 ? 80 : nlen), name);
+			return err_set(err, -EINVAL, "unknown option \"--%s\" (see --help)",
+				       config_echo(name, nlen, e));
 		const struct cli_flag *fl = &cli_flags[f];
 		if (seen[f])
 			return err_set(err, -EINVAL, "--%s: given more than once", fl->name);

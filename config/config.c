@@ -109,11 +109,13 @@ static const struct {
 
 static int load_section(const char *key, json_t *v, struct vm_config *cfg, struct errbuf *err)
 {
+	char e[CONFIG_ECHO_MAX];
 	size_t s = 0;
 	while (s < sizeof(sections) / sizeof(sections[0]) && strcmp(sections[s].name, key))
 		s++;
 	if (s == sizeof(sections) / sizeof(sections[0]))
-		return err_set(err, -EINVAL, "unknown section \"%.64s\"", key);
+		return err_set(err, -EINVAL, "unknown section \"%s\"",
+			       config_echo(key, SIZE_MAX, e));
 	/* serde reads null as an absent Option; GET /vm/config prints them. */
 	if (json_is_null(v))
 		return 0;

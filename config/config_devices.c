@@ -68,13 +68,14 @@ int config_mac_parse(const char *s, uint8_t mac[6])
 /* Reads a required id field and applies Firecracker's id rule. */
 static int get_id(json_t *obj, const char *key, char **out, struct errbuf *err)
 {
+	char e[CONFIG_ECHO_MAX];
 	int rc = config_get_str(obj, key, true, out, err);
 	if (rc < 0)
 		return rc;
 	if (!config_id_valid(*out))
 		return err_set(err, -EINVAL,
-			       "field \"%s\" must be 1..%d characters of [A-Za-z0-9_] (got \"%.80s\")",
-			       key, CONFIG_ID_MAX, *out);
+			       "field \"%s\" must be 1..%d characters of [A-Za-z0-9_] (got \"%s\")",
+			       key, CONFIG_ID_MAX, config_echo(*out, SIZE_MAX, e));
 	return 0;
 }
 
@@ -110,6 +111,7 @@ int config_parse_drive(json_t *obj, struct config_drive *out, struct errbuf *err
 					      "io_engine", "rate_limiter", "socket", NULL };
 	struct config_drive d = { 0 };
 	unsigned e = 0;
+	char echo[CONFIG_ECHO_MAX];
 	int rc = config_expect_object(obj, err);
 	if (!rc)
 		rc = config_check_fields(obj, fields, err);
@@ -130,8 +132,8 @@ int config_parse_drive(json_t *obj, struct config_drive *out, struct errbuf *err
 	if (rc >= 0 && d.partuuid && !partuuid_valid(d.partuuid))
 		rc = err_set(err, -EINVAL,
 			     "field \"partuuid\" must be 1..64 characters of [A-Za-z0-9/=-] "
-			     "(got \"%.80s\")",
-			     d.partuuid);
+			     "(got \"%s\")",
+			     config_echo(d.partuuid, SIZE_MAX, echo));
 	if (rc >= 0)
 		rc = config_get_enum(obj, "cache_type", cache_type_names,
 				     ARRAY_LEN(cache_type_names), &e, err);
@@ -252,14 +254,14 @@ void config_net_free(struct config_net *n)
 
 static int parse_mac(json_t *obj, struct config_net *n, struct errbuf *err)
 {
-	char *s = NULL;
+	char *s = NULL, e[CONFIG_ECHO_MAX];
 	int rc = config_get_str(obj, "guest_mac", false, &s, err);
 	if (rc > 0) {
 		if (config_mac_parse(s, n->guest_mac) < 0)
 			rc = err_set(err, -EINVAL,
 				     "field \"guest_mac\" must be a unicast MAC like "
-				     "\"06:00:ac:10:00:02\" (got \"%.40s\")",
-				     s);
+				     "\"06:00:ac:10:00:02\" (got \"%s\")",
+				     config_echo(s, SIZE_MAX, e));
 		else
 			n->has_guest_mac = true;
 	}
@@ -267,11 +269,26 @@ static int parse_mac(json_t *obj, struct config_net *n, struct errbuf *err)
 	return rc;
 }
 
+/* The kernel's dev_valid_name() (net/core/dev.c), length checked apart,
+ * plus no control characters: TUNSETIFF would refuse most of these anyway,
+ * but later and less clearly. */
+static bool ifname_valid(const char *s)
+{
+	if (!strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || isspace((unsigned char)*s) || *s == 0x7f ||
+		    (unsigned char)*s < 0x20)
+			return false;
+	return true;
+}
+
 int config_parse_net(json_t *obj, struct config_net *out, struct errbuf *err)
 {
 	static const char *const fields[] = { "iface_id", "host_dev_name", "guest_mac",
 					      "rx_rate_limiter", "tx_rate_limiter", NULL };
 	struct config_net n = { 0 };
+	char e[CONFIG_ECHO_MAX];
 	int rc = config_expect_object(obj, err);
 	if (!rc)
 		rc = config_check_fields(obj, fields, err);
@@ -287,6 +304,10 @@ int config_parse_net(json_t *obj, struct config_net *out, struct errbuf *err)
 		rc = err_set(err, -EINVAL,
 			     "field \"host_dev_name\" must be at most %d characters (got %zu)",
 			     CONFIG_IFNAME_MAX, strlen(n.host_dev_name));
+	if (rc >= 0 && !ifname_valid(n.host_dev_name))
+		rc = err_set(err, -EINVAL,
+			     "field \"host_dev_name\" is not a valid interface name (got \"%s\")",
+			     config_echo(n.host_dev_name, SIZE_MAX, e));
 	if (rc >= 0)
 		rc = parse_mac(obj, &n, err);
 	if (rc < 0) {

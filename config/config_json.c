@@ -6,6 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *config_echo(const char *s, size_t len, char out[CONFIG_ECHO_MAX])
+{
+	size_t i = 0;
+	for (; i < len && i < CONFIG_ECHO_MAX - 1 && s[i]; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = 0;
+	return out;
+}
+
 const char *config_json_type(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -37,8 +46,10 @@ int config_check_fields(json_t *obj, const char *const *allowed, struct errbuf *
 		const char *const *a = allowed;
 		while (*a && strcmp(*a, key) != 0)
 			a++;
+		char e[CONFIG_ECHO_MAX];
 		if (!*a)
-			return err_set(err, -EINVAL, "unknown field \"%.64s\"", key);
+			return err_set(err, -EINVAL, "unknown field \"%s\"",
+				       config_echo(key, SIZE_MAX, e));
 	}
 	return 0;
 }
@@ -141,8 +152,9 @@ int config_get_enum(json_t *obj, const char *key, const char *const *names, unsi
 			break;
 		len += (size_t)w;
 	}
-	rc = err_set(err, -EINVAL, "field \"%s\" must be one of %s (got \"%.64s\")", key, list,
-		     s);
+	char e[CONFIG_ECHO_MAX];
+	rc = err_set(err, -EINVAL, "field \"%s\" must be one of %s (got \"%s\")", key, list,
+		     config_echo(s, SIZE_MAX, e));
 	free(s);
 	return rc;
 }

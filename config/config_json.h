@@ -7,9 +7,17 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/err.h"
+
+/* Room for an echoed value: 64 characters and the NUL. */
+#define CONFIG_ECHO_MAX 65
+/* Copies at most len bytes of s (up to its NUL) into out, cut at 64 and
+ * with non-printable bytes as '?', so that input quoted back in an error
+ * can neither flood nor forge log lines. Returns out. */
+const char *config_echo(const char *s, size_t len, char out[CONFIG_ECHO_MAX]);
 
 /* "an object", "a string", "null", ... for error messages. */
 const char *config_json_type(const json_t *v);

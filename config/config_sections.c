@@ -265,12 +265,13 @@ static int parse_level(json_t *obj, struct config_logger *l, struct errbuf *err)
 	int rc = config_get_str(obj, "level", false, &s, err);
 	if (rc <= 0)
 		return rc;
+	char e[CONFIG_ECHO_MAX];
 	/* Firecracker reads level names case-insensitively. */
 	if (log_level_parse(s, &l->level) < 0)
 		rc = err_set(err, -EINVAL,
 			     "field \"level\" must be one of \"Error\", \"Warning\", \"Info\", "
-			     "\"Debug\", \"Trace\", \"Off\" (got \"%.64s\")",
-			     s);
+			     "\"Debug\", \"Trace\", \"Off\" (got \"%s\")",
+			     config_echo(s, SIZE_MAX, e));
 	else
 		l->has_level = true;
 	free(s);

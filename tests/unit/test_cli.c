@@ -107,6 +107,8 @@ Test(config_cli, unknown_and_positional)
 	expect_err(ARGC(a4), a4, "unexpected argument \"-h\"");
 	char *a5[] = { "ember", "--" };
 	expect_err(ARGC(a5), a5, "unexpected argument \"--\"");
+	char *a7[] = { "ember", "--x\nfake" };
+	expect_err(ARGC(a7), a7, "unknown option \"--x?fake\"");
 	/* A prefix is not a match. */
 	char *a6[] = { "ember", "--api" };
 	expect_err(ARGC(a6), a6, "unknown option \"--api\"");

@@ -338,6 +338,30 @@ Test(config, empty_strings_and_ids)
 	expect_err("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a-b\","
 		   " \"host_dev_name\": \"t\"}]}",
 		   -EINVAL, "field \"iface_id\" must be 1..64 characters");
+	expect_err("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\","
+		   " \"host_dev_name\": \"tap 0\"}]}",
+		   -EINVAL, "field \"host_dev_name\" is not a valid interface name (got \"tap 0\")");
+	expect_err("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\","
+		   " \"host_dev_name\": \"..\"}]}",
+		   -EINVAL, "not a valid interface name");
+	expect_err("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\","
+		   " \"host_dev_name\": \"\"}]}",
+		   -EINVAL, "field \"host_dev_name\" must not be empty");
+}
+
+/* Input quoted back in errors is cut short and stripped of control
+ * characters, so it cannot forge extra log lines. */
+Test(config, echoed_input_is_sanitized)
+{
+	expect_err("{" BOOT ", \"machine-config\": {\"x\\nERROR fake\": 1}}", -EINVAL,
+		   "unknown field \"x?ERROR fake\"");
+	struct vm_config c;
+	struct errbuf err = { "" };
+	char json[512];
+	snprintf(json, sizeof(json), "{\"%0200d\": 1}", 7);
+	cr_assert_eq(load(json, &c, &err), -EINVAL);
+	cr_assert_lt(strlen(err.msg), 100, "%s", err.msg);
+	cr_assert(strstr(err.msg, "unknown section \"0000"), "%s", err.msg);
 }
 
 Test(config, duplicate_ids)

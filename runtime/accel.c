@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <stdio.h>
 
 #include "runtime/log.h"
 
@@ -44,9 +43,7 @@ const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *e
 			return &backend_kvm;
 		}
 		log_warn("accel auto: KVM not usable (%s); falling back to TCG", why);
-		char ctx[300];
-		snprintf(ctx, sizeof(ctx), "KVM not usable (%s)", why);
-		return accel_tcg(err, ctx);
+		return accel_tcg(err, "KVM not usable");
 	}
 	}
 }

@@ -15,6 +15,7 @@ static bool log_show_level = true;
 static bool log_show_origin;
 static FILE *log_file;
 static const char *log_module;
+static const char *log_id = "ember";
 
 static const char *const level_names[] = {
 	[LOG_OFF] = "Off",     [LOG_ERROR] = "Error", [LOG_WARN] = "Warning",
@@ -77,6 +78,13 @@ void log_set_module(const char *module)
 	pthread_mutex_unlock(&log_lock);
 }
 
+void log_set_id(const char *id)
+{
+	pthread_mutex_lock(&log_lock);
+	log_id = id;
+	pthread_mutex_unlock(&log_lock);
+}
+
 void log_close(void)
 {
 	pthread_mutex_lock(&log_lock);
@@ -100,8 +108,8 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 
 	pthread_mutex_lock(&log_lock);
 	FILE *out = log_file ? log_file : stderr;
-	fprintf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [ember", tm.tm_year + 1900,
-		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	fprintf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s", tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec, log_id);
 	if (log_show_level)
 		fprintf(out, ":%s", level_names[level]);
 	if (log_show_origin) {

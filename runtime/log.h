@@ -21,6 +21,8 @@ int log_level_parse(const char *name, enum log_level *out);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 void log_set_options(bool show_level, bool show_origin);
+/* The instance id every line carries (--id); the string must outlive the logger. */
+void log_set_id(const char *id);
 /* Redirects output to path (appending). Returns 0 or -errno. */
 int log_set_path(const char *path);
 /* Only messages from source files under this folder ("runtime", "virtio",

@@ -71,6 +71,7 @@ static int setup_logging(const struct cli_opts *cli, const struct config_logger 
 			module = l->module;
 	}
 	log_set_options(show_level, show_origin);
+	log_set_id(cli->id);
 	log_set_module(module);
 	if (path) {
 		int r = log_set_path(path);
@@ -93,7 +94,7 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		return 1;
 	}
 	if (config_load_file(cli->config_file, &cfg, &err) < 0) {
-		fprintf(stderr, "ember: %s: %s\n", cli->config_file, err.msg);
+		fprintf(stderr, "ember: %s\n", err.msg);
 		goto out;
 	}
 	if (setup_logging(cli, &cfg.logger, &err) < 0) {

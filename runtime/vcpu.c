@@ -99,6 +99,9 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "ember-vcpu%u", v->index);
 	pthread_setname_np(pthread_self(), name);
 	while (!atomic_load(&vm->stopping)) {
+		vm_vcpu_checkpoint(vm);
+		if (atomic_load(&vm->stopping))
+			break;
 		int r = vm->be->vcpu_run(v->bv, &exit);
 		if (r < 0) {
 			log_err("vCPU %u: run failed: %s", v->index, strerror(-r));
@@ -117,6 +120,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 	}
+	vm_vcpu_gone(vm);
 	return NULL;
 }
 

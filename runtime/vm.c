@@ -31,6 +31,70 @@ int vm_irq_set(void *opaque, unsigned gsi, bool level)
 	return vm->be->set_irq_line(vm->bvm, gsi, level);
 }
 
+void vm_vcpu_gone(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_started--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_vcpu_checkpoint(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_requested && !atomic_load(&vm->stopping)) {
+		vm->nr_parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->pause_requested && !atomic_load(&vm->stopping))
+			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+		vm->nr_parked--;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_requested = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].started)
+			vm->be->vcpu_kick(vm->vcpus[i].bv);
+	pthread_mutex_lock(&vm->pause_lock);
+	/* Timed: vm_request_exit may come from a signal handler, which cannot
+	 * signal the condition variable. */
+	while (vm->nr_parked < vm->nr_started && !atomic_load(&vm->stopping)) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 10 * 1000 * 1000;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &t);
+	}
+	bool stopping = atomic_load(&vm->stopping);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return stopping ? -ESHUTDOWN : 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_requested = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	bool paused = vm->pause_requested;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return paused;
+}
+
 void vm_request_exit(struct vm *vm, int code)
 {
 	int expected = -1;
@@ -139,6 +203,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	vm->opts = *opts;
 	vm->exit_efd = vm->console_retry_fd = vm->loop.epfd = -1;
 	atomic_init(&vm->exit_code, -1);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->nr_vcpus = cfg->machine.vcpu_count;
 	bus_init(&vm->mmio, "mmio");
 	bus_init(&vm->pio, "pio");
@@ -277,8 +343,12 @@ int vm_run(struct vm *vm)
 		return 1;
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus && r == 0; i++) {
+		pthread_mutex_lock(&vm->pause_lock);
+		vm->nr_started++;
+		pthread_mutex_unlock(&vm->pause_lock);
 		r = vcpu_start(&vm->vcpus[i]);
 		if (r < 0) {
+			vm_vcpu_gone(vm);
 			log_err("vCPU %u: cannot start its thread: %s", i, strerror(-r));
 			vm_request_exit(vm, 1);
 		}
@@ -290,6 +360,10 @@ int vm_run(struct vm *vm)
 			vm_request_exit(vm, 1);
 		}
 	}
+	/* Parked vCPUs wake on the stopping flag. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_stop(&vm->vcpus[i]);
 	int code = atomic_load(&vm->exit_code);
@@ -328,4 +402,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->console_retry_fd >= 0)
 		close(vm->console_retry_fd);
 	vm->exit_efd = vm->console_retry_fd = -1;
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 }

@@ -46,6 +46,13 @@ struct vm {
 	bool console_in_armed;
 	atomic_bool stopping;
 	atomic_int exit_code;
+	/* Pause handshake: vm_pause sets pause_requested, kicks, and waits
+	 * until every started vCPU sits parked in vcpu_park(). */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_requested;
+	unsigned nr_parked;
+	unsigned nr_started;
 };
 
 /* Builds memory, devices, loads the kernel and sets up the vCPUs.
@@ -59,6 +66,15 @@ int vm_run(struct vm *vm);
  * eventfd). The first code asked for wins. */
 void vm_request_exit(struct vm *vm, int code);
 void vm_destroy(struct vm *vm);
+/* From the VMM thread: stop all vCPUs at an exit boundary (device state is
+ * then quiet for a snapshot) / let them run again. Idempotent. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* Called by a vCPU thread between exits: parks while a pause is asked for. */
+void vm_vcpu_checkpoint(struct vm *vm);
+/* Called by a vCPU thread as it ends, so a pending vm_pause stops waiting for it. */
+void vm_vcpu_gone(struct vm *vm);
 
 /* The irq_line callback devices get: drives a GSI on the backend. */
 int vm_irq_set(void *vm, unsigned gsi, bool level);

@@ -48,7 +48,8 @@ struct serial_state {
 int serial_create(struct serial **out, const struct irq_line *irq, int out_fd);
 /* Claims ports [base, base + 8). Returns 0 or bus_add's error. */
 int serial_register(struct serial *s, struct bus *pio, uint16_t base);
-/* Bytes the RX FIFO can take now (1 deep while the guest keeps FIFOs off). */
+/* Bytes the RX FIFO can take now (1 deep while the guest keeps FIFOs off,
+ * 0 in loopback). A 0 answer arms the rx-ready callback below. */
 size_t serial_rx_space(struct serial *s);
 /* Queues host input for the guest; returns the bytes accepted (the rest
  * stays with the caller, like a flow-controlled line). */

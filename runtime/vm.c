@@ -13,12 +13,14 @@
 #include "config/config.h"
 #include "runtime/boot_cpu.h"
 #include "runtime/boot_timer.h"
+#include "runtime/cmdline.h"
 #include "runtime/i8042.h"
 #include "runtime/layout.h"
 #include "runtime/loader.h"
 #include "runtime/log.h"
 #include "runtime/serial.h"
 #include "runtime/vcpu.h"
+#include "runtime/vm_virtio.h"
 
 /* Used when boot-source has no boot_args: Firecracker's defaults, with the
  * serial console on (Firecracker turns it off by default). */
@@ -113,14 +115,6 @@ static void vm_on_reset(void *opaque)
 /* Sections whose devices are not built yet are refused, never ignored. */
 static int vm_check_supported(const struct vm_config *cfg, struct errbuf *err)
 {
-	if (cfg->n_drives)
-		return err_set(err, -ENOTSUP, "drives: not supported yet");
-	if (cfg->n_nets)
-		return err_set(err, -ENOTSUP, "network-interfaces: not supported yet");
-	if (cfg->vsock.present)
-		return err_set(err, -ENOTSUP, "vsock: not supported yet");
-	if (cfg->entropy.present)
-		return err_set(err, -ENOTSUP, "entropy: not supported yet");
 	if (cfg->machine.huge_pages != CONFIG_HUGE_PAGES_NONE)
 		return err_set(err, -ENOTSUP, "machine-config: huge_pages: not supported yet");
 	if (cfg->machine.smt)
@@ -152,12 +146,13 @@ static int vm_create_devices(struct vm *vm, struct errbuf *err)
 	return 0;
 }
 
-static int vm_load(struct vm *vm, const struct vm_config *cfg, struct errbuf *err)
+static int vm_load(struct vm *vm, const struct vm_config *cfg, const struct cmdline *cl,
+		   struct errbuf *err)
 {
 	struct boot_spec spec = {
 		.kernel_path = cfg->boot.kernel_image_path,
 		.initrd_path = cfg->boot.initrd_path,
-		.cmdline = cfg->boot.boot_args ? cfg->boot.boot_args : VM_DEFAULT_CMDLINE,
+		.cmdline = cl->buf,
 		.nr_vcpus = vm->nr_vcpus,
 	};
 	struct boot_setup setup;
@@ -245,8 +240,23 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 			goto fail;
 		}
 	}
-	if ((r = vm_create_devices(vm, err)) < 0 || (r = vm_create_vcpus(vm, err)) < 0 ||
-	    (r = vm_load(vm, cfg, err)) < 0)
+	/* The command line outlives vm_create only inside guest memory. */
+	struct cmdline *cl = malloc(sizeof(*cl));
+	if (!cl) {
+		r = err_set(err, -ENOMEM, "command line: out of memory");
+		goto fail;
+	}
+	r = cmdline_init(cl, cfg->boot.boot_args ? cfg->boot.boot_args : VM_DEFAULT_CMDLINE, err);
+	if (r == 0)
+		r = vm_create_devices(vm, err);
+	if (r == 0)
+		r = vm_virtio_create(vm, cfg, cl, err);
+	if (r == 0)
+		r = vm_create_vcpus(vm, err);
+	if (r == 0)
+		r = vm_load(vm, cfg, cl, err);
+	free(cl);
+	if (r < 0)
 		goto fail;
 	return 0;
 fail:
@@ -381,6 +391,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	vm_virtio_destroy(vm);
 	if (vm->bvm)
 		vm->be->vm_destroy(vm->bvm);
 	vm->bvm = NULL;

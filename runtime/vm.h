@@ -20,6 +20,7 @@ struct serial;
 struct i8042;
 struct boot_timer;
 struct vcpu;
+struct vm_virtio;
 
 struct vm_opts {
 	bool boot_timer;            /* register the boot-timer device (--boot-timer) */
@@ -40,6 +41,7 @@ struct vm {
 	struct serial *serial;
 	struct i8042 *i8042;
 	struct boot_timer *boot_timer;
+	struct vm_virtio *virtio; /* runtime/vm_virtio.c; NULL without virtio devices */
 	struct vm_opts opts;
 	int exit_efd;        /* written when some thread asks the VM to end */
 	int console_retry_fd; /* timerfd: retry console input when the UART was full */

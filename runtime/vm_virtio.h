@@ -1,0 +1,20 @@
+/* The VM's virtio-mmio devices, built from the config: the seam between
+ * runtime/vm.c and virtio/. */
+#ifndef EMBER_VM_VIRTIO_H
+#define EMBER_VM_VIRTIO_H
+
+#include "runtime/cmdline.h"
+#include "runtime/err.h"
+
+struct vm;
+struct vm_config;
+
+/* Creates every device cfg asks for (drives, network-interfaces, vsock,
+ * entropy), registers each on vm->mmio in its own LAYOUT_MMIO_DEV_SIZE slot
+ * from LAYOUT_MMIO_DEV_BASE with IRQ LAYOUT_FIRST_VIRTIO_IRQ + slot, and
+ * appends "virtio_mmio.device=4K@0x...:IRQ" (and root=) to cl. */
+int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
+		     struct errbuf *err);
+void vm_virtio_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,54 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "runtime/cmdline.h"
+
+static struct cmdline cl;
+
+Test(cmdline, init_and_append_space_separated)
+{
+	cr_assert_eq(cmdline_init(&cl, "console=ttyS0", NULL), 0);
+	cr_assert_eq(cmdline_append(&cl, NULL, "virtio_mmio.device=4K@0x%x:%u", 0xd0000000u, 5), 0);
+	cr_assert_str_eq(cl.buf, "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5");
+	cr_assert_eq(cl.len, strlen(cl.buf));
+}
+
+Test(cmdline, empty_base_has_no_leading_space)
+{
+	cr_assert_eq(cmdline_init(&cl, NULL, NULL), 0);
+	cr_assert_eq(cmdline_append(&cl, NULL, "root=/dev/vda"), 0);
+	cr_assert_str_eq(cl.buf, "root=/dev/vda");
+}
+
+Test(cmdline, too_long_base_refused)
+{
+	static char big[CMDLINE_MAX + 2];
+	memset(big, 'a', CMDLINE_MAX + 1);
+	struct errbuf err;
+	cr_assert_eq(cmdline_init(&cl, big, &err), -E2BIG);
+	cr_assert(strstr(err.msg, "at most"));
+	big[CMDLINE_MAX] = '\0';
+	cr_assert_eq(cmdline_init(&cl, big, &err), 0, "exactly the maximum fits");
+}
+
+Test(cmdline, append_past_limit_leaves_line_unchanged)
+{
+	static char big[CMDLINE_MAX + 1];
+	memset(big, 'a', CMDLINE_MAX - 3);
+	cr_assert_eq(cmdline_init(&cl, big, NULL), 0);
+	cr_assert_eq(cmdline_append(&cl, NULL, "abcd"), -E2BIG);
+	cr_assert_eq(cl.len, CMDLINE_MAX - 3);
+	cr_assert_eq(cmdline_append(&cl, NULL, "ab"), 0, "space + 2 bytes fit exactly");
+	cr_assert_eq(cl.len, CMDLINE_MAX);
+}
+
+Test(cmdline, has_matches_whole_keys_only)
+{
+	cr_assert_eq(cmdline_init(&cl, "console=ttyS0 noroot=1 quiet", NULL), 0);
+	cr_assert(!cmdline_has(&cl, "root"));
+	cr_assert(cmdline_has(&cl, "quiet"));
+	cr_assert(cmdline_has(&cl, "console"));
+	cr_assert_eq(cmdline_append(&cl, NULL, "root=/dev/vda"), 0);
+	cr_assert(cmdline_has(&cl, "root"));
+}

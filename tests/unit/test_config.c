@@ -332,6 +332,10 @@ Test(config, empty_strings_and_ids)
 	expect_err("{" BOOT ", \"drives\": [{\"drive_id\": \"r\", \"path_on_host\": \"/x\","
 		   " \"is_root_device\": true, \"partuuid\": \"1234 init=/bin/sh\"}]}",
 		   -EINVAL, "field \"partuuid\" must be 1..64 characters");
+	expect_err("{" BOOT ", \"drives\": [{\"drive_id\": \"r\", \"path_on_host\": \"/x\","
+		   " \"is_root_device\": true, \"partuuid\": \"01234567890123456789012345678901"
+		   "234567890123456789012345678901234\"}]}",
+		   -EINVAL, "field \"partuuid\" must be 1..64 characters");
 	expect_err("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"a\","
 		   " \"host_dev_name\": \"0123456789abcdef\"}]}",
 		   -EINVAL, "field \"host_dev_name\" must be at most 15 characters (got 16)");
@@ -484,6 +488,10 @@ Test(config, file_errors)
 
 	cr_assert_eq(config_load_file("/tmp", &c, &err), -EISDIR);
 	cr_assert(strstr(err.msg, "/tmp: Is a directory"), "%s", err.msg);
+
+	/* Opens fine, then read() fails (EIO at unmapped address 0). */
+	cr_assert_eq(config_load_file("/proc/self/mem", &c, &err), -EIO, "%s", err.msg);
+	cr_assert(strstr(err.msg, "/proc/self/mem: Input/output error"), "%s", err.msg);
 
 	char *path = tmp_file("", 0);
 	cr_assert_eq(config_load_file(path, &c, &err), -EINVAL);

@@ -113,7 +113,13 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 	}
 
 	struct vm vm;
+	struct evloop loop;
+	if (evloop_init(&loop) < 0) {
+		log_err("VMM event loop: %s", strerror(errno));
+		goto out;
+	}
 	struct vm_opts opts = {
+		.loop = &loop,
 		.boot_timer = cli->boot_timer,
 		.console_in = STDIN_FILENO,
 		.console_out = STDOUT_FILENO,
@@ -122,6 +128,7 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 	};
 	if (vm_create(&vm, &cfg, be, &opts, &err) < 0) {
 		log_err("cannot build the VM: %s", err.msg);
+		evloop_destroy(&loop);
 		goto out;
 	}
 	log_info("VM built on %s: %u vCPU(s), %llu MiB", be->name, cfg.machine.vcpu_count,
@@ -134,6 +141,7 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	signal_vm = NULL;
 	vm_destroy(&vm);
+	evloop_destroy(&loop);
 out:
 	config_free(&cfg);
 	return code;

@@ -196,7 +196,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	memset(vm, 0, sizeof(*vm));
 	vm->be = be;
 	vm->opts = *opts;
-	vm->exit_efd = vm->console_retry_fd = vm->loop.epfd = -1;
+	vm->exit_efd = vm->console_retry_fd = -1;
+	vm->loop = opts->loop;
 	atomic_init(&vm->exit_code, -1);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
@@ -208,9 +209,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	if (r < 0)
 		goto fail;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->exit_efd < 0 || (r = evloop_init(&vm->loop)) < 0) {
+	if (vm->exit_efd < 0) {
 		r = -errno;
-		err_set(err, r, "event loop: %s", strerror(-r));
+		err_set(err, r, "exit eventfd: %s", strerror(-r));
 		goto fail;
 	}
 	uint64_t mem_bytes = cfg->machine.mem_size_mib << 20;
@@ -279,7 +280,7 @@ static void vm_on_console_in(void *opaque, uint32_t events);
  * says to look again, instead of spinning on a readable fd. */
 static void vm_console_backoff(struct vm *vm)
 {
-	evloop_del(&vm->loop, vm->opts.console_in);
+	evloop_del(vm->loop, vm->opts.console_in);
 	vm->console_in_armed = false;
 	struct itimerspec t = { .it_value = { .tv_nsec = 10 * 1000 * 1000 } };
 	timerfd_settime(vm->console_retry_fd, 0, &t, NULL);
@@ -297,7 +298,7 @@ static void vm_on_console_retry(void *opaque, uint32_t events)
 		return;
 	}
 	if (!vm->console_in_armed &&
-	    evloop_add(&vm->loop, vm->opts.console_in, EPOLLIN, vm_on_console_in, vm) == 0)
+	    evloop_add(vm->loop, vm->opts.console_in, EPOLLIN, vm_on_console_in, vm) == 0)
 		vm->console_in_armed = true;
 }
 
@@ -319,7 +320,7 @@ static void vm_on_console_in(void *opaque, uint32_t events)
 	}
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || (events & EPOLLHUP)) {
 		/* End of input: the guest keeps running without a console in. */
-		evloop_del(&vm->loop, vm->opts.console_in);
+		evloop_del(vm->loop, vm->opts.console_in);
 		vm->console_in_armed = false;
 	}
 }
@@ -331,11 +332,11 @@ static int vm_watch_console(struct vm *vm)
 	vm->console_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (vm->console_retry_fd < 0)
 		return -errno;
-	int r = evloop_add(&vm->loop, vm->console_retry_fd, EPOLLIN, vm_on_console_retry, vm);
+	int r = evloop_add(vm->loop, vm->console_retry_fd, EPOLLIN, vm_on_console_retry, vm);
 	if (r < 0)
 		return r;
 	/* epoll refuses regular files (e.g. stdin from /dev/null): no console in. */
-	r = evloop_add(&vm->loop, vm->opts.console_in, EPOLLIN, vm_on_console_in, vm);
+	r = evloop_add(vm->loop, vm->opts.console_in, EPOLLIN, vm_on_console_in, vm);
 	if (r == 0)
 		vm->console_in_armed = true;
 	else if (r != -EPERM)
@@ -343,16 +344,16 @@ static int vm_watch_console(struct vm *vm)
 	return 0;
 }
 
-int vm_run(struct vm *vm)
+int vm_start(struct vm *vm)
 {
-	int r = evloop_add(&vm->loop, vm->exit_efd, EPOLLIN, vm_on_exit_event, vm);
+	int r = evloop_add(vm->loop, vm->exit_efd, EPOLLIN, vm_on_exit_event, vm);
 	if (r == 0)
 		r = vm_watch_console(vm);
 	if (r < 0) {
 		log_err("VMM event loop set-up: %s", strerror(-r));
-		return 1;
+		return r;
 	}
-	for (unsigned i = 0; i < vm->nr_vcpus && r == 0; i++) {
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		pthread_mutex_lock(&vm->pause_lock);
 		vm->nr_started++;
 		pthread_mutex_unlock(&vm->pause_lock);
@@ -361,23 +362,55 @@ int vm_run(struct vm *vm)
 			vm_vcpu_gone(vm);
 			log_err("vCPU %u: cannot start its thread: %s", i, strerror(-r));
 			vm_request_exit(vm, 1);
+			return r;
 		}
 	}
-	while (!atomic_load(&vm->stopping)) {
-		r = evloop_run_once(&vm->loop, -1);
-		if (r < 0) {
-			log_err("VMM event loop: %s", strerror(-r));
-			vm_request_exit(vm, 1);
-		}
-	}
+	return 0;
+}
+
+bool vm_stopping(struct vm *vm)
+{
+	return atomic_load(&vm->stopping);
+}
+
+static void vm_unwatch(struct vm *vm)
+{
+	if (vm->console_in_armed)
+		evloop_del(vm->loop, vm->opts.console_in);
+	vm->console_in_armed = false;
+	if (vm->console_retry_fd >= 0)
+		evloop_del(vm->loop, vm->console_retry_fd);
+	if (vm->exit_efd >= 0)
+		evloop_del(vm->loop, vm->exit_efd);
+}
+
+int vm_stop(struct vm *vm)
+{
+	if (!atomic_load(&vm->stopping))
+		vm_request_exit(vm, 0);
 	/* Parked vCPUs wake on the stopping flag. */
 	pthread_mutex_lock(&vm->pause_lock);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_stop(&vm->vcpus[i]);
+	vm_unwatch(vm);
 	int code = atomic_load(&vm->exit_code);
 	return code < 0 ? 1 : code;
+}
+
+int vm_run(struct vm *vm)
+{
+	if (vm_start(vm) == 0) {
+		while (!vm_stopping(vm)) {
+			int r = evloop_run_once(vm->loop, -1);
+			if (r < 0) {
+				log_err("VMM event loop: %s", strerror(-r));
+				vm_request_exit(vm, 1);
+			}
+		}
+	}
+	return vm_stop(vm);
 }
 
 void vm_destroy(struct vm *vm)
@@ -407,7 +440,8 @@ void vm_destroy(struct vm *vm)
 	gm_free(&vm->mem);
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
-	evloop_destroy(&vm->loop);
+	if (vm->loop)
+		vm_unwatch(vm);
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
 	if (vm->console_retry_fd >= 0)

@@ -23,6 +23,7 @@ struct vcpu;
 struct vm_virtio;
 
 struct vm_opts {
+	struct evloop *loop;        /* the VMM thread's loop; outlives the VM */
 	bool boot_timer;            /* register the boot-timer device (--boot-timer) */
 	int console_in;             /* guest console input fd, -1 for none */
 	int console_out;            /* guest console output fd */
@@ -35,7 +36,7 @@ struct vm {
 	struct backend_vm *bvm;
 	struct guest_mem mem;
 	struct bus mmio, pio;
-	struct evloop loop;
+	struct evloop *loop;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 	struct serial *serial;
@@ -61,8 +62,14 @@ struct vm {
  * On failure everything built so far is released. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_ops *be,
 	      const struct vm_opts *opts, struct errbuf *err);
-/* Starts the vCPU threads and runs the VMM loop until the guest resets,
- * fails, or vm_request_exit() is called. Returns the process exit code. */
+/* Adds the VM's handlers to the loop and starts the vCPU threads. */
+int vm_start(struct vm *vm);
+/* True once the guest reset, failed, or vm_request_exit() was called. */
+bool vm_stopping(struct vm *vm);
+/* Stops and joins the vCPUs, removes the VM's handlers; returns the exit
+ * code asked for (1 if none). */
+int vm_stop(struct vm *vm);
+/* vm_start, the loop until vm_stopping, vm_stop: the --no-api life. */
 int vm_run(struct vm *vm);
 /* From any thread (and from signal handlers: it only stores and writes an
  * eventfd). The first code asked for wins. */

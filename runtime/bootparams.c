@@ -14,6 +14,7 @@
 /* heap_end_ptr: end of the setup heap minus 0x200, as for a loader that
  * gives the setup code the whole 64 KiB segment (boot.rst example). */
 #define BP_HEAP_END 0xfe00
+#define BP_VMLINUX_VERSION 0x020c
 
 typedef unsigned long long ull;
 
@@ -76,6 +77,10 @@ void bootparams_fill(struct boot_params *bp, const struct loader_kernel *k,
 	} else {
 		h->boot_flag = BP_BOOT_FLAG;
 		h->header = BP_HDRS;
+		/* The fields we fill are those of protocol 2.12; a zero version
+		 * reads as "boot_params not copied yet" to the kernel
+		 * (x86_64_start_reservations in arch/x86/kernel/head64.c). */
+		h->version = BP_VMLINUX_VERSION;
 		h->cmdline_size = (uint32_t)k->cmdline_max;
 	}
 	h->type_of_loader = BP_LOADER_UNDEFINED;

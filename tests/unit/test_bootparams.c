@@ -167,7 +167,7 @@ Test(bootparams, zero_page_for_vmlinux)
 	cr_assert_eq(((uint8_t *)&bp)[0x1e8], 3, "e820_entries");
 	cr_assert_eq(memcmp((uint8_t *)&bp + 0x2d0, e, 3 * 20), 0, "e820_table");
 	cr_assert_eq(((uint8_t *)&bp)[0x1ef], 0, "sentinel cleared");
-	cr_assert_eq(rd16(&bp, 0x206), 0, "no protocol version claimed for vmlinux");
+	cr_assert_eq(rd16(&bp, 0x206), 0x020c, "protocol version of the fields we fill");
 }
 
 Test(bootparams, zero_page_keeps_bzimage_header)

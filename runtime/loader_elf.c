@@ -145,14 +145,21 @@ out:
 /* vmlinux's e_entry is already physical (ENTRY(phys_startup_64) in
  * arch/x86/kernel/vmlinux.lds.S); a virtual entry is translated through
  * the segment holding it. */
-static int elf_entry(const Elf64_Phdr *phs, unsigned n, uint64_t e_entry, uint64_t *out)
+static bool elf_in_segment(const Elf64_Phdr *phs, unsigned n, uint64_t paddr)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (phs[i].p_type == PT_LOAD && e_entry >= phs[i].p_paddr &&
-		    e_entry - phs[i].p_paddr < phs[i].p_memsz) {
-			*out = e_entry;
-			return 0;
-		}
+		if (phs[i].p_type == PT_LOAD && paddr >= phs[i].p_paddr &&
+		    paddr - phs[i].p_paddr < phs[i].p_memsz)
+			return true;
+	return false;
+}
+
+static int elf_entry(const Elf64_Phdr *phs, unsigned n, uint64_t e_entry, uint64_t *out)
+{
+	if (elf_in_segment(phs, n, e_entry)) {
+		*out = e_entry;
+		return 0;
+	}
 	for (unsigned i = 0; i < n; i++)
 		if (phs[i].p_type == PT_LOAD && e_entry >= phs[i].p_vaddr &&
 		    e_entry - phs[i].p_vaddr < phs[i].p_memsz) {
@@ -196,7 +203,7 @@ int loader_elf_load(struct guest_mem *mem, int fd, uint64_t file_size,
 			if (pvh < 0)
 				return pvh;
 		}
-		if (ph->p_type != PT_LOAD || ph->p_memsz == 0)
+		if (ph->p_type != PT_LOAD || (ph->p_memsz == 0 && ph->p_filesz == 0))
 			continue;
 		ret = elf_check_load(mem, ph, i, file_size, err);
 		if (ret)
@@ -211,10 +218,10 @@ int loader_elf_load(struct guest_mem *mem, int fd, uint64_t file_size,
 	memset(k, 0, sizeof(*k));
 	if (pvh && !prefer_linux64) {
 		/* The PVH entry runs in 32-bit mode, so it must lie below 4 GiB. */
-		if (pvh_entry >= GM_MMIO_HOLE_END || pvh_entry < lo || pvh_entry >= hi)
+		if (pvh_entry >= GM_MMIO_HOLE_END || !elf_in_segment(phs, eh.e_phnum, pvh_entry))
 			return err_set(err, -ENOEXEC,
-				       "PVH entry 0x%llx outside the kernel [0x%llx, 0x%llx)",
-				       (ull)pvh_entry, (ull)lo, (ull)hi);
+				       "PVH entry 0x%llx is in no loadable segment below 4 GiB",
+				       (ull)pvh_entry);
 		k->mode = BOOT_ENTRY_PVH;
 		k->entry = pvh_entry;
 	} else {

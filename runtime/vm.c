@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -384,6 +385,28 @@ static void vm_unwatch(struct vm *vm)
 		evloop_del(vm->loop, vm->exit_efd);
 }
 
+/* Guest pages the host really backs: what the guest (and the loader)
+ * touched. Only computed for Debug logs: mincore walks every page. */
+static void vm_log_guest_resident(struct vm *vm)
+{
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	uint64_t resident = 0;
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gm_region *g = &vm->mem.regions[i];
+		size_t pages = g->size / 4096;
+		unsigned char *vec = malloc(pages);
+		if (!vec || mincore(g->host, g->size, vec) < 0) {
+			free(vec);
+			return;
+		}
+		for (size_t p = 0; p < pages; p++)
+			resident += vec[p] & 1;
+		free(vec);
+	}
+	log_debug("guest memory resident at exit: %" PRIu64 " KiB", resident * 4);
+}
+
 int vm_stop(struct vm *vm)
 {
 	if (!atomic_load(&vm->stopping))
@@ -395,6 +418,7 @@ int vm_stop(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_stop(&vm->vcpus[i]);
 	vm_unwatch(vm);
+	vm_log_guest_resident(vm);
 	int code = atomic_load(&vm->exit_code);
 	return code < 0 ? 1 : code;
 }

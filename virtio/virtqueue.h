@@ -1,0 +1,121 @@
+/* Split virtqueues (virtio 1.2 section 2.7), device side.
+ *
+ * The rings are validated once, when the queue goes live (virtq_start):
+ * size a power of two and at most the device's maximum, each ring aligned
+ * and wholly inside one guest memory region. After that the VMM thread
+ * keeps host pointers to the three rings (obtained from gm_ptr) and reads
+ * each guest-written field exactly once per use, so a guest changing a
+ * value under us can only confuse itself.
+ *
+ * A chain is walked with a hop limit (queue size, section 2.7.5.3.1),
+ * indirect tables are checked (length a non-zero multiple of 16, in guest
+ * memory, no nesting), and lengths are summed with overflow checks. Every
+ * buffer becomes an iovec into guest memory, so devices can readv/writev
+ * straight into it. A malformed chain whose head is sane is handed back to
+ * the guest as used with length 0 (a dropped request); a ring that lies
+ * about its indexes makes the queue "broken" until the device is reset.
+ *
+ * Threading: only the VMM thread touches a live virtq. */
+#ifndef EMBER_VIRTIO_VIRTQUEUE_H
+#define EMBER_VIRTIO_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "runtime/gmem.h"
+
+/* The largest queue any Ember device offers (Firecracker uses 256 too); it
+ * also bounds a chain (descriptors, direct and indirect, per request). */
+#define VIRTQ_MAX_SIZE 256
+
+/* What the driver wrote into the transport's queue registers. */
+struct virtq_config {
+	uint16_t size;
+	bool ready;
+	uint64_t desc, avail, used; /* guest-physical ring addresses */
+};
+
+/* One request: readable buffers first (iov[0..nr_out)), then writable ones
+ * (iov[nr_out..nr_out+nr_in)), as section 2.7.4.2 requires of the driver.
+ * Zero-length descriptors are accepted and produce no iovec. */
+struct virtq_chain {
+	uint16_t head;
+	unsigned nr_out, nr_in;
+	uint32_t out_len, in_len; /* byte sums, overflow-checked */
+	struct iovec iov[VIRTQ_MAX_SIZE];
+};
+
+struct virtq_stats {
+	uint64_t popped;    /* chains handed to the device */
+	uint64_t malformed; /* chains dropped (used with length 0) */
+	uint64_t broken;    /* times the ring itself was found lying */
+};
+
+/* Explicit, versioned state for snapshots (plain data, re-validated on
+ * restore like anything else from outside). */
+#define VIRTQ_STATE_VERSION 1
+struct virtq_state {
+	uint32_t version;
+	struct virtq_config cfg;
+	uint16_t last_avail, used_idx, signalled_used;
+	uint8_t signalled_valid;
+};
+
+struct virtq {
+	const char *name;  /* owner, for log lines (kept across stop) */
+	unsigned index;
+	const struct guest_mem *mem;
+	struct virtq_config cfg;
+	bool live;      /* validated, in use */
+	bool broken;    /* the ring lied: processing stops until reset */
+	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated (2.7.7, 2.7.10) */
+	bool indirect;  /* VIRTIO_F_INDIRECT_DESC negotiated (2.7.5.3) */
+	uint8_t *desc, *avail, *used; /* host views of the rings */
+	uint16_t last_avail;     /* next avail ring slot to read */
+	uint16_t used_idx;       /* next used ring slot to write */
+	uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
+	bool signalled_valid;
+	struct virtq_stats stats;
+};
+
+/* Checks a queue configuration against a device maximum and guest memory
+ * (section 2.7: sizes and alignment of the three parts). 0 or -EINVAL. */
+int virtq_check_config(const struct virtq_config *cfg, uint16_t max_size,
+		       const struct guest_mem *mem);
+/* Validates cfg and makes the queue live with fresh indexes. */
+int virtq_start(struct virtq *vq, const struct guest_mem *mem, const struct virtq_config *cfg,
+		uint16_t max_size, bool event_idx, bool indirect);
+/* Back to the reset state (not live, not broken, stats kept). */
+void virtq_stop(struct virtq *vq);
+
+/* Takes the next available chain. Returns 1 with *c filled, 0 when nothing
+ * is available, -EIO when the queue is (or just became) broken. Malformed
+ * chains are completed with length 0 and skipped. */
+int virtq_pop(struct virtq *vq, struct virtq_chain *c);
+/* Gives back the chain just popped (e.g. no room for it yet); it will be
+ * popped again. Only valid right after a successful pop. */
+void virtq_unpop(struct virtq *vq);
+/* Marks a chain used with `written` bytes written into its writable part. */
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
+/* After pushes: whether the driver wants an interrupt now (2.7.7.2). */
+bool virtq_should_notify(struct virtq *vq);
+/* Tells the driver to notify us for the next buffer (2.7.10) and returns
+ * true if buffers arrived meanwhile, so the caller keeps popping. */
+bool virtq_enable_notify(struct virtq *vq);
+/* Whether unread entries are in the avail ring (no side effects). */
+bool virtq_has_avail(struct virtq *vq);
+
+int virtq_save(const struct virtq *vq, struct virtq_state *st);
+/* Re-validates everything, as if st came from an attacker. */
+int virtq_restore(struct virtq *vq, const struct guest_mem *mem, const struct virtq_state *st,
+		  uint16_t max_size, bool event_idx, bool indirect);
+
+/* Section 2.7.7.2's vring_need_event(): true if new_idx passed event_idx
+ * since old_idx. */
+static inline bool virtq_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old_idx)
+{
+	return (uint16_t)(new_idx - event_idx - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+#endif

@@ -1,28 +1,157 @@
+/* The VM's virtio-mmio devices: one transport per device in its own 4 KiB
+ * slot, announced on the kernel command line as Firecracker does
+ * ("virtio_mmio.device=4K@0xADDR:IRQ"), and one hub (an epoll set) for all
+ * of their fds, registered as a single handler in the VMM loop. */
 #include "runtime/vm_virtio.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 
 #include "config/config.h"
+#include "runtime/layout.h"
+#include "runtime/log.h"
+#include "runtime/mptable.h"
 #include "runtime/vm.h"
+#include "virtio/blk.h"
+#include "virtio/hub.h"
+#include "virtio/mmio.h"
+#include "virtio/rng.h"
+
+/* Slots end where the I/O APIC's pins do (runtime/mptable.h). */
+#define VM_VIRTIO_MAX (MPTABLE_IRQS - LAYOUT_FIRST_VIRTIO_IRQ)
+
+struct vm_virtio {
+	struct vm *vm;
+	struct vhub hub;
+	bool hub_ok, hub_watched;
+	unsigned n;
+	struct virtio_mmio *devs[VM_VIRTIO_MAX];
+};
+
+static void vm_virtio_on_hub(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct vm_virtio *vv = opaque;
+	int r = vhub_run(&vv->hub, 0);
+	if (r < 0)
+		log_ratelimited(LOG_ERROR, "virtio: event dispatch: %s", strerror(-r));
+}
+
+/* Takes ownership of dev (destroyed on failure). */
+static int vm_virtio_add(struct vm_virtio *vv, struct virtio_dev *dev, struct cmdline *cl,
+			 struct errbuf *err)
+{
+	struct vm *vm = vv->vm;
+	if (vv->n == VM_VIRTIO_MAX) {
+		err_set(err, -ENOSPC, "%s: no free virtio slot (at most %u devices)", dev->name,
+			VM_VIRTIO_MAX);
+		dev->ops->destroy(dev);
+		return -ENOSPC;
+	}
+	unsigned slot = vv->n;
+	uint64_t base = LAYOUT_MMIO_DEV_BASE + slot * LAYOUT_MMIO_DEV_SIZE;
+	unsigned irq = LAYOUT_FIRST_VIRTIO_IRQ + slot;
+	struct virtio_mmio_opts o = {
+		.base = base,
+		.irq = { vm_irq_set, vm, irq },
+		.be = vm->be,
+		.bvm = vm->bvm,
+		.hub = &vv->hub,
+		.mem = &vm->mem,
+	};
+	struct virtio_mmio *t;
+	int r = virtio_mmio_create(dev, &o, &t);
+	if (r < 0) {
+		err_set(err, r, "%s: transport: %s", dev->name, strerror(-r));
+		dev->ops->destroy(dev);
+		return r;
+	}
+	vv->devs[vv->n++] = t;
+	r = virtio_mmio_register(t, &vm->mmio);
+	if (r < 0)
+		return err_set(err, r, "%s: MMIO slot 0x%llx: %s", dev->name,
+			       (unsigned long long)base, strerror(-r));
+	return cmdline_append(cl, err, "virtio_mmio.device=4K@0x%llx:%u",
+			      (unsigned long long)base, irq);
+}
+
+/* Firecracker's rule: the root drive's root= and rw/ro unless boot_args
+ * already chose a root. */
+static int vm_virtio_root(const struct config_drive *d, struct cmdline *cl, struct errbuf *err)
+{
+	if (cmdline_has(cl, "root"))
+		return 0;
+	int r = d->partuuid ? cmdline_append(cl, err, "root=PARTUUID=%s", d->partuuid)
+			    : cmdline_append(cl, err, "root=/dev/vda");
+	if (r == 0)
+		r = cmdline_append(cl, err, "%s", d->is_read_only ? "ro" : "rw");
+	return r;
+}
+
+static int vm_virtio_devices(struct vm_virtio *vv, const struct vm_config *cfg,
+			     struct cmdline *cl, struct errbuf *err)
+{
+	struct virtio_dev *dev;
+	int r;
+	/* Drives first, root drive first (config keeps it at drives[0]), so
+	 * it becomes /dev/vda. */
+	for (size_t i = 0; i < cfg->n_drives; i++) {
+		const struct config_drive *d = &cfg->drives[i];
+		if ((r = vblk_create(d, &dev, err)) < 0 || (r = vm_virtio_add(vv, dev, cl, err)) < 0)
+			return err_wrap(err, r, "drive %s", d->drive_id);
+		if (d->is_root_device && (r = vm_virtio_root(d, cl, err)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < cfg->n_nets; i++) {
+		const struct config_net *n = &cfg->nets[i];
+		(void)n;
+		return err_set(err, -ENOTSUP, "network-interfaces: not supported yet");
+	}
+	if (cfg->vsock.present) {
+		return err_set(err, -ENOTSUP, "vsock: not supported yet");
+	}
+	if (cfg->entropy.present) {
+		if ((r = vrng_create(&cfg->entropy, &dev, err)) < 0 ||
+		    (r = vm_virtio_add(vv, dev, cl, err)) < 0)
+			return err_wrap(err, r, "entropy");
+	}
+	return 0;
+}
 
 int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
 		     struct errbuf *err)
 {
-	(void)vm;
-	(void)cl;
-	/* Devices not built yet are refused, never ignored. */
-	if (cfg->n_drives)
-		return err_set(err, -ENOTSUP, "drives: not supported yet");
-	if (cfg->n_nets)
-		return err_set(err, -ENOTSUP, "network-interfaces: not supported yet");
-	if (cfg->vsock.present)
-		return err_set(err, -ENOTSUP, "vsock: not supported yet");
-	if (cfg->entropy.present)
-		return err_set(err, -ENOTSUP, "entropy: not supported yet");
-	return 0;
+	if (!cfg->n_drives && !cfg->n_nets && !cfg->vsock.present && !cfg->entropy.present)
+		return 0;
+	struct vm_virtio *vv = calloc(1, sizeof(*vv));
+	if (!vv)
+		return err_set(err, -ENOMEM, "virtio: out of memory");
+	vv->vm = vm;
+	vm->virtio = vv;
+	int r = vhub_init(&vv->hub);
+	if (r < 0)
+		return err_set(err, r, "virtio: epoll: %s", strerror(-r));
+	vv->hub_ok = true;
+	r = evloop_add(vm->loop, vv->hub.epfd, EPOLLIN, vm_virtio_on_hub, vv);
+	if (r < 0)
+		return err_set(err, r, "virtio: VMM event loop: %s", strerror(-r));
+	vv->hub_watched = true;
+	return vm_virtio_devices(vv, cfg, cl, err);
 }
 
 void vm_virtio_destroy(struct vm *vm)
 {
-	(void)vm;
+	if (!vm || !vm->virtio)
+		return;
+	struct vm_virtio *vv = vm->virtio;
+	for (unsigned i = vv->n; i-- > 0;)
+		virtio_mmio_destroy(vv->devs[i]);
+	if (vv->hub_watched)
+		evloop_del(vm->loop, vv->hub.epfd);
+	if (vv->hub_ok)
+		vhub_destroy(&vv->hub);
+	free(vv);
+	vm->virtio = NULL;
 }

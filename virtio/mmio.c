@@ -563,7 +563,8 @@ int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
 	pthread_mutex_init(&t->regs_lock, NULL);
 	pthread_mutex_init(&t->run_lock, NULL);
 	snprintf(t->name, sizeof(t->name), "%s@0x%" PRIx64, dev->name, o->base);
-	memcpy(t->config, dev->config, dev->config_len);
+	if (dev->config_len)
+		memcpy(t->config, dev->config, dev->config_len);
 	t->config_len = dev->config_len;
 	dev->mem = o->mem;
 	dev->hub = o->hub;

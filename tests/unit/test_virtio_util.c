@@ -178,3 +178,34 @@ int tirq_set(void *ctx, unsigned gsi, bool level)
 	irq->level = level;
 	return 0;
 }
+
+uint32_t tbed_init(struct tbed *b, struct virtio_dev *dev, uint16_t qsize, uint64_t features)
+{
+	memset(&b->irq, 0, sizeof(b->irq));
+	tguest_init(&b->g);
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		tq_init(&b->g, i, qsize);
+	cr_assert_eq(vhub_init(&b->hub), 0);
+	struct virtio_mmio_opts o = {
+		.base = 0xd0000000ULL, .irq = { tirq_set, &b->irq, 5 }, .hub = &b->hub,
+		.mem = &b->g.mem,
+	};
+	b->dev = dev;
+	cr_assert_eq(virtio_mmio_create(dev, &o, &b->t), 0);
+	uint32_t st = tmmio_init(b->t, &b->g, features ? features : dev->features);
+	thub_pump(&b->hub);
+	return st;
+}
+
+void tbed_fini(struct tbed *b)
+{
+	virtio_mmio_destroy(b->t);
+	vhub_destroy(&b->hub);
+	tguest_free(&b->g);
+}
+
+void tbed_kick(struct tbed *b, unsigned q)
+{
+	tmmio_wr(b->t, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+	thub_pump(&b->hub);
+}

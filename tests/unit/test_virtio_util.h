@@ -67,4 +67,21 @@ struct tirq {
 };
 int tirq_set(void *ctx, unsigned gsi, bool level);
 
+/* A device on its transport in a pretend guest, queues ready to use. */
+struct tbed {
+	struct tguest g;
+	struct vhub hub;
+	struct tirq irq;
+	struct virtio_mmio *t;
+	struct virtio_dev *dev;
+};
+
+/* Sets up queues of size qsize, creates the transport around dev and runs
+ * the driver's init with `features` (those of dev's offer if 0). Returns
+ * the final status. */
+uint32_t tbed_init(struct tbed *b, struct virtio_dev *dev, uint16_t qsize, uint64_t features);
+void tbed_fini(struct tbed *b);
+/* Notifies queue q and runs the hub until idle. */
+void tbed_kick(struct tbed *b, unsigned q);
+
 #endif

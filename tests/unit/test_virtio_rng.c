@@ -1,0 +1,77 @@
+/* virtio/rng.c: buffers filled from getrandom, readable ones ignored. */
+#include <criterion/criterion.h>
+#include <linux/virtio_ring.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "tests/unit/test_virtio_util.h"
+#include "virtio/rng.h"
+
+static struct tbed bed;
+static struct virtio_dev *dev;
+
+static void setup(void)
+{
+	struct config_entropy e = { .present = true };
+	struct errbuf err;
+	cr_assert_eq(vrng_create(&e, &dev, &err), 0);
+	cr_assert_eq(tbed_init(&bed, dev, 16, 0), 0x0f);
+}
+
+static void teardown(void)
+{
+	tbed_fini(&bed);
+}
+
+TestSuite(vrng, .init = setup, .fini = teardown);
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+Test(vrng, fills_writable_buffers)
+{
+	struct tq *q = &bed.g.q[0];
+	uint64_t a = tguest_alloc(&bed.g, 64), b = tguest_alloc(&bed.g, 64);
+	tq_desc(q, 0, a, 64, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	tq_desc(q, 1, b, 64, VRING_DESC_F_WRITE, 0);
+	tq_post(q, 0);
+	tbed_kick(&bed, 0);
+	uint32_t id, len;
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(len, 128);
+	cr_expect_not(all_zero(tguest_ptr(&bed.g, a, 64), 64));
+	cr_expect_not(all_zero(tguest_ptr(&bed.g, b, 64), 64));
+	cr_expect(bed.irq.level);
+	cr_expect_eq(vrng_stats(dev)->bytes, 128);
+	cr_expect_eq(vrng_stats(dev)->requests, 1);
+}
+
+Test(vrng, readable_buffer_is_not_written)
+{
+	struct tq *q = &bed.g.q[0];
+	uint64_t a = tguest_alloc(&bed.g, 64);
+	tq_desc(q, 0, a, 64, 0, 0);
+	tq_post(q, 0);
+	tbed_kick(&bed, 0);
+	uint32_t id, len;
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(len, 0);
+	cr_expect(all_zero(tguest_ptr(&bed.g, a, 64), 64));
+}
+
+Test(vrng, large_request_is_capped)
+{
+	struct tq *q = &bed.g.q[0];
+	uint64_t a = tguest_alloc(&bed.g, 200 * 1024);
+	tq_desc(q, 0, a, 200 * 1024, VRING_DESC_F_WRITE, 0);
+	tq_post(q, 0);
+	tbed_kick(&bed, 0);
+	uint32_t id, len;
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(len, 64 * 1024);
+}

@@ -1,0 +1,37 @@
+/* virtio-blk (virtio 1.2 section 5.2) backed by a host file or block
+ * device, one request queue, synchronous I/O on the VMM thread.
+ *
+ * What the guest is told is written has been handed to the kernel
+ * (pwritev until done) before the request completes; it is durable after a
+ * flush when the cache mode is Writeback (fdatasync). Unsafe acknowledges
+ * flushes without syncing. Read-only drives offer VIRTIO_BLK_F_RO and
+ * refuse writes, discards and write-zeroes with VIRTIO_BLK_S_IOERR. */
+#ifndef EMBER_VIRTIO_BLK_H
+#define EMBER_VIRTIO_BLK_H
+
+#include <stdint.h>
+
+#include "runtime/err.h"
+#include "virtio/virtio.h"
+
+struct config_drive;
+
+struct vblk_stats {
+	uint64_t reads, writes, flushes, get_ids, discards, write_zeroes;
+	uint64_t read_bytes, write_bytes;
+	uint64_t io_errors;   /* requests completed with VIRTIO_BLK_S_IOERR */
+	uint64_t unsupported; /* VIRTIO_BLK_S_UNSUPP */
+	uint64_t invalid;     /* requests too malformed to answer (dropped) */
+};
+
+/* Snapshot state (the queue's is in the transport's). */
+#define VBLK_STATE_VERSION 1
+struct vblk_state {
+	uint32_t version;
+	uint64_t nsectors;
+};
+
+int vblk_create(const struct config_drive *cfg, struct virtio_dev **out, struct errbuf *err);
+const struct vblk_stats *vblk_stats(const struct virtio_dev *vd);
+
+#endif

@@ -1,33 +1,39 @@
-/* ember: boots a microVM from a Firecracker-format config file. */
+/* ember: runs one microVM, driven through the API socket (Firecracker's
+ * REST API) or booted straight from a config file (--no-api). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "api/channel.h"
+#include "api/server.h"
 #include "config/cli.h"
 #include "config/config.h"
 #include "runtime/accel.h"
+#include "runtime/controller.h"
 #include "runtime/log.h"
-#include "runtime/vm.h"
 
 #define EMBER_VERSION "0.1.0"
 
-/* The VM the signal handlers end; set once before they are installed. */
-static struct vm *signal_vm;
+/* The controller the signal handlers end; set once before they are
+ * installed. Only this (the VMM) thread takes these signals: the API and
+ * vCPU threads block them. */
+static struct controller *signal_ctl;
 
 static void on_terminate(int sig)
 {
-	if (signal_vm)
-		vm_request_exit(signal_vm, 128 + sig);
+	if (signal_ctl)
+		controller_request_exit(signal_ctl, 128 + sig);
 }
 
-static void install_signals(struct vm *vm)
+static void install_signals(struct controller *ctl)
 {
-	signal_vm = vm;
+	signal_ctl = ctl;
 	struct sigaction sa = { .sa_handler = on_terminate };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -50,99 +56,155 @@ static bool term_raw(struct termios *saved)
 	return tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
 }
 
-/* Firecracker's order: command-line flags first, the config file's logger
- * section over them. */
-static int setup_logging(const struct cli_opts *cli, const struct config_logger *l,
-			 struct errbuf *err)
+/* The command line's logger settings; a config file's or PUT /logger's
+ * are layered over them by the controller, as Firecracker does. */
+static int setup_logging(const struct cli_opts *cli, struct errbuf *err)
 {
 	log_set_level(cli->has_level ? cli->level : LOG_WARN);
-	bool show_level = cli->show_level, show_origin = cli->show_log_origin;
-	const char *path = cli->log_path, *module = cli->module;
-	if (l->present) {
-		if (l->has_level)
-			log_set_level(l->level);
-		if (l->has_show_level)
-			show_level = l->show_level;
-		if (l->has_show_log_origin)
-			show_origin = l->show_log_origin;
-		if (l->log_path)
-			path = l->log_path;
-		if (l->module)
-			module = l->module;
-	}
-	log_set_options(show_level, show_origin);
+	log_set_options(cli->show_level, cli->show_log_origin);
 	log_set_id(cli->id);
-	log_set_module(module);
-	if (path) {
-		int r = log_set_path(path);
+	log_set_module(cli->module);
+	if (cli->log_path) {
+		int r = log_set_path(cli->log_path);
 		if (r < 0)
-			return err_set(err, r, "log path %s: %s", path, strerror(-r));
+			return err_set(err, r, "log path %s: %s", cli->log_path, strerror(-r));
 	}
 	return 0;
 }
 
+struct api_link {
+	struct api_channel *ch;
+	struct controller *ctl;
+};
+
+static void on_api_action(void *ctx, struct vmm_action *a, struct vmm_reply *r)
+{
+	controller_handle(ctx, a, r);
+}
+
+/* The channel's eventfd: API requests waiting for the VMM thread. */
+static void on_api_channel(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct api_link *l = opaque;
+	api_channel_serve(l->ch, on_api_action, l->ctl);
+}
+
+static void dispatch_to_vmm(void *ctx, struct vmm_action *a, struct vmm_reply *r)
+{
+	api_channel_call(ctx, a, r);
+}
+
+/* The VMM thread's life, with or without the API: the loop runs until the
+ * guest ends (or a signal or a failed start ends the process). */
 static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 	       const struct timespec *start_cpu)
 {
 	struct vm_config cfg;
 	struct errbuf err = { "" };
+	struct evloop loop;
+	struct controller ctl;
+	struct api_counters counters;
+	struct api_channel ch = { .efd = -1 };
+	struct api_link link = { &ch, &ctl };
+	struct api_server *server = NULL;
+	bool have_loop = false, have_ctl = false, have_ch = false;
 	int code = 1;
 
 	config_init(&cfg);
-	if (!cli->no_api) {
-		fprintf(stderr, "ember: the API server is not built yet; run with --no-api --config-file FILE\n");
-		return 1;
-	}
-	if (config_load_file(cli->config_file, &cfg, &err) < 0) {
+	memset(&counters, 0, sizeof(counters));
+	if (cli->config_file && config_load_file(cli->config_file, &cfg, &err) < 0) {
 		fprintf(stderr, "ember: %s\n", err.msg);
 		goto out;
 	}
-	if (setup_logging(cli, &cfg.logger, &err) < 0) {
+	if (setup_logging(cli, &err) < 0) {
 		fprintf(stderr, "ember: %s\n", err.msg);
 		goto out;
 	}
-	if (cfg.metrics.present || cli->metrics_path) {
-		log_err("metrics: not supported yet");
-		goto out;
-	}
-	enum config_accel accel = cli->has_accel ? cli->accel : cfg.machine.accel;
-	const struct backend_ops *be = accel_select(accel, &err);
-	if (!be) {
-		log_err("accel %s: %s", config_accel_name(accel), err.msg);
-		goto out;
-	}
-
-	struct vm vm;
-	struct evloop loop;
 	if (evloop_init(&loop) < 0) {
 		log_err("VMM event loop: %s", strerror(errno));
 		goto out;
 	}
-	struct vm_opts opts = {
+	have_loop = true;
+	struct controller_opts copts = {
 		.loop = &loop,
+		.id = cli->id,
+		.vmm_version = EMBER_VERSION,
+		.has_accel = cli->has_accel,
+		.accel = cli->accel,
 		.boot_timer = cli->boot_timer,
 		.console_in = STDIN_FILENO,
 		.console_out = STDOUT_FILENO,
 		.start_wall = *start_wall,
 		.start_cpu = *start_cpu,
+		.show_level = cli->show_level,
+		.show_log_origin = cli->show_log_origin,
+		.api = cli->no_api ? NULL : &counters,
 	};
-	if (vm_create(&vm, &cfg, be, &opts, &err) < 0) {
-		log_err("cannot build the VM: %s", err.msg);
-		evloop_destroy(&loop);
+	int r = controller_init(&ctl, &copts);
+	if (r < 0) {
+		log_err("VMM controller: %s", strerror(-r));
 		goto out;
 	}
-	log_info("VM built on %s: %u vCPU(s), %llu MiB", be->name, cfg.machine.vcpu_count,
-		 (unsigned long long)cfg.machine.mem_size_mib);
-	install_signals(&vm);
+	have_ctl = true;
+	if (cli->metrics_path && controller_set_metrics(&ctl, cli->metrics_path, &err) < 0) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	if (cli->config_file && controller_load_config(&ctl, &cfg, &err) < 0) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	install_signals(&ctl);
+	if (!cli->no_api) {
+		if ((r = api_channel_init(&ch)) < 0 ||
+		    (r = evloop_add(&loop, ch.efd, EPOLLIN, on_api_channel, &link)) < 0) {
+			log_err("API channel: %s", strerror(-r));
+			goto out;
+		}
+		have_ch = true;
+		struct api_server_opts sopts = {
+			.sock_path = cli->api_sock,
+			.dispatch = dispatch_to_vmm,
+			.dispatch_ctx = &ch,
+			.counters = &counters,
+		};
+		if (api_server_start(&server, &sopts, &err) < 0) {
+			log_err("%s", err.msg);
+			goto out;
+		}
+		log_info("API server listening on %s", cli->api_sock);
+	}
+	/* A config file boots at once, with or without the API (Firecracker). */
+	if (cli->config_file && controller_start(&ctl, &err) < 0) {
+		log_err("%s", err.msg);
+		goto out;
+	}
 	struct termios saved;
 	bool raw = term_raw(&saved);
-	code = vm_run(&vm);
+	while (!controller_done(&ctl)) {
+		r = evloop_run_once(&loop, -1);
+		if (r < 0) {
+			log_err("VMM event loop: %s", strerror(-r));
+			controller_request_exit(&ctl, 1);
+		}
+	}
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-	signal_vm = NULL;
-	vm_destroy(&vm);
-	evloop_destroy(&loop);
+	code = controller_finish(&ctl);
 out:
+	/* Waiting API requests get their answer before the server goes. */
+	if (have_ch)
+		api_channel_close(&ch);
+	api_server_stop(server);
+	if (have_ch)
+		evloop_del(&loop, ch.efd);
+	api_channel_destroy(&ch);
+	signal_ctl = NULL;
+	if (have_ctl)
+		controller_destroy(&ctl);
+	if (have_loop)
+		evloop_destroy(&loop);
 	config_free(&cfg);
 	return code;
 }

@@ -7,12 +7,15 @@
 # Everything is built under the cache directory (EMBER_CACHE, default
 # ~/.cache/ember), never in the repository, and kept there under a key that
 # hashes the recipe, so a second run only copies files:
-#   kernel-<key>/  vmlinux, bzImage, config, gen_init_cpio, build.log
-#                  key: kernel.config, this script, linux-source version,
+#   kernel-<key>/  made by guest/kernel.sh: vmlinux, bzImage, config,
+#                  System.map, gen_init_cpio, build.log
+#                  key: kernel.config, kernel.sh, linux-source-6.1 version,
 #                  gcc and ld versions
 #   guest-<key>/   the kernel files plus initramfs.cpio.gz and rootfs.ext4
-#                  key: the kernel key, init, busybox-static and e2fsprogs
-#                  versions
+#                  key: the kernel key, build.sh, init, busybox-static and
+#                  e2fsprogs versions
+# (Editing init or this script rebuilds the images in seconds; only
+# kernel.config or kernel.sh rebuild the kernel.)
 # Environment: JOBS (default nproc), V=1 shows the kernel build output.
 set -euo pipefail
 
@@ -22,7 +25,6 @@ cache=${EMBER_CACHE:-$HOME/.cache/ember}
 jobs=${JOBS:-$(nproc)}
 verbose=${V:-0}
 ksrc_pkg=linux-source-6.1
-ksrc_tar=/usr/src/linux-source-6.1.tar.xz
 busybox=/bin/busybox
 rootfs_mib=32
 # Fixed identity and timestamps, so that images differ only when inputs do.
@@ -31,8 +33,6 @@ rootfs_uuid=3e6d6265-7200-4775-8573-740000000001
 keep_cached=3
 
 export LC_ALL=C
-# The kernel build is its own make: do not hand it our jobserver or flags.
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 say() { printf '  %-8s%s\n' "$1" "$2"; }
 die() { echo "guest/build.sh: error: $*" >&2; exit 1; }
@@ -45,9 +45,8 @@ pkgver() {
 for tool in gcc make flex bison bc xz cpio gzip mkfs.ext4 debugfs flock sha256sum; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool (run: make deps)"
 done
-[ -r "$ksrc_tar" ] || die "$ksrc_tar not found (package $ksrc_pkg)"
 [ -x "$busybox" ] || die "$busybox not found (package busybox-static)"
-for f in kernel.config init build.sh; do
+for f in kernel.config kernel.sh init build.sh; do
 	[ -r "$here/$f" ] || die "missing recipe file guest/$f"
 done
 
@@ -58,11 +57,11 @@ kkey=$({
 	echo "ember-kernel-v1 $ksrc_pkg $ksrc_ver"
 	gcc --version | head -n1
 	ld --version | head -n1
-	cat "$here/kernel.config" "$here/build.sh"
+	cat "$here/kernel.config" "$here/kernel.sh"
 } | sha256sum | cut -c1-16)
 gkey=$({
 	echo "ember-guest-v1 $kkey busybox-static $bb_ver e2fsprogs $e2fs_ver"
-	cat "$here/init"
+	cat "$here/build.sh" "$here/init"
 } | sha256sum | cut -c1-16)
 kdir=$cache/kernel-$kkey
 gdir=$cache/guest-$gkey
@@ -87,69 +86,11 @@ newtmp() {
 	tmpdirs+=("$tmp")
 }
 
-# Print every line of fragment $1 that does not hold in final config $2.
-# "CONFIG_X=v" must appear verbatim; "# CONFIG_X is not set" means X must
-# not be set to anything (absent counts as not set).
-config_lost() {
-	local line sym got
-	while IFS= read -r line; do
-		case $line in
-		CONFIG_*=*)
-			sym=${line%%=*}
-			got=$(grep -E "^$sym=" "$2" || true)
-			[ "$got" = "$line" ] || echo "$line  (final: ${got:-not set})"
-			;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# }
-			sym=${sym%% *}
-			got=$(grep -E "^$sym=" "$2" || true)
-			[ -z "$got" ] || echo "$line  (final: $got)"
-			;;
-		esac
-	done <"$1"
-}
-
 build_kernel() {
-	local tmp src log start lost
+	local tmp
 	newtmp kernel
-	log=$tmp/out/build.log
-	mkdir -p "$tmp/out"
-	start=$(date +%s)
-	say UNTAR "$ksrc_tar ($ksrc_ver)"
-	tar -xf "$ksrc_tar" -C "$tmp"
-	src=$tmp/$ksrc_pkg
-	[ -f "$src/Makefile" ] || die "unexpected layout in $ksrc_tar"
-
-	say CONFIG "tinyconfig + guest/kernel.config"
-	{
-		make -C "$src" ARCH=x86_64 tinyconfig
-		(cd "$src" && scripts/kconfig/merge_config.sh -m .config "$here/kernel.config")
-		make -C "$src" ARCH=x86_64 olddefconfig
-	} >>"$log" 2>&1 || { tail -n 30 "$log" >&2; die "kernel configuration failed (log: $log)"; }
-	lost=$(config_lost "$here/kernel.config" "$src/.config")
-	if [ -n "$lost" ]; then
-		echo "guest/build.sh: options of guest/kernel.config lost after olddefconfig:" >&2
-		echo "$lost" | sed 's/^/    /' >&2
-		die "fix guest/kernel.config (unmet dependencies?)"
-	fi
-
-	say KERNEL "make -j$jobs vmlinux bzImage (takes minutes; log: kernel-$kkey/build.log)"
-	if [ "$verbose" = 1 ]; then
-		make -C "$src" ARCH=x86_64 -j"$jobs" vmlinux bzImage 2>&1 | tee -a "$log" ||
-			die "kernel build failed (log: $log)"
-	else
-		make -C "$src" ARCH=x86_64 -j"$jobs" vmlinux bzImage >>"$log" 2>&1 ||
-			{ tail -n 40 "$log" >&2; die "kernel build failed (log: $log)"; }
-	fi
-	cp "$src/vmlinux" "$src/arch/x86/boot/bzImage" "$tmp/out/"
-	cp "$src/.config" "$tmp/out/config"
-	cp "$src/System.map" "$tmp/out/"
-	# The kernel's own cpio writer: makes /dev/console and root-owned files
-	# without needing root on the host.
-	gcc -O2 -o "$tmp/out/gen_init_cpio" "$src/usr/gen_init_cpio.c"
-	grep -iE 'warning:' "$log" >"$tmp/out/build-warnings.txt" || true
-	say KERNEL "done in $(($(date +%s) - start))s, $(wc -l <"$tmp/out/build-warnings.txt") warnings (build-warnings.txt)"
-	rm -rf "$src"
+	JOBS=$jobs V=$verbose bash "$here/kernel.sh" "$tmp/work" "$tmp/out"
+	rm -rf "$tmp/work"
 	mv "$tmp/out" "$kdir"
 }
 
@@ -172,6 +113,8 @@ make_root() {
 	printf 'root:x:0:\n' >"$root/etc/group"
 	echo ember >"$root/etc/hostname"
 	[ -x "$root/bin/sh" ] || die "busybox has no sh applet"
+	# gen_init_cpio and mkfs.ext4 -d copy file mtimes: pin them.
+	find "$root" -exec touch -h -d "@$epoch" {} +
 }
 
 # gen_init_cpio list for the staging tree, all owned by root. Parents
@@ -219,7 +162,7 @@ build_images() {
 	fi
 	e2fsck -fn "$tmp/out/rootfs.ext4" >/dev/null 2>&1 || die "rootfs.ext4 fails e2fsck"
 
-	cp "$kdir/vmlinux" "$kdir/bzImage" "$kdir/config" "$tmp/out/"
+	cp "$kdir/vmlinux" "$kdir/bzImage" "$kdir/config" "$kdir/System.map" "$tmp/out/"
 	printf 'kernel %s\nguest %s\nlinux-source %s\nbusybox-static %s\ne2fsprogs %s\n' \
 		"$kkey" "$gkey" "$ksrc_ver" "$bb_ver" "$e2fs_ver" >"$tmp/out/KEY"
 	mv "$tmp/out" "$gdir"
@@ -246,7 +189,7 @@ done
 
 # Copy, never link: tests may boot the rootfs read-write.
 mkdir -p "$out"
-for f in vmlinux bzImage config initramfs.cpio.gz rootfs.ext4 KEY; do
+for f in vmlinux bzImage config System.map initramfs.cpio.gz rootfs.ext4 KEY; do
 	cp --sparse=always "$gdir/$f" "$out/.$f.tmp"
 	mv -f "$out/.$f.tmp" "$out/$f"
 done

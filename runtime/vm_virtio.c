@@ -18,6 +18,7 @@
 #include "virtio/hub.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 /* Slots end where the I/O APIC's pins do (runtime/mptable.h). */
 #define VM_VIRTIO_MAX (MPTABLE_IRQS - LAYOUT_FIRST_VIRTIO_IRQ)
@@ -110,7 +111,9 @@ static int vm_virtio_devices(struct vm_virtio *vv, const struct vm_config *cfg,
 		return err_set(err, -ENOTSUP, "network-interfaces: not supported yet");
 	}
 	if (cfg->vsock.present) {
-		return err_set(err, -ENOTSUP, "vsock: not supported yet");
+		if ((r = vsock_create(&cfg->vsock, &dev, err)) < 0 ||
+		    (r = vm_virtio_add(vv, dev, cl, err)) < 0)
+			return err_wrap(err, r, "vsock");
 	}
 	if (cfg->entropy.present) {
 		if ((r = vrng_create(&cfg->entropy, &dev, err)) < 0 ||

@@ -17,6 +17,7 @@
 #include "virtio/blk.h"
 #include "virtio/hub.h"
 #include "virtio/mmio.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
 
@@ -107,8 +108,8 @@ static int vm_virtio_devices(struct vm_virtio *vv, const struct vm_config *cfg,
 	}
 	for (size_t i = 0; i < cfg->n_nets; i++) {
 		const struct config_net *n = &cfg->nets[i];
-		(void)n;
-		return err_set(err, -ENOTSUP, "network-interfaces: not supported yet");
+		if ((r = vnet_create(n, &dev, err)) < 0 || (r = vm_virtio_add(vv, dev, cl, err)) < 0)
+			return err_wrap(err, r, "network interface %s", n->iface_id);
 	}
 	if (cfg->vsock.present) {
 		if ((r = vsock_create(&cfg->vsock, &dev, err)) < 0 ||

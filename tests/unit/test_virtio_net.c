@@ -1,0 +1,362 @@
+/* virtio/net.c: header handling, TX/RX, mergeable buffers and RX flow
+ * control against a SOCK_SEQPACKET socketpair standing in for the TAP;
+ * then a real TAP in a private network namespace when we may make one. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <net/if.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "tests/unit/test_virtio_util.h"
+#include "virtio/net.h"
+
+#define QSZ 64
+#define F(b) VIRTIO_BIT(b)
+
+static struct tbed bed;
+static struct virtio_dev *dev;
+static int host = -1;
+static const uint8_t mac[6] = { 0x06, 0x00, 0xac, 0x10, 0x00, 0x02 };
+
+static void start(uint64_t features)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	host = sv[1];
+	struct errbuf err;
+	cr_assert_eq(vnet_create_fd(sv[0], mac, &dev, &err), 0);
+	cr_assert_eq(tbed_init(&bed, dev, QSZ, features), 0x0f);
+}
+
+static void teardown(void)
+{
+	if (dev)
+		tbed_fini(&bed);
+	dev = NULL;
+	if (host >= 0)
+		close(host);
+	host = -1;
+}
+
+TestSuite(vnet, .fini = teardown);
+
+#define BASE_FEATURES VIRTIO_FEAT_VERSION_1
+
+static uint16_t tx_slot;
+
+/* The guest sends hdr + frame (split into two descriptors). */
+static void guest_tx(const struct virtio_net_hdr_v1 *h, size_t frame_len)
+{
+	struct tq *q = &bed.g.q[1];
+	uint64_t hg = tguest_alloc(&bed.g, sizeof(*h)), fg = tguest_alloc(&bed.g, frame_len);
+	memcpy(tguest_ptr(&bed.g, hg, sizeof(*h)), h, sizeof(*h));
+	uint8_t *f = tguest_ptr(&bed.g, fg, frame_len);
+	for (size_t i = 0; i < frame_len; i++)
+		f[i] = (uint8_t)i;
+	uint16_t d = (uint16_t)(tx_slot++ * 2 % QSZ);
+	tq_desc(q, d, hg, sizeof(*h), VRING_DESC_F_NEXT, (uint16_t)(d + 1));
+	tq_desc(q, (uint16_t)(d + 1), fg, (uint32_t)frame_len, 0, 0);
+	tq_post(q, d);
+	tbed_kick(&bed, 1);
+	uint32_t id, len;
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(len, 0);
+}
+
+static ssize_t host_recv(void *buf, size_t len)
+{
+	return recv(host, buf, len, MSG_DONTWAIT);
+}
+
+Test(vnet, config_mac_and_features)
+{
+	start(BASE_FEATURES | F(VIRTIO_NET_F_MAC));
+	uint8_t m[6];
+	for (int i = 0; i < 6; i++)
+		virtio_mmio_read(bed.t, 0x100 + (uint64_t)i, &m[i], 1);
+	cr_expect_eq(memcmp(m, mac, 6), 0);
+	uint16_t st;
+	virtio_mmio_read(bed.t, 0x106, &st, 2);
+	cr_expect_eq(st, VIRTIO_NET_S_LINK_UP);
+	cr_expect(dev->features & F(VIRTIO_NET_F_MRG_RXBUF));
+	cr_expect(dev->features & F(VIRTIO_NET_F_GUEST_TSO4));
+}
+
+Test(vnet, tx_frame_reaches_backend_unchanged)
+{
+	start(BASE_FEATURES);
+	struct virtio_net_hdr_v1 h = { 0 };
+	guest_tx(&h, 60);
+	uint8_t buf[256];
+	cr_assert_eq(host_recv(buf, sizeof(buf)), 72);
+	cr_expect_eq(memcmp(buf, &h, 12), 0);
+	for (int i = 0; i < 60; i++)
+		cr_assert_eq(buf[12 + i], i);
+	cr_expect_eq(vnet_stats(dev)->tx_packets, 1);
+	cr_expect_eq(vnet_stats(dev)->tx_bytes, 60);
+}
+
+Test(vnet, tx_csum_and_tso_only_when_negotiated)
+{
+	start(BASE_FEATURES);
+	struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				       .csum_offset = 16 };
+	guest_tx(&h, 60);
+	h = (struct virtio_net_hdr_v1){ .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1448 };
+	guest_tx(&h, 60);
+	uint8_t buf[256];
+	cr_expect_lt(host_recv(buf, sizeof(buf)), 0);
+	cr_expect_eq(vnet_stats(dev)->tx_dropped, 2);
+}
+
+Test(vnet, tx_offloads_pass_when_negotiated)
+{
+	start(BASE_FEATURES | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4));
+	struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				       .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1448,
+				       .hdr_len = 54, .csum_start = 34, .csum_offset = 16 };
+	guest_tx(&h, 3000);
+	uint8_t buf[4096];
+	cr_expect_eq(host_recv(buf, sizeof(buf)), 3012);
+	/* TSO6 was not negotiated; UFO, ECN and unknown flags never are. */
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	guest_tx(&h, 100);
+	h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	guest_tx(&h, 100);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+	guest_tx(&h, 100);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h.gso_size = 0;
+	guest_tx(&h, 100);
+	h = (struct virtio_net_hdr_v1){ .flags = 0x80 };
+	guest_tx(&h, 100);
+	cr_expect_lt(host_recv(buf, sizeof(buf)), 0);
+	cr_expect_eq(vnet_stats(dev)->tx_dropped, 5);
+}
+
+Test(vnet, tx_bad_sizes_dropped)
+{
+	start(BASE_FEATURES);
+	struct virtio_net_hdr_v1 h = { 0 };
+	guest_tx(&h, 10);   /* shorter than an Ethernet header */
+	guest_tx(&h, 1600); /* bigger than a frame without TSO */
+	/* Header only, no frame. */
+	struct tq *q = &bed.g.q[1];
+	uint64_t hg = tguest_alloc(&bed.g, 12);
+	tq_desc(q, 40, hg, 12, 0, 0);
+	tq_post(q, 40);
+	tbed_kick(&bed, 1);
+	uint8_t buf[64];
+	cr_expect_lt(host_recv(buf, sizeof(buf)), 0);
+	cr_expect_eq(vnet_stats(dev)->tx_dropped, 3);
+}
+
+static uint64_t rxg[QSZ];
+
+static void post_rx(uint16_t n, uint32_t size)
+{
+	struct tq *q = &bed.g.q[0];
+	for (uint16_t i = 0; i < n; i++) {
+		rxg[i] = tguest_alloc(&bed.g, size);
+		tq_desc(q, i, rxg[i], size, VRING_DESC_F_WRITE, 0);
+		tq_post(q, i);
+	}
+	tbed_kick(&bed, 0);
+}
+
+static void host_send(size_t frame_len)
+{
+	static uint8_t buf[70000];
+	struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_DATA_VALID };
+	memcpy(buf, &h, sizeof(h));
+	for (size_t i = 0; i < frame_len; i++)
+		buf[12 + i] = (uint8_t)(i * 3);
+	cr_assert_eq(send(host, buf, 12 + frame_len, 0), (ssize_t)(12 + frame_len));
+	thub_pump(&bed.hub);
+}
+
+Test(vnet, rx_frame_into_one_buffer)
+{
+	start(BASE_FEATURES);
+	post_rx(4, 2048);
+	host_send(100);
+	uint32_t id, len;
+	cr_assert(tq_used(&bed.g.q[0], &id, &len));
+	cr_expect_eq(id, 0);
+	cr_expect_eq(len, 112);
+	struct virtio_net_hdr_v1 h;
+	memcpy(&h, tguest_ptr(&bed.g, rxg[0], 12), 12);
+	cr_expect_eq(h.num_buffers, 1);
+	cr_expect_eq(h.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+	uint8_t *p = tguest_ptr(&bed.g, rxg[0], 112);
+	cr_expect_eq(p[12 + 99], (uint8_t)(99 * 3));
+	cr_expect(bed.irq.level);
+	cr_expect_eq(vnet_stats(dev)->rx_bytes, 100);
+}
+
+Test(vnet, rx_mergeable_spreads_over_buffers)
+{
+	start(BASE_FEATURES | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM) |
+	      F(VIRTIO_NET_F_GUEST_TSO4));
+	post_rx(20, 4096); /* 80 KiB: room for a 64 KiB GSO frame */
+	host_send(10000);
+	struct tq *q = &bed.g.q[0];
+	uint32_t id, len;
+	uint32_t lens[3];
+	for (int i = 0; i < 3; i++) {
+		cr_assert(tq_used(q, &id, &len));
+		cr_expect_eq(id, (uint32_t)i);
+		lens[i] = len;
+	}
+	cr_expect_eq(lens[0], 4096);
+	cr_expect_eq(lens[1], 4096);
+	cr_expect_eq(lens[2], 10012 - 8192);
+	cr_expect_not(tq_used(q, &id, &len));
+	struct virtio_net_hdr_v1 h;
+	memcpy(&h, tguest_ptr(&bed.g, rxg[0], 12), 12);
+	cr_expect_eq(h.num_buffers, 3);
+	uint8_t *p = tguest_ptr(&bed.g, rxg[2], 4096);
+	cr_expect_eq(p[10012 - 8192 - 1], (uint8_t)(9999 * 3));
+	/* The unused buffers were given back: the next frame starts at 3. */
+	host_send(60);
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(id, 3);
+	cr_expect_eq(len, 72);
+}
+
+Test(vnet, rx_waits_for_buffers)
+{
+	start(BASE_FEATURES | F(VIRTIO_NET_F_MRG_RXBUF));
+	host_send(100);
+	cr_expect_eq(vnet_stats(dev)->rx_packets, 0);
+	cr_expect_geq(vnet_stats(dev)->rx_blocked, 1);
+	/* Not enough for a full frame yet (1530 bytes needed). */
+	post_rx(1, 1024);
+	cr_expect_eq(vnet_stats(dev)->rx_packets, 0);
+	struct tq *q = &bed.g.q[0];
+	rxg[1] = tguest_alloc(&bed.g, 1024);
+	tq_desc(q, 1, rxg[1], 1024, VRING_DESC_F_WRITE, 0);
+	tq_post(q, 1);
+	tbed_kick(&bed, 0);
+	cr_expect_eq(vnet_stats(dev)->rx_packets, 1);
+	uint32_t id, len;
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(len, 112);
+}
+
+Test(vnet, rx_buffer_too_small_for_header_dropped)
+{
+	start(BASE_FEATURES);
+	post_rx(1, 8);
+	host_send(60);
+	uint32_t id, len;
+	cr_assert(tq_used(&bed.g.q[0], &id, &len));
+	cr_expect_eq(len, 0);
+	cr_expect_eq(vnet_stats(dev)->rx_packets, 0);
+}
+
+Test(vnet, rx_into_readable_buffer_refused)
+{
+	start(BASE_FEATURES);
+	struct tq *q = &bed.g.q[0];
+	uint64_t g = tguest_alloc(&bed.g, 2048);
+	tq_desc(q, 0, g, 2048, 0, 0); /* device-readable: must not be written */
+	tq_post(q, 0);
+	tbed_kick(&bed, 0);
+	host_send(60);
+	uint32_t id, len;
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(len, 0);
+	uint8_t *p = tguest_ptr(&bed.g, g, 2048);
+	for (int i = 0; i < 2048; i++)
+		cr_assert_eq(p[i], 0);
+}
+
+/* --- a real TAP, in a network namespace of our own --- */
+
+static int set_up(const char *ifname)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	if (r == 0)
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	close(s);
+	return r;
+}
+
+Test(vnet, real_tap_in_private_netns)
+{
+	if (unshare(CLONE_NEWNET) < 0 || access("/dev/net/tun", R_OK | W_OK) < 0)
+		cr_skip_test("cannot make a network namespace or open /dev/net/tun here");
+	struct config_net cn = { .iface_id = "eth0", .host_dev_name = "vtap0",
+				 .has_guest_mac = true };
+	memcpy(cn.guest_mac, mac, 6);
+	struct errbuf err;
+	cr_assert_eq(vnet_create(&cn, &dev, &err), 0, "%s", err.msg);
+	cr_assert_eq(tbed_init(&bed, dev, QSZ,
+			       BASE_FEATURES | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CSUM) |
+				       F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4)),
+		     0x0f);
+	cr_assert_eq(set_up("vtap0"), 0);
+	int ps = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	cr_assert_geq(ps, 0);
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = (int)if_nametoindex("vtap0") };
+	cr_assert_eq(bind(ps, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	/* Guest -> host: an Ethernet frame with a private ethertype. */
+	struct virtio_net_hdr_v1 h = { 0 };
+	struct tq *q = &bed.g.q[1];
+	uint64_t g = tguest_alloc(&bed.g, 12 + 64);
+	uint8_t *p = tguest_ptr(&bed.g, g, 12 + 64);
+	memcpy(p, &h, 12);
+	memset(p + 12, 0xff, 6);      /* broadcast */
+	memcpy(p + 18, mac, 6);
+	p[24] = 0x88, p[25] = 0xb5;   /* local experimental ethertype */
+	memcpy(p + 26, "ember-tx", 8);
+	tq_desc(q, 0, g, 12 + 64, 0, 0);
+	tq_post(q, 0);
+	tbed_kick(&bed, 1);
+	uint8_t buf[2048];
+	ssize_t n = -1;
+	for (int i = 0; i < 100 && n < 0; i++) {
+		n = recv(ps, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n >= 0 && (n < 22 || buf[12] != 0x88)) /* skip IPv6 noise */
+			n = -1;
+		if (n < 0)
+			usleep(1000);
+	}
+	cr_assert_eq(n, 64);
+	cr_expect_eq(memcmp(buf + 14, "ember-tx", 8), 0);
+	/* Host -> guest. */
+	post_rx(20, 4096);
+	uint8_t f[64] = { 0 };
+	memcpy(f, mac, 6);
+	f[12] = 0x88, f[13] = 0xb5;
+	memcpy(f + 14, "ember-rx", 8);
+	cr_assert_eq(send(ps, f, sizeof(f), 0), 64);
+	uint32_t id, len;
+	bool got = false;
+	for (int i = 0; i < 100 && !got; i++) {
+		thub_pump(&bed.hub);
+		while (!got && tq_used(&bed.g.q[0], &id, &len)) {
+			uint8_t *r = tguest_ptr(&bed.g, rxg[id], 4096);
+			got = len == 12 + 64 && r[12 + 12] == 0x88 && !memcmp(r + 26, "ember-rx", 8);
+		}
+		if (!got)
+			usleep(1000);
+	}
+	cr_expect(got);
+	close(ps);
+}

@@ -1,0 +1,411 @@
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "runtime/log.h"
+#include "virtio/iov.h"
+
+#define VNET_QUEUE_SIZE 256
+#define VNET_RXQ 0
+#define VNET_TXQ 1
+#define VNET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_v1)) /* 12 with VERSION_1 */
+/* Frames: Ethernet with a VLAN tag (Linux's GOOD_PACKET_LEN), or up to
+ * 64 KiB of GSO payload plus headers with TSO (5.1.6.3). */
+#define VNET_MAX_FRAME 1518u
+#define VNET_MAX_GSO_FRAME 65550u
+#define VNET_MIN_FRAME 14u
+/* Chains gathered for one mergeable RX frame; iovecs for one readv. */
+#define VNET_RX_MAX_CHAINS 64
+#define VNET_RX_MAX_IOV 1024
+/* Frames per wake-up before giving other devices a turn. */
+#define VNET_BUDGET 256
+
+struct vnet {
+	struct virtio_dev vd; /* first: the transport hands us this pointer */
+	char name[64];
+	int fd;
+	bool is_tap;
+	bool rx_blocked; /* waiting for the guest to post RX buffers */
+	struct vhub_watch w;
+	uint8_t config[10]; /* mac[6], status, max_virtqueue_pairs (5.1.4) */
+	struct virtq_chain chain;
+	struct iovec iov[VNET_RX_MAX_IOV];
+	uint16_t rx_head[VNET_RX_MAX_CHAINS];
+	uint32_t rx_len[VNET_RX_MAX_CHAINS];
+	struct vnet_stats stats;
+};
+
+static bool vnet_has(const struct vnet *n, unsigned bit)
+{
+	return virtio_dev_has(&n->vd, VIRTIO_BIT(bit));
+}
+
+static void vnet_on_tap(struct vhub_watch *w, uint32_t events);
+
+static void vnet_update_watch(struct vnet *n)
+{
+	uint32_t ev = n->rx_blocked ? 0 : EPOLLIN;
+	if (!ev)
+		vhub_del(n->vd.hub, &n->w);
+	else if (n->w.fd < 0 && vhub_add(n->vd.hub, &n->w, n->fd, ev, vnet_on_tap, n) < 0)
+		log_ratelimited(LOG_ERROR, "%s: cannot watch the TAP", n->name);
+}
+
+/* --- guest -> TAP --- */
+
+/* 5.1.6.2.1: what the driver may ask of us depends on what it negotiated. */
+static bool vnet_tx_hdr_ok(const struct vnet *n, const struct virtio_net_hdr_v1 *h)
+{
+	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return false;
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !vnet_has(n, VIRTIO_NET_F_CSUM))
+		return false;
+	switch (h->gso_type) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return true;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return vnet_has(n, VIRTIO_NET_F_HOST_TSO4) && h->gso_size;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return vnet_has(n, VIRTIO_NET_F_HOST_TSO6) && h->gso_size;
+	default: /* UFO, ECN: not offered */
+		return false;
+	}
+}
+
+static void vnet_tx_one(struct vnet *n, const struct virtq_chain *c)
+{
+	struct virtio_net_hdr_v1 h;
+	uint32_t max = VNET_HDR_LEN + (vnet_has(n, VIRTIO_NET_F_HOST_TSO4) ||
+						   vnet_has(n, VIRTIO_NET_F_HOST_TSO6)
+					       ? VNET_MAX_GSO_FRAME
+					       : VNET_MAX_FRAME);
+	if (c->out_len < VNET_HDR_LEN + VNET_MIN_FRAME || c->out_len > max) {
+		n->stats.tx_dropped++;
+		log_ratelimited(LOG_WARN, "%s: TX frame of %u bytes dropped", n->name, c->out_len);
+		return;
+	}
+	viov_to_buf(c->iov, c->nr_out, 0, &h, sizeof(h));
+	if (!vnet_tx_hdr_ok(n, &h)) {
+		n->stats.tx_dropped++;
+		log_ratelimited(LOG_WARN, "%s: TX header (flags 0x%x, gso %u) not negotiated, dropped",
+				n->name, h.flags, h.gso_type);
+		return;
+	}
+	/* Straight from guest memory; the TAP reads the header itself. */
+	ssize_t w;
+	do
+		w = writev(n->fd, c->iov, (int)c->nr_out);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		n->stats.tx_dropped++;
+		log_ratelimited(LOG_WARN, "%s: TAP write: %s", n->name, strerror(errno));
+		return;
+	}
+	n->stats.tx_packets++;
+	n->stats.tx_bytes += c->out_len - VNET_HDR_LEN;
+}
+
+static void vnet_tx(struct vnet *n)
+{
+	struct virtq *vq = &n->vd.vqs[VNET_TXQ];
+	do {
+		while (virtq_pop(vq, &n->chain) == 1) {
+			vnet_tx_one(n, &n->chain);
+			virtq_push(vq, n->chain.head, 0);
+		}
+	} while (virtq_enable_notify(vq));
+	virtio_dev_signal_used(&n->vd, VNET_TXQ);
+}
+
+/* --- TAP -> guest --- */
+
+/* Gathers guest buffers for one frame into n->iov. Returns the number of
+ * chains taken (0: none or not enough; they were given back). */
+static unsigned vnet_rx_gather(struct vnet *n, unsigned *nr_iov)
+{
+	struct virtq *vq = &n->vd.vqs[VNET_RXQ];
+	bool mrg = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
+	bool gso = vnet_has(n, VIRTIO_NET_F_GUEST_TSO4) || vnet_has(n, VIRTIO_NET_F_GUEST_TSO6);
+	uint32_t need = VNET_HDR_LEN + (gso ? VNET_MAX_GSO_FRAME : VNET_MAX_FRAME);
+	uint32_t space = 0;
+	unsigned chains = 0;
+	*nr_iov = 0;
+	/* Without mergeable buffers one chain holds a whole frame (5.1.6.3.1). */
+	while (chains < (mrg ? VNET_RX_MAX_CHAINS : 1u) && space < need) {
+		int r = virtq_pop(vq, &n->chain);
+		if (r == 0 && virtq_enable_notify(vq))
+			continue;
+		if (r != 1)
+			break;
+		struct virtq_chain *c = &n->chain;
+		if (c->in_len < VNET_HDR_LEN || *nr_iov + c->nr_in > VNET_RX_MAX_IOV) {
+			/* Unusable here: the first gets dropped, else retried. */
+			if (chains == 0 && c->in_len < VNET_HDR_LEN) {
+				virtq_push(vq, c->head, 0);
+				continue;
+			}
+			virtq_unpop(vq);
+			break;
+		}
+		memcpy(n->iov + *nr_iov, c->iov + c->nr_out, c->nr_in * sizeof(struct iovec));
+		*nr_iov += c->nr_in;
+		n->rx_head[chains] = c->head;
+		n->rx_len[chains] = c->in_len;
+		chains++;
+		space += c->in_len;
+	}
+	if (chains && (space >= need || !mrg))
+		return chains;
+	while (chains--)
+		virtq_unpop(vq);
+	return 0;
+}
+
+/* Reads frames while the guest has room; returns true if any was used. */
+static bool vnet_rx(struct vnet *n)
+{
+	struct virtq *vq = &n->vd.vqs[VNET_RXQ];
+	bool pushed = false;
+	for (int budget = VNET_BUDGET; budget > 0 && !n->rx_blocked; budget--) {
+		unsigned nr_iov;
+		unsigned chains = vnet_rx_gather(n, &nr_iov);
+		if (!chains) {
+			n->rx_blocked = true;
+			n->stats.rx_blocked++;
+			break;
+		}
+		ssize_t r;
+		do
+			r = readv(n->fd, n->iov, (int)nr_iov);
+		while (r < 0 && errno == EINTR);
+		if (r < (ssize_t)VNET_HDR_LEN) {
+			for (unsigned i = 0; i < chains; i++)
+				virtq_unpop(vq);
+			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				log_ratelimited(LOG_WARN, "%s: TAP read: %s", n->name, strerror(errno));
+			if (r > 0) {
+				n->stats.rx_dropped++; /* a runt */
+				continue;
+			}
+			if (r == 0) /* end of file: only a non-TAP fd does that */
+				n->rx_blocked = true;
+			break;
+		}
+		/* Hand out the chains the frame filled, give back the rest. */
+		uint32_t left = (uint32_t)r;
+		uint16_t used = 0;
+		for (unsigned i = 0; i < chains && left; i++, used++) {
+			uint32_t k = left < n->rx_len[i] ? left : n->rx_len[i];
+			left -= k;
+		}
+		/* 5.1.6.4: num_buffers, 1 without mergeable buffers. */
+		viov_from_buf(n->iov, nr_iov, offsetof(struct virtio_net_hdr_v1, num_buffers),
+			      &used, sizeof(used));
+		for (unsigned i = used; i < chains; i++)
+			virtq_unpop(vq);
+		left = (uint32_t)r;
+		for (unsigned i = 0; i < used; i++) {
+			uint32_t k = left < n->rx_len[i] ? left : n->rx_len[i];
+			virtq_push(vq, n->rx_head[i], k);
+			left -= k;
+		}
+		pushed = true;
+		n->stats.rx_packets++;
+		n->stats.rx_bytes += (uint64_t)r - VNET_HDR_LEN;
+	}
+	if (pushed)
+		virtio_dev_signal_used(&n->vd, VNET_RXQ);
+	return pushed;
+}
+
+static void vnet_on_tap(struct vhub_watch *w, uint32_t events)
+{
+	(void)events;
+	struct vnet *n = w->opaque;
+	if (virtio_dev_enter(&n->vd)) {
+		vnet_rx(n);
+		vnet_update_watch(n);
+	}
+	virtio_dev_leave(&n->vd);
+}
+
+static void vnet_notify(struct virtio_dev *vd, unsigned q)
+{
+	struct vnet *n = (struct vnet *)vd;
+	if (q == VNET_TXQ) {
+		vnet_tx(n);
+		return;
+	}
+	/* New RX buffers: read what the TAP has been holding. */
+	n->rx_blocked = false;
+	vnet_rx(n);
+	vnet_update_watch(n);
+}
+
+static int vnet_set_offload(struct vnet *n, bool on)
+{
+	if (!n->is_tap)
+		return 0;
+	unsigned off = 0;
+	if (on && vnet_has(n, VIRTIO_NET_F_GUEST_CSUM)) {
+		off |= TUN_F_CSUM;
+		if (vnet_has(n, VIRTIO_NET_F_GUEST_TSO4))
+			off |= TUN_F_TSO4;
+		if (vnet_has(n, VIRTIO_NET_F_GUEST_TSO6))
+			off |= TUN_F_TSO6;
+	}
+	if (ioctl(n->fd, TUNSETOFFLOAD, off) < 0) {
+		int r = -errno;
+		log_warn("%s: TUNSETOFFLOAD 0x%x: %s", n->name, off, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int vnet_activate(struct virtio_dev *vd)
+{
+	struct vnet *n = (struct vnet *)vd;
+	int r = vnet_set_offload(n, true);
+	if (r < 0)
+		return r;
+	n->rx_blocked = false;
+	r = vhub_add(vd->hub, &n->w, n->fd, EPOLLIN, vnet_on_tap, n);
+	return r;
+}
+
+static void vnet_reset(struct virtio_dev *vd)
+{
+	struct vnet *n = (struct vnet *)vd;
+	vhub_del(vd->hub, &n->w);
+	vnet_set_offload(n, false);
+}
+
+static int vnet_save(struct virtio_dev *vd, void *buf, size_t len)
+{
+	(void)vd;
+	(void)buf;
+	(void)len;
+	return -ENOTSUP;
+}
+
+static int vnet_restore(struct virtio_dev *vd, const void *buf, size_t len)
+{
+	(void)vd;
+	(void)buf;
+	(void)len;
+	return -ENOTSUP;
+}
+
+static void vnet_destroy(struct virtio_dev *vd)
+{
+	struct vnet *n = (struct vnet *)vd;
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n);
+}
+
+static const struct virtio_dev_ops vnet_ops = {
+	.activate = vnet_activate,
+	.reset = vnet_reset,
+	.queue_notify = vnet_notify,
+	.save = vnet_save,
+	.restore = vnet_restore,
+	.destroy = vnet_destroy,
+};
+
+static struct vnet *vnet_new(int fd, const uint8_t *mac, const char *what)
+{
+	struct vnet *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->fd = fd;
+	n->w.fd = -1;
+	snprintf(n->name, sizeof(n->name), "virtio-net %s", what);
+	uint64_t f = VIRTIO_FEAT_VERSION_1 | VIRTIO_FEAT_EVENT_IDX | VIRTIO_FEAT_INDIRECT_DESC |
+		     VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
+		     VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
+		     VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |
+		     VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_NET_F_STATUS);
+	if (mac) {
+		f |= VIRTIO_BIT(VIRTIO_NET_F_MAC);
+		memcpy(n->config, mac, 6);
+	}
+	uint16_t status = VIRTIO_NET_S_LINK_UP, pairs = 1;
+	memcpy(n->config + 6, &status, 2);
+	memcpy(n->config + 8, &pairs, 2);
+	n->vd = (struct virtio_dev){
+		.name = n->name,
+		.device_id = VIRTIO_ID_NET,
+		.ops = &vnet_ops,
+		.features = f,
+		.nr_queues = 2,
+		.queue_max = VNET_QUEUE_SIZE,
+		.config = n->config,
+		.config_len = sizeof(n->config),
+	};
+	return n;
+}
+
+int vnet_create_fd(int fd, const uint8_t *mac, struct virtio_dev **out, struct errbuf *err)
+{
+	struct vnet *n = vnet_new(fd, mac, "(fd)");
+	if (!n) {
+		close(fd);
+		return err_set(err, -ENOMEM, "virtio-net: out of memory");
+	}
+	*out = &n->vd;
+	return 0;
+}
+
+/* Opens the TAP as Firecracker does; the interface must exist or the
+ * process must be allowed to create it (CAP_NET_ADMIN). */
+static int vnet_open_tap(const char *ifname, struct errbuf *err)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, -errno, "/dev/net/tun: %s", strerror(errno));
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	int hdr = (int)VNET_HDR_LEN;
+	const char *what = "TUNSETIFF";
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || (what = "TUNSETVNETHDRSZ",
+					       ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)) {
+		int r = -errno;
+		close(fd);
+		return err_set(err, r, "tap %s: %s: %s", ifname, what, strerror(-r));
+	}
+	return fd;
+}
+
+int vnet_create(const struct config_net *cfg, struct virtio_dev **out, struct errbuf *err)
+{
+	int fd = vnet_open_tap(cfg->host_dev_name, err);
+	if (fd < 0)
+		return fd;
+	struct vnet *n = vnet_new(fd, cfg->has_guest_mac ? cfg->guest_mac : NULL, cfg->iface_id);
+	if (!n) {
+		close(fd);
+		return err_set(err, -ENOMEM, "virtio-net: out of memory");
+	}
+	n->is_tap = true;
+	*out = &n->vd;
+	return 0;
+}
+
+const struct vnet_stats *vnet_stats(const struct virtio_dev *vd)
+{
+	return &((const struct vnet *)vd)->stats;
+}

@@ -1,0 +1,40 @@
+/* virtio-net (virtio 1.2 section 5.1) on a host TAP device opened with
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, so the virtio_net_hdr_v1 in front of
+ * every frame passes between guest and TAP unchanged. Frames move with one
+ * readv/writev straight between the TAP and guest buffers (mergeable RX
+ * buffers included). Offloads: checksum and TSO both ways; what the TAP
+ * may hand us is set with TUNSETOFFLOAD from what the guest negotiated. */
+#ifndef EMBER_VIRTIO_NET_H
+#define EMBER_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/err.h"
+#include "virtio/virtio.h"
+
+struct config_net;
+
+struct vnet_stats {
+	uint64_t rx_packets, rx_bytes; /* TAP -> guest (bytes of frame, no header) */
+	uint64_t tx_packets, tx_bytes; /* guest -> TAP */
+	uint64_t rx_dropped;           /* frames read that no guest buffer could take */
+	uint64_t rx_blocked;           /* times RX waited for guest buffers */
+	uint64_t tx_dropped;           /* refused headers, bad sizes, TAP write errors */
+};
+
+/* Snapshot state (the queues' is in the transport's). */
+#define VNET_STATE_VERSION 1
+struct vnet_state {
+	uint32_t version;
+	uint8_t mac[6];
+	uint8_t has_mac;
+};
+
+int vnet_create(const struct config_net *cfg, struct virtio_dev **out, struct errbuf *err);
+/* The same device on an already open packet fd that is not a TAP (tests
+ * use a SOCK_SEQPACKET socketpair): no TUN ioctls. The fd is owned. */
+int vnet_create_fd(int fd, const uint8_t *mac, struct virtio_dev **out, struct errbuf *err);
+const struct vnet_stats *vnet_stats(const struct virtio_dev *vd);
+
+#endif

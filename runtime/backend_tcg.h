@@ -1,0 +1,119 @@
+/* Private to the TCG backend (backend_tcg*.c): a software vCPU on
+ * unicorn 2.0 (QEMU's TCG), with the platform pieces KVM keeps in the
+ * kernel — an 8259A pair and an 8254 — in our own code.
+ *
+ * Threads: the vCPU thread runs uc_emu_start and every hook (port I/O,
+ * MMIO, CPUID, SYSCALL, exceptions); a timer thread raises IRQ 0 from the
+ * PIT and re-sends stop requests; any thread may call set_irq_line or
+ * vcpu_kick. The PIC, PIT and the vCPU's wait state are guarded by
+ * vm->lock. Port and MMIO accesses reach the buses synchronously on the
+ * vCPU thread inside vcpu_run (no VCPU_EXIT_IO / VCPU_EXIT_MMIO), so a
+ * device that needs the run loop to act must also kick the vCPU. */
+#ifndef EMBER_BACKEND_TCG_H
+#define EMBER_BACKEND_TCG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <unicorn/unicorn.h>
+
+#include "runtime/backend.h"
+#include "runtime/tcg_env.h"
+#include "runtime/tcg_pic.h"
+#include "runtime/tcg_pit.h"
+#include "runtime/tcg_tlb.h"
+
+extern const struct backend_ops backend_tcg;
+
+#define TCG_MAX_SLOTS 8
+#define TCG_MAX_GAPS 8
+
+struct tcg_slot {
+	uint64_t gpa, size;
+	void *host;
+};
+
+/* One unicorn MMIO region covering addresses without RAM. */
+struct tcg_gap {
+	struct backend_vm *vm;
+	uint64_t base, size;
+};
+
+struct backend_vm {
+	struct guest_mem *mem;
+	const struct bus *mmio_bus, *pio_bus;
+	struct tcg_slot slots[TCG_MAX_SLOTS];
+	unsigned nr_slots;
+	struct backend_vcpu *vcpu; /* the only one */
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;       /* the vCPU sleeping in HLT */
+	pthread_cond_t timer_wake; /* the timer thread (CLOCK_MONOTONIC) */
+	struct tcg_pic pic;
+	struct tcg_pit pit;
+	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
+	atomic_bool irq_pending;   /* the PIC's INTR output */
+	pthread_t timer;
+	bool timer_started, quit;
+};
+
+struct backend_vcpu {
+	struct backend_vm *vm;
+	uc_engine *uc;
+	struct tcg_env env;
+	struct tcg_tlb_ctx tlb;
+	struct tcg_gap gaps[TCG_MAX_GAPS];
+	uint64_t cr8, apic_base;
+
+	atomic_bool kick;
+	atomic_bool running;       /* inside uc_emu_start */
+	atomic_bool stop_sent;     /* uc_emu_stop called during this run */
+	atomic_uint run_gen;       /* bumped when uc_emu_start returns */
+	unsigned stop_gen;         /* run_gen when the stop was sent (lock) */
+	int64_t stop_ns;
+	bool halted;               /* in HLT (lock) */
+	atomic_bool poll_if;       /* an interrupt waits for RFLAGS.IF */
+
+	/* Set by hooks, consumed by vcpu_run. */
+	bool delivered;            /* a hook moved RIP: not a HLT */
+	enum vcpu_exit_reason exit_reason;
+	bool exit_set;
+	char exit_what[64];
+};
+
+/* backend_tcg.c: the platform (PIC, PIT, timer thread). */
+int64_t tcg_now_ns(void);
+/* Port I/O for ports the platform owns; false if the port is not ours. */
+bool tcg_platform_in(struct backend_vm *vm, uint16_t port, uint32_t *val);
+bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val);
+/* After the PIC changed (lock held): publish INTR and wake or stop the vCPU. */
+void tcg_platform_notify_locked(struct backend_vm *vm);
+/* Interrupt acknowledge: the vector, or -1 if INTR went low (lock taken). */
+int tcg_platform_ack(struct backend_vm *vm);
+/* Asks a running vCPU to leave uc_emu_start (lock held). */
+void tcg_vcpu_request_stop_locked(struct backend_vcpu *v);
+
+/* backend_tcg_vcpu.c */
+int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+void tcg_vcpu_destroy(struct backend_vcpu *v);
+int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
+void tcg_vcpu_kick(struct backend_vcpu *v);
+int tcg_get_regs(struct backend_vcpu *v, struct x86_regs *regs);
+int tcg_set_regs(struct backend_vcpu *v, const struct x86_regs *regs);
+int tcg_get_sregs(struct backend_vcpu *v, struct x86_sregs *sregs);
+int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *sregs);
+int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa);
+/* Maps RAM and the MMIO catch-all regions into a new engine. */
+int tcg_vcpu_map(struct backend_vcpu *v);
+
+/* backend_tcg_hooks.c */
+int tcg_hooks_install(struct backend_vcpu *v);
+/* Delivers an external interrupt now if RFLAGS.IF allows (vCPU thread,
+ * emulation stopped). */
+void tcg_inject_irq(struct backend_vcpu *v);
+/* The byte at linear address la, or -1 (for the HLT checks). */
+int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
+
+#endif

@@ -3,6 +3,8 @@
 #ifndef EMBER_VM_VIRTIO_H
 #define EMBER_VM_VIRTIO_H
 
+#include <stdint.h>
+
 #include "runtime/cmdline.h"
 #include "runtime/err.h"
 
@@ -16,5 +18,12 @@ struct vm_config;
 int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
 		     struct errbuf *err);
 void vm_virtio_destroy(struct vm *vm);
+
+/* Every virtio counter, for metrics (VMM thread). Sections and names follow
+ * Firecracker's metrics where it has them: "block_<drive_id>",
+ * "net_<iface_id>", "vsock", "entropy"; the values are running totals. */
+typedef void (*vm_virtio_counter_fn)(void *ctx, const char *section, const char *name,
+				     uint64_t value);
+void vm_virtio_counters(struct vm *vm, vm_virtio_counter_fn fn, void *ctx);
 
 #endif

@@ -87,6 +87,7 @@ $(BUILD_ROOT)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/g
 # suite is a summary CI can read.
 test: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 unit integration
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 
 unit: $(B)/unit-tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1 $(B)/unit-tests --jobs 2
@@ -96,6 +97,7 @@ integration: $(B)/ember $(GUEST_TESTS)
 
 -include guest/guest.mk
 -include bench/bench.mk
+-include tests/fuzz/fuzz.mk
 
 run: deps guest $(B)/ember
 	$(Q)$(B)/ember --config-file config/demo.json --no-api

@@ -261,11 +261,15 @@ static struct MHD_Daemon *start_mhd(struct api_server *s, unsigned flags, int li
 	struct MHD_Daemon *d = MHD_start_daemon(
 		flags | MHD_USE_ERROR_LOG, 0, on_accept, s, on_request, s,
 		/* First, so that MHD's own start-up messages come through it. */
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)API_MAX_CONNS + 1, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)API_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)API_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS + 1,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		/* Last: without a socket the list ends here. */
+		listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, (MHD_socket)listen_fd,
+		MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return d;
 }
@@ -333,4 +337,9 @@ int api_server_add_connection(struct api_server *s, int fd)
 void api_server_run(struct api_server *s)
 {
 	MHD_run(s->mhd);
+}
+
+unsigned api_server_connections(struct api_server *s)
+{
+	return s->active;
 }

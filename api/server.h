@@ -47,5 +47,7 @@ void api_server_stop(struct api_server *s);
  * one round of its processing (non-blocking). */
 int api_server_add_connection(struct api_server *s, int fd);
 void api_server_run(struct api_server *s);
+/* Connections MHD holds open now. */
+unsigned api_server_connections(struct api_server *s);
 
 #endif

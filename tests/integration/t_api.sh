@@ -259,9 +259,12 @@ time.sleep(0.5)
 r = ask(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 assert b'"state":"Running"' in r, r
 PY
-	local before
+	local before i
 	before=$(grep -c "EMBER-TEST tick" "$API_OUT")
-	sleep 1
+	for i in $(seq 100); do
+		[ "$(grep -c "EMBER-TEST tick" "$API_OUT")" -gt "$before" ] && break
+		sleep 0.1
+	done
 	[ "$(grep -c "EMBER-TEST tick" "$API_OUT")" -gt "$before" ] || fail "guest stalled"
 	api 200 GET /
 	api_stop 143

@@ -16,16 +16,19 @@
 
 #include "runtime/i8042.h"
 #include "runtime/serial.h"
+#include "runtime/vm_virtio.h"
 
 /* Firecracker's WRITE_METRICS_PERIOD_MS. */
 #define METRICS_PERIOD_S 60
-/* Room for every counter of one line (checked when building it). */
-#define METRICS_MAX_COUNTERS 96
+/* A cap on the counters of one line (64 drives and 64 interfaces with a
+ * dozen counters each fit). */
+#define METRICS_MAX_COUNTERS 4096
 
 struct controller_metrics {
 	int fd;       /* -1 until configured */
 	int timer_fd; /* -1 until configured */
-	uint64_t prev[METRICS_MAX_COUNTERS];
+	uint64_t *prev; /* each counter's value on the previous line */
+	unsigned nr_prev;
 	uint64_t missed_lines; /* the sink was full */
 	uint64_t write_fails;  /* the sink failed or took part of a line */
 	struct serial_stats serial; /* the devices' last readings */
@@ -52,6 +55,7 @@ void controller_metrics_destroy(struct controller *c)
 	}
 	if (m->fd >= 0)
 		close(m->fd);
+	free(m->prev);
 	free(m);
 	c->metrics = NULL;
 }
@@ -115,12 +119,26 @@ struct mbuild {
 
 static void put(struct mbuild *b, json_t *grp, const char *name, uint64_t cur)
 {
-	if (b->idx >= METRICS_MAX_COUNTERS || !grp) {
+	struct controller_metrics *m = b->m;
+	if (!grp || b->idx >= METRICS_MAX_COUNTERS) {
 		b->oom = true;
 		return;
 	}
-	uint64_t delta = cur - b->m->prev[b->idx];
-	b->m->prev[b->idx++] = cur;
+	if (b->idx >= m->nr_prev) {
+		/* A counter seen for the first time (a device appeared): its
+		 * previous value is 0, so the line shows its total. */
+		unsigned n = m->nr_prev ? m->nr_prev * 2 : 64;
+		uint64_t *np = realloc(m->prev, n * sizeof(*np));
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		memset(np + m->nr_prev, 0, (n - m->nr_prev) * sizeof(*np));
+		m->prev = np;
+		m->nr_prev = n;
+	}
+	uint64_t delta = cur - m->prev[b->idx];
+	m->prev[b->idx++] = cur;
 	if (json_object_set_new(grp, name, json_integer((json_int_t)delta)) < 0)
 		b->oom = true;
 }
@@ -216,6 +234,30 @@ static void device_groups(struct controller *c, struct mbuild *b, json_t *root)
 	put(b, g, "dropped_bytes", m->kbd_dropped);
 }
 
+struct virtio_build {
+	struct mbuild *b;
+	json_t *root;
+};
+
+static void virtio_counter(void *ctx, const char *section, const char *name, uint64_t value)
+{
+	struct virtio_build *v = ctx;
+	json_t *g = json_object_get(v->root, section);
+	if (!g)
+		g = group(v->b, v->root, section);
+	put(v->b, g, name, value);
+}
+
+/* The virtio devices' running totals ("block_<id>", "net_<id>", "vsock",
+ * "entropy"). They come last: the set only exists while the VM does, and
+ * the fixed counters before them keep their places in prev[]. */
+static void virtio_groups(struct controller *c, struct mbuild *b, json_t *root)
+{
+	struct virtio_build v = { b, root };
+	if (atomic_load(&c->vm_live))
+		vm_virtio_counters(&c->vm, virtio_counter, &v);
+}
+
 int controller_flush_metrics(struct controller *c)
 {
 	struct controller_metrics *m = c->metrics;
@@ -236,6 +278,7 @@ int controller_flush_metrics(struct controller *c)
 	put(&b, g, "metrics_fails", m->write_fails);
 	put(&b, g, "missed_log_count", 0);
 	put(&b, g, "log_fails", 0);
+	virtio_groups(c, &b, root);
 	char *line = b.oom ? NULL : json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (!line) {

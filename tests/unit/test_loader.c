@@ -564,6 +564,8 @@ Test(loader_real, vmlinux_and_bzimage)
 		spec.kernel_path = vml;
 		cr_assert_eq(boot_load(&m, &spec, &s, &err), 0, "%s: %s", vml, err.msg);
 		cr_assert_geq(s.kernel_start, LAYOUT_HIMEM);
+		cr_assert(s.entry >= s.kernel_start && s.entry < s.kernel_end, "entry in the kernel");
+		cr_assert_eq(s.params_gpa, s.mode == BOOT_ENTRY_PVH ? LAYOUT_PVH_INFO : LAYOUT_ZERO_PAGE);
 		spec.prefer_linux64 = true;
 		cr_assert_eq(boot_load(&m, &spec, &s, &err), 0, "%s: %s", vml, err.msg);
 		cr_assert_eq(s.mode, BOOT_ENTRY_LINUX64);

@@ -479,3 +479,68 @@ Test(virtq, save_restore_round_trip_and_validation)
 	st.version = 99;
 	cr_expect_eq(virtq_restore(&v2, &g.mem, &st, 256, false, true), -EINVAL);
 }
+
+/* A guest writing random bytes over its rings and tables: the walk must
+ * only ever hand out buffers inside guest memory, never loop, never crash
+ * (ASan and UBSan watch the rest). */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static bool in_guest(const void *p, size_t len)
+{
+	const struct gm_region *r = &g.mem.regions[0];
+	const uint8_t *b = p;
+	return b >= r->host && len <= r->size && b - r->host <= (ptrdiff_t)(r->size - len);
+}
+
+Test(virtq, random_rings_stay_inside_guest_memory)
+{
+	struct virtq_config c = tq_config(q);
+	for (int round = 0; round < 300; round++) {
+		cr_assert_eq(virtq_start(&vq, &g.mem, &c, 256, round & 1, round & 2), 0);
+		for (uint16_t i = 0; i < 16; i++) {
+			uint64_t r = rnd();
+			/* Mostly plausible addresses, sometimes wild ones. */
+			uint64_t addr = (r & 3) ? TDRV_DATA + (rnd() % (TDRV_MEM - TDRV_DATA)) : rnd();
+			uint32_t len = (r & 4) ? (uint32_t)(rnd() % 8192) : (uint32_t)rnd();
+			tq_desc(q, i, addr, len, (uint16_t)(rnd() & 7), (uint16_t)(rnd() % 20));
+		}
+		/* Indirect tables of garbage too. */
+		uint8_t *data = tguest_ptr(&g, TDRV_DATA, 4096);
+		for (int i = 0; i < 4096; i += 8) {
+			uint64_t v = rnd();
+			if (i % 16 == 0)
+				v = TDRV_DATA + (v % 65536);
+			memcpy(data + i, &v, 8);
+		}
+		q->avail_idx = 0;
+		unsigned posts = (unsigned)(rnd() % 20);
+		for (unsigned i = 0; i < posts; i++)
+			tq_post(q, (uint16_t)(rnd() % 18));
+		if (rnd() % 4 == 0)
+			tq_set_avail_idx(q, (uint16_t)rnd());
+		for (int pops = 0; pops < 40; pops++) {
+			int r = virtq_pop(&vq, &ch);
+			if (r <= 0)
+				break;
+			cr_assert_leq(ch.nr_out + ch.nr_in, VIRTQ_MAX_SIZE);
+			uint64_t out = 0, in = 0;
+			for (unsigned i = 0; i < ch.nr_out + ch.nr_in; i++) {
+				cr_assert(in_guest(ch.iov[i].iov_base, ch.iov[i].iov_len));
+				*(i < ch.nr_out ? &out : &in) += ch.iov[i].iov_len;
+			}
+			cr_assert_eq(out, ch.out_len);
+			cr_assert_eq(in, ch.in_len);
+			virtq_push(&vq, ch.head, ch.in_len);
+		}
+		virtq_should_notify(&vq);
+		virtq_enable_notify(&vq);
+	}
+}

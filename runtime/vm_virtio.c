@@ -71,7 +71,8 @@ static int vm_virtio_add(struct vm_virtio *vv, struct virtio_dev *dev, enum vm_v
 	struct virtio_mmio *t;
 	int r = virtio_mmio_create(dev, &o, &t);
 	if (r < 0) {
-		err_set(err, r, "%s: transport: %s", dev->name, strerror(-r));
+		err_set(err, r, "%s: transport (slot %u, IRQ %u): %s", dev->name, slot, irq,
+			strerror(-r));
 		dev->ops->destroy(dev);
 		return r;
 	}

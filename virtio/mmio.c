@@ -505,15 +505,18 @@ static void mmio_free(struct virtio_mmio *t);
 
 static int mmio_setup_irq(struct virtio_mmio *t)
 {
+	/* Without an irqfd the line itself must exist (the TCG backend's
+	 * 8259 pair has only ISA lines 0-15): find out now, not when the
+	 * guest waits for its first interrupt. */
 	if (!t->be || !t->be->add_irqfd)
-		return 0;
+		return irq_line_set(&t->irq, false);
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	int r = t->be->add_irqfd(t->bvm, t->irq.gsi, fd);
 	if (r == -EOPNOTSUPP) {
 		close(fd);
-		return 0;
+		return irq_line_set(&t->irq, false);
 	}
 	if (r < 0) {
 		close(fd);

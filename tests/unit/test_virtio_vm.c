@@ -14,7 +14,23 @@
 
 static struct vm vm;
 static struct evloop loop;
-static struct backend_ops be; /* no ioeventfd / irqfd: the TCG path */
+/* No ioeventfd / irqfd, and ISA lines only: like the TCG backend. */
+static int fake_irq(struct backend_vm *bvm, unsigned gsi, bool level)
+{
+	(void)bvm;
+	(void)level;
+	return gsi > 15 ? -EINVAL : 0;
+}
+
+static int fake_irq_all(struct backend_vm *bvm, unsigned gsi, bool level)
+{
+	(void)bvm;
+	(void)gsi;
+	(void)level;
+	return 0;
+}
+
+static struct backend_ops be = { .name = "fake", .set_irq_line = fake_irq };
 static struct vm_config cfg;
 static struct cmdline cl;
 static char disk[2][64], sock[64];
@@ -123,8 +139,19 @@ Test(vm_virtio, missing_backing_file_fails_cleanly)
 	/* Partially built: teardown's destroy must cope. */
 }
 
+Test(vm_virtio, irq_lines_run_out_on_isa_only_backend)
+{
+	for (int i = 0; i < 12; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "d%d", i);
+		add_drive(id, disk[1], false, true, NULL);
+	}
+	cr_expect_eq(create(NULL), -EINVAL); /* the 12th device would be on IRQ 16 */
+}
+
 Test(vm_virtio, too_many_devices)
 {
+	be.set_irq_line = fake_irq_all; /* a backend with all 24 lines */
 	for (int i = 0; i < 20; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "d%d", i);

@@ -139,6 +139,8 @@ int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline 
 {
 	if (!cfg->n_drives && !cfg->n_nets && !cfg->vsock.present && !cfg->entropy.present)
 		return 0;
+	if (!vm->loop)
+		return err_set(err, -EINVAL, "virtio: the VM has no event loop");
 	struct vm_virtio *vv = calloc(1, sizeof(*vv));
 	if (!vv)
 		return err_set(err, -ENOMEM, "virtio: out of memory");
@@ -168,6 +170,18 @@ void vm_virtio_destroy(struct vm *vm)
 		vhub_destroy(&vv->hub);
 	free(vv);
 	vm->virtio = NULL;
+}
+
+int vm_virtio_update_drive(struct vm *vm, const char *drive_id, const char *path,
+			   struct errbuf *err)
+{
+	struct vm_virtio *vv = vm ? vm->virtio : NULL;
+	char section[CONFIG_ID_MAX + 8];
+	snprintf(section, sizeof(section), "block_%s", drive_id);
+	for (unsigned i = 0; vv && i < vv->n; i++)
+		if (vv->kind[i] == VV_BLOCK && !strcmp(vv->section[i], section))
+			return vblk_update_path(vv->devs[i]->dev, path, err);
+	return err_set(err, -ENOENT, "drive %s: no such drive", drive_id);
 }
 
 static void vm_virtio_dev_counters(const char *sec, const struct virtio_dev *d,

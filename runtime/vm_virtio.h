@@ -19,6 +19,12 @@ int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline 
 		     struct errbuf *err);
 void vm_virtio_destroy(struct vm *vm);
 
+/* PATCH /drives/{id} on a running VM: the drive gets a new backing file
+ * (same read-only mode) and the guest a config-change interrupt. VMM
+ * thread. -ENOENT if there is no such drive. */
+int vm_virtio_update_drive(struct vm *vm, const char *drive_id, const char *path,
+			   struct errbuf *err);
+
 /* Every virtio counter, for metrics (VMM thread). Sections and names follow
  * Firecracker's metrics where it has them: "block_<drive_id>",
  * "net_<iface_id>", "vsock", "entropy"; the values are running totals. */

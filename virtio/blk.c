@@ -323,6 +323,58 @@ static bool vblk_probe_punch(int fd, uint64_t size)
 	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)size, 4096) == 0;
 }
 
+/* Opens path as the drive's backing file: size in sectors, disk id, and
+ * whether holes can be punched. */
+static int vblk_open(struct vblk *b, const char *path, int *fd_out, uint64_t *nsectors,
+		     struct errbuf *err)
+{
+	int fd = open(path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, r, "%s: %s", path, strerror(-r));
+	}
+	off_t size = lseek(fd, 0, SEEK_END); /* works for block devices too */
+	if (size < 0) {
+		int r = -errno;
+		close(fd);
+		return err_set(err, r, "%s: size: %s", path, strerror(-r));
+	}
+	if (size % VBLK_SECTOR)
+		log_warn("%s: %s is not a multiple of 512 bytes; the last %llu bytes are not visible",
+			 b->name, path, (unsigned long long)(size % VBLK_SECTOR));
+	*fd_out = fd;
+	*nsectors = (uint64_t)size / VBLK_SECTOR;
+	b->can_punch = !b->ro && S_ISREG(st.st_mode) && vblk_probe_punch(fd, (uint64_t)size);
+	vblk_make_id(b, &st);
+	return 0;
+}
+
+int vblk_update_path(struct virtio_dev *vd, const char *path, struct errbuf *err)
+{
+	struct vblk *b = (struct vblk *)vd;
+	int fd;
+	uint64_t nsectors;
+	/* Under the run lock: no request is half way through the old file. */
+	virtio_dev_enter(vd);
+	bool could_punch = b->can_punch;
+	int r = vblk_open(b, path, &fd, &nsectors, err);
+	if (r == 0) {
+		close(b->fd);
+		b->fd = fd;
+		b->nsectors = nsectors;
+		b->config.capacity = nsectors;
+		/* Features were offered once; discard fails with IOERR on a
+		 * file that cannot punch holes. */
+		b->can_punch = b->can_punch && could_punch;
+		virtio_dev_config_changed(vd, &b->config, vd->config_len);
+	}
+	virtio_dev_leave(vd);
+	return r;
+}
+
 static void vblk_setup_config(struct vblk *b)
 {
 	struct virtio_blk_config *c = &b->config;
@@ -361,29 +413,13 @@ int vblk_create(const struct config_drive *cfg, struct virtio_dev **out, struct 
 	snprintf(b->name, sizeof(b->name), "virtio-blk %s", cfg->drive_id);
 	b->ro = cfg->is_read_only;
 	b->writeback = cfg->cache_type == CONFIG_CACHE_WRITEBACK;
-	b->fd = open(cfg->path_on_host, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	struct stat st;
-	int r = 0;
-	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
-		r = -errno;
-		err_set(err, r, "%s: %s", cfg->path_on_host, strerror(-r));
+	b->fd = -1;
+	int r = vblk_open(b, cfg->path_on_host, &b->fd, &b->nsectors, err);
+	if (r < 0)
 		goto fail;
-	}
-	off_t size = lseek(b->fd, 0, SEEK_END); /* works for block devices too */
-	if (size < 0) {
-		r = -errno;
-		err_set(err, r, "%s: size: %s", cfg->path_on_host, strerror(-r));
-		goto fail;
-	}
-	if (size % VBLK_SECTOR)
-		log_warn("%s: %s is not a multiple of 512 bytes; the last %llu bytes are not visible",
-			 b->name, cfg->path_on_host, (unsigned long long)(size % VBLK_SECTOR));
 	if (cfg->io_engine != CONFIG_IO_SYNC)
 		log_warn("%s: io_engine %s runs as Sync", b->name,
 			 config_io_engine_name(cfg->io_engine));
-	b->nsectors = (uint64_t)size / VBLK_SECTOR;
-	b->can_punch = !b->ro && S_ISREG(st.st_mode) && vblk_probe_punch(b->fd, (uint64_t)size);
-	vblk_make_id(b, &st);
 	b->vd = (struct virtio_dev){
 		.name = b->name,
 		.device_id = VIRTIO_ID_BLOCK,

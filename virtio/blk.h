@@ -33,5 +33,9 @@ struct vblk_state {
 
 int vblk_create(const struct config_drive *cfg, struct virtio_dev **out, struct errbuf *err);
 const struct vblk_stats *vblk_stats(const struct virtio_dev *vd);
+/* PATCH /drives/{id} after boot (as Firecracker): switches to another
+ * backing file, same read-only mode; the guest sees the new capacity
+ * through a config-change interrupt. VMM thread. */
+int vblk_update_path(struct virtio_dev *vd, const char *path, struct errbuf *err);
 
 #endif

@@ -376,3 +376,31 @@ Test(vblk, missing_file_refused)
 	cr_expect_lt(vblk_create(&d, &x, &err), 0);
 	cr_expect(strstr(err.msg, "/nonexistent/ember-disk"));
 }
+
+Test(vblk, update_path_changes_capacity_and_data)
+{
+	char p2[64];
+	strcpy(p2, "/tmp/ember-vblk2-XXXXXX");
+	int fd = mkstemp(p2);
+	cr_assert_geq(fd, 0);
+	uint8_t sector[512];
+	memset(sector, 0x77, sizeof(sector));
+	for (int i = 0; i < 4096; i++) /* 2 MiB */
+		cr_assert_eq(write(fd, sector, sizeof(sector)), 512);
+	close(fd);
+	uint32_t gen = tmmio_rd(bed.t, 0xfc);
+	struct errbuf err;
+	cr_assert_eq(vblk_update_path(dev, p2, &err), 0, "%s", err.msg);
+	uint64_t cap;
+	virtio_mmio_read(bed.t, 0x100, &cap, 8);
+	cr_expect_eq(cap, 4096);
+	cr_expect_eq(tmmio_rd(bed.t, 0xfc), gen + 1);
+	cr_expect(tmmio_rd(bed.t, 0x60) & 2); /* config-change interrupt */
+	uint64_t d = tguest_alloc(&bed.g, 512);
+	cr_expect_eq(simple(VIRTIO_BLK_T_IN, 3000, d, 512, true, NULL), VIRTIO_BLK_S_OK);
+	cr_expect_eq(*(uint8_t *)tguest_ptr(&bed.g, d, 1), 0x77);
+	/* A path that does not open leaves the drive as it was. */
+	cr_expect_lt(vblk_update_path(dev, "/nonexistent/x", &err), 0);
+	cr_expect_eq(simple(VIRTIO_BLK_T_IN, 3000, d, 512, true, NULL), VIRTIO_BLK_S_OK);
+	unlink(p2);
+}

@@ -187,3 +187,14 @@ Test(vm_virtio, counters)
 	cr_expect(s.entropy_bytes);
 	cr_expect_gt(s.n, 10);
 }
+
+Test(vm_virtio, update_drive)
+{
+	add_drive("rootfs", disk[0], true, false, NULL);
+	add_drive("data", disk[1], false, false, NULL);
+	cr_assert_eq(create(NULL), 0);
+	struct errbuf err;
+	cr_expect_eq(vm_virtio_update_drive(&vm, "nope", disk[0], &err), -ENOENT);
+	cr_expect_eq(vm_virtio_update_drive(&vm, "data", disk[0], &err), 0, "%s", err.msg);
+	cr_expect_lt(vm_virtio_update_drive(&vm, "data", "/nonexistent", &err), 0);
+}

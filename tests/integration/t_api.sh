@@ -61,9 +61,11 @@ configure() {
 	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "accel": "kvm"}'
 }
 
-test_api_getting_started_and_pause() {
-	need_accel kvm
-	api_start gs --id api-test
+# getting_started ACCEL: the whole sequence on one backend.
+getting_started() {
+	local accel=$1
+	need_accel "$accel"
+	api_start "gs-$accel" --id api-test
 	api 200 GET /
 	body_has '"id":"api-test"'
 	body_has '"state":"Not started"'
@@ -71,17 +73,21 @@ test_api_getting_started_and_pause() {
 	api 200 GET /version
 	body_has '"firecracker_version"'
 	# Firecracker's getting-started order: logger, boot-source, machine-config, start.
-	api 204 PUT /logger "{\"log_path\": \"$TEST_TMP/gs.log\", \"level\": \"Info\", \"show_level\": true, \"show_log_origin\": true}"
+	local log=$TEST_TMP/gs-$accel.log
+	api 204 PUT /logger "{\"log_path\": \"$log\", \"level\": \"Info\", \"show_level\": true, \"show_log_origin\": true}"
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/ticker.elf\", \"boot_args\": \"console=ttyS0\"}"
-	api 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64, "accel": "kvm"}'
+	# The software CPU runs one vCPU so far.
+	local vcpus=2
+	[ "$accel" = tcg ] && vcpus=1
+	api 204 PUT /machine-config "{\"vcpu_count\": $vcpus, \"mem_size_mib\": 64, \"accel\": \"$accel\"}"
 	api 200 GET /machine-config
-	body_has '"vcpu_count":2'
+	body_has "\"vcpu_count\":$vcpus"
 	api 200 GET /vm/config
 	body_has "\"kernel_image_path\":\"$GUESTS/ticker.elf\""
 	api 204 PUT /actions '{"action_type": "InstanceStart"}'
 	wait_for "ticker: running" "$API_OUT"
-	wait_for "VM built on kvm" "$TEST_TMP/gs.log"
-	grep -q ":Info:controller.c:" "$TEST_TMP/gs.log" || fail "log lacks level/origin: $(cat "$TEST_TMP/gs.log")"
+	wait_for "VM built on $accel" "$log"
+	grep -q ":Info:controller.c:" "$log" || fail "log lacks level/origin: $(cat "$log")"
 	api 200 GET /
 	body_has '"state":"Running"'
 
@@ -114,6 +120,9 @@ test_api_getting_started_and_pause() {
 	api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 	api_stop 143
 }
+
+test_api_getting_started_and_pause_kvm() { getting_started kvm; }
+test_api_getting_started_and_pause_tcg() { getting_started tcg; }
 
 test_api_guest_end_ends_process() {
 	# The hello guest resets itself: ember exits 0 and removes its socket.

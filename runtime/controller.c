@@ -15,6 +15,7 @@
 #include "runtime/accel.h"
 #include "runtime/i8042.h"
 #include "runtime/log.h"
+#include "runtime/vm_virtio.h"
 
 /* Firecracker's wording (VmmActionError::OperationNotSupported{Pre,Post}Boot). */
 #define MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
@@ -386,14 +387,18 @@ static int do_patch_device(struct controller *c, struct vmm_action *a, struct er
 		struct config_drive *d = config_find_drive(&c->cfg, id);
 		if (!d)
 			return err_set(err, -ENOENT, "drive \"%s\" does not exist", id);
-		/* Validate against a copy: the running device is not updated yet. */
+		/* Parsed onto a copy: the config changes only once the device did. */
 		struct config_drive tmp = { .drive_id = d->drive_id };
 		int rc = config_parse_drive_patch(a->u.patch.json, &tmp, err);
-		free(tmp.path_on_host);
-		if (rc < 0)
+		if (rc == 0)
+			rc = vm_virtio_update_drive(&c->vm, id, tmp.path_on_host, err);
+		if (rc < 0) {
+			free(tmp.path_on_host);
 			return err_wrap(err, rc, "drive \"%s\"", id);
-		return err_set(err, -ENOTSUP,
-			       "drive \"%s\": updating a running drive: not supported yet", id);
+		}
+		free(d->path_on_host);
+		d->path_on_host = tmp.path_on_host;
+		return 0;
 	}
 	struct config_net *n = config_find_net(&c->cfg, id);
 	if (!n)

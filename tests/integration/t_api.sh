@@ -182,6 +182,17 @@ test_api_failed_start_can_be_fixed() {
 	wait_for "spin: running" "$API_OUT"
 	api 200 GET /
 	body_has '"state":"Running"'
+	# PATCH swaps the running drive's backing file.
+	truncate -s 2M "$TEST_TMP/disk2.img"
+	api 204 PATCH /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TEST_TMP/disk2.img\"}"
+	api 200 GET /vm/config
+	body_has '"path_on_host":"'"$TEST_TMP/disk2.img"'"'
+	api 400 PATCH /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TEST_TMP/gone.img\"}"
+	body_has 'gone.img'
+	api 400 PATCH /drives/other '{"drive_id": "other", "path_on_host": "/x"}'
+	body_has 'does not exist'
+	api 200 GET /vm/config
+	body_has '"path_on_host":"'"$TEST_TMP/disk2.img"'"'
 	api_stop 143
 }
 

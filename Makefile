@@ -39,7 +39,8 @@ GUEST_TESTS := $(GUEST_TEST_SRCS:tests/guests/%.S=$(BUILD_ROOT)/tests/guests/%.e
 # Debian packages the VMM and its tests need; `make deps` installs only the
 # missing ones. The guest-image recipe adds its own list (guest/guest.mk).
 DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
-	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time
+	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time \
+	clang bc python3
 
 .PHONY: all deps test unit integration guest run bench clean help
 all: $(B)/ember
@@ -53,8 +54,9 @@ help:
 	@echo "make bench    benchmarks, side by side with QEMU microvm"
 
 deps:
-	$(Q)missing=$$(for p in $(DEB_PKGS) $(GUEST_PKGS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	$(Q)pkgs="$(sort $(DEB_PKGS) $(GUEST_PKGS))"; \
+	have=$$(dpkg-query -W -f='$${Package} $${Status}\n' $$pkgs 2>/dev/null | awk '/ok installed/ {print $$1}'); \
+	missing=$$(for p in $$pkgs; do echo "$$have" | grep -qx "$$p" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "  APT     $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

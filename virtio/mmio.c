@@ -1,66 +1,22 @@
+/* The virtio-mmio register file (virtio 1.2 section 4.2.2), reached from
+ * vCPU threads through the bus: status state machine, feature negotiation,
+ * queue set-up window, interrupt acknowledge, config space. The VMM-thread
+ * half is mmio_run.c. */
 #include "virtio/mmio.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "runtime/log.h"
-
-#define VIRTIO_MMIO_PENDING_RESET 1u
-#define VIRTIO_MMIO_PENDING_ACTIVATE 2u
+#include "virtio/mmio_int.h"
 
 /* Status bits the driver may set (2.1); NEEDS_RESET is the device's. */
 #define VIRTIO_MMIO_DRIVER_BITS                                                           \
 	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | \
 	 VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED)
-
-static void efd_signal(int fd)
-{
-	uint64_t one = 1;
-	ssize_t n = write(fd, &one, sizeof(one));
-	(void)n; /* a saturated counter still wakes the reader */
-}
-
-static void efd_drain(int fd)
-{
-	uint64_t v;
-	ssize_t n = read(fd, &v, sizeof(v));
-	(void)n;
-}
-
-/* --- interrupts --- */
-
-/* regs_lock held. With an irq line, its level follows InterruptStatus. */
-static void mmio_update_line(struct virtio_mmio *t)
-{
-	if (t->irqfd < 0)
-		irq_line_set(&t->irq, t->isr != 0);
-}
-
-static void mmio_raise(struct virtio_mmio *t, uint32_t bits)
-{
-	pthread_mutex_lock(&t->regs_lock);
-	t->isr |= bits;
-	mmio_update_line(t);
-	pthread_mutex_unlock(&t->regs_lock);
-	if (t->irqfd >= 0)
-		efd_signal(t->irqfd);
-}
-
-/* --- queues --- */
-
-static void mmio_stop_queues(struct virtio_mmio *t)
-{
-	for (unsigned q = 0; q < t->dev->nr_queues; q++)
-		virtq_stop(&t->dev->vqs[q]);
-}
 
 /* DRIVER_OK, run_lock and regs_lock held: every ready queue must be sane
  * (2.7 and 4.2.2.2) before the device may touch it. */
@@ -80,117 +36,11 @@ static int mmio_start_queues(struct virtio_mmio *t)
 					", avail 0x%" PRIx64 ", used 0x%" PRIx64,
 					t->name, q, t->queues[q].size, t->queues[q].desc,
 					t->queues[q].avail, t->queues[q].used);
-			mmio_stop_queues(t);
+			virtio_mmio_stop_queues(t);
 			return r;
 		}
 	}
 	return 0;
-}
-
-/* --- the device-facing API (VMM thread, run_lock held) --- */
-
-void virtio_dev_signal_used(struct virtio_dev *vd, unsigned q)
-{
-	if (q >= vd->nr_queues || !virtq_should_notify(&vd->vqs[q]))
-		return;
-	vd->stats.interrupts++;
-	mmio_raise(vd->transport, VIRTIO_MMIO_INT_VRING);
-}
-
-void virtio_dev_config_changed(struct virtio_dev *vd, const void *config, size_t len)
-{
-	struct virtio_mmio *t = vd->transport;
-	pthread_mutex_lock(&t->regs_lock);
-	if (len > sizeof(t->config))
-		len = sizeof(t->config);
-	memcpy(t->config, config, len);
-	t->config_len = len;
-	t->config_gen++;
-	pthread_mutex_unlock(&t->regs_lock);
-	vd->stats.config_changes++;
-	mmio_raise(t, VIRTIO_MMIO_INT_CONFIG);
-}
-
-void virtio_dev_fail(struct virtio_dev *vd, const char *why)
-{
-	struct virtio_mmio *t = vd->transport;
-	log_ratelimited(LOG_WARN, "%s: %s: device needs reset", t->name, why);
-	pthread_mutex_lock(&t->regs_lock);
-	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	t->live = false;
-	mmio_stop_queues(t);
-	pthread_mutex_unlock(&t->regs_lock);
-	vd->stats.config_changes++;
-	mmio_raise(t, VIRTIO_MMIO_INT_CONFIG);
-}
-
-bool virtio_dev_enter(struct virtio_dev *vd)
-{
-	struct virtio_mmio *t = vd->transport;
-	pthread_mutex_lock(&t->run_lock);
-	return t->live && t->active;
-}
-
-void virtio_dev_leave(struct virtio_dev *vd)
-{
-	struct virtio_mmio *t = vd->transport;
-	if (t->live) {
-		for (unsigned q = 0; q < vd->nr_queues; q++) {
-			if (vd->vqs[q].broken) {
-				virtio_dev_fail(vd, "a queue's ring is corrupt");
-				break;
-			}
-		}
-	}
-	pthread_mutex_unlock(&t->run_lock);
-}
-
-/* --- VMM-thread callbacks --- */
-
-static void mmio_on_notify(struct vhub_watch *w, uint32_t events)
-{
-	(void)events;
-	struct virtio_mmio *t = w->opaque;
-	unsigned q = (unsigned)(w - t->notify_w);
-	efd_drain(w->fd);
-	if (virtio_dev_enter(t->dev)) {
-		t->dev->stats.queue_notifies++;
-		t->dev->ops->queue_notify(t->dev, q);
-	}
-	virtio_dev_leave(t->dev);
-}
-
-static void mmio_on_ctrl(struct vhub_watch *w, uint32_t events)
-{
-	(void)events;
-	struct virtio_mmio *t = w->opaque;
-	struct virtio_dev *d = t->dev;
-	efd_drain(w->fd);
-	pthread_mutex_lock(&t->run_lock);
-	pthread_mutex_lock(&t->regs_lock);
-	unsigned pending = t->pending;
-	t->pending = 0;
-	pthread_mutex_unlock(&t->regs_lock);
-	if ((pending & VIRTIO_MMIO_PENDING_RESET) && t->active) {
-		d->ops->reset(d);
-		t->active = false;
-		d->stats.resets++;
-	}
-	if ((pending & VIRTIO_MMIO_PENDING_ACTIVATE) && t->live && !t->active) {
-		int r = d->ops->activate(d);
-		if (r < 0) {
-			d->stats.activate_fails++;
-			log_ratelimited(LOG_WARN, "%s: activation failed: %s", t->name, strerror(-r));
-			virtio_dev_fail(d, "activation failed");
-		} else {
-			t->active = true;
-			d->stats.activations++;
-			for (unsigned q = 0; q < d->nr_queues && t->live; q++)
-				d->ops->queue_notify(d, q);
-		}
-	}
-	/* Unlocks, after the broken-queue check every device callback gets. */
-	virtio_dev_leave(d);
 }
 
 /* --- registers (vCPU threads) --- */
@@ -290,9 +140,9 @@ static void mmio_reset(struct virtio_mmio *t)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		t->queues[q] = (struct virtq_config){ .size = d->queue_max };
 	t->isr = 0;
-	mmio_update_line(t);
+	virtio_mmio_update_line(t);
 	t->live = false;
-	mmio_stop_queues(t);
+	virtio_mmio_stop_queues(t);
 	t->pending = (t->pending & ~VIRTIO_MMIO_PENDING_ACTIVATE) | VIRTIO_MMIO_PENDING_RESET;
 }
 
@@ -343,9 +193,9 @@ static bool mmio_write_status(struct virtio_mmio *t, uint32_t v)
 		/* Activation failed before the device saw it: 2.1.2. */
 		t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		t->isr |= VIRTIO_MMIO_INT_CONFIG;
-		mmio_update_line(t);
+		virtio_mmio_update_line(t);
 		if (t->irqfd >= 0)
-			efd_signal(t->irqfd);
+			virtio_mmio_efd_signal(t->irqfd);
 		t->dev->stats.activate_fails++;
 		return false;
 	}
@@ -403,7 +253,7 @@ static void mmio_notify(struct virtio_mmio *t, uint32_t q)
 		log_ratelimited(LOG_WARN, "%s: notify of queue %u, which does not exist", t->name, q);
 		return;
 	}
-	efd_signal(t->notify_efd[q]);
+	virtio_mmio_efd_signal(t->notify_efd[q]);
 }
 
 void virtio_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len)
@@ -459,7 +309,7 @@ void virtio_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t
 		pthread_mutex_unlock(&t->regs_lock);
 		pthread_mutex_unlock(&t->run_lock);
 		if (kick)
-			efd_signal(t->ctrl_efd);
+			virtio_mmio_efd_signal(t->ctrl_efd);
 		return;
 	}
 	pthread_mutex_lock(&t->regs_lock);
@@ -478,7 +328,7 @@ void virtio_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		t->isr &= ~v;
-		mmio_update_line(t);
+		virtio_mmio_update_line(t);
 		break;
 	case VIRTIO_MMIO_QUEUE_NUM:
 	case VIRTIO_MMIO_QUEUE_READY:
@@ -498,150 +348,3 @@ void virtio_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t
 }
 
 const struct bus_ops virtio_mmio_bus_ops = { virtio_mmio_read, virtio_mmio_write };
-
-/* --- life cycle --- */
-
-static void mmio_free(struct virtio_mmio *t);
-
-static int mmio_setup_irq(struct virtio_mmio *t)
-{
-	/* Without an irqfd the line itself must exist (the TCG backend's
-	 * 8259 pair has only ISA lines 0-15): find out now, not when the
-	 * guest waits for its first interrupt. */
-	if (!t->be || !t->be->add_irqfd)
-		return irq_line_set(&t->irq, false);
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	int r = t->be->add_irqfd(t->bvm, t->irq.gsi, fd);
-	if (r == -EOPNOTSUPP) {
-		close(fd);
-		return irq_line_set(&t->irq, false);
-	}
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	t->irqfd = fd;
-	return 0;
-}
-
-static int mmio_setup_queue(struct virtio_mmio *t, unsigned q)
-{
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	t->notify_efd[q] = fd;
-	if (t->be && t->be->add_ioeventfd) {
-		int r = t->be->add_ioeventfd(t->bvm, t->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q, fd);
-		if (r < 0 && r != -EOPNOTSUPP)
-			return r;
-	}
-	return vhub_add(t->hub, &t->notify_w[q], fd, EPOLLIN, mmio_on_notify, t);
-}
-
-int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
-		       struct virtio_mmio **out)
-{
-	if (dev->nr_queues > VIRTIO_MAX_QUEUES || dev->config_len > VIRTIO_MMIO_CONFIG_MAX ||
-	    dev->queue_max == 0 || dev->queue_max > VIRTQ_MAX_SIZE ||
-	    !(dev->features & VIRTIO_FEAT_VERSION_1))
-		return -EINVAL;
-	struct virtio_mmio *t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->dev = dev;
-	t->hub = o->hub;
-	t->base = o->base;
-	t->be = o->be;
-	t->bvm = o->bvm;
-	t->irq = o->irq;
-	t->irqfd = t->ctrl_efd = -1;
-	t->ctrl_w.fd = -1;
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		t->notify_efd[q] = -1;
-		t->notify_w[q].fd = -1;
-		t->queues[q].size = dev->queue_max;
-	}
-	pthread_mutex_init(&t->regs_lock, NULL);
-	pthread_mutex_init(&t->run_lock, NULL);
-	snprintf(t->name, sizeof(t->name), "%s@0x%" PRIx64, dev->name, o->base);
-	if (dev->config_len)
-		memcpy(t->config, dev->config, dev->config_len);
-	t->config_len = dev->config_len;
-	dev->mem = o->mem;
-	dev->hub = o->hub;
-	for (unsigned q = 0; q < dev->nr_queues; q++) {
-		dev->vqs[q].name = t->name;
-		dev->vqs[q].index = q;
-	}
-	dev->transport = t;
-
-	int r = mmio_setup_irq(t);
-	if (r == 0) {
-		t->ctrl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		r = t->ctrl_efd < 0 ? -errno : vhub_add(o->hub, &t->ctrl_w, t->ctrl_efd,
-							 EPOLLIN, mmio_on_ctrl, t);
-	}
-	for (unsigned q = 0; r == 0 && q < dev->nr_queues; q++)
-		r = mmio_setup_queue(t, q);
-	if (r < 0) {
-		dev->transport = NULL;
-		mmio_free(t);
-		return r;
-	}
-	*out = t;
-	return 0;
-}
-
-int virtio_mmio_register(struct virtio_mmio *t, struct bus *bus)
-{
-	return bus_add(bus, t->base, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, t, t->name);
-}
-
-/* Everything but the device. */
-static void mmio_free(struct virtio_mmio *t)
-{
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		vhub_del(t->hub, &t->notify_w[q]);
-		if (t->notify_efd[q] >= 0)
-			close(t->notify_efd[q]);
-	}
-	vhub_del(t->hub, &t->ctrl_w);
-	if (t->ctrl_efd >= 0)
-		close(t->ctrl_efd);
-	if (t->irqfd >= 0)
-		close(t->irqfd);
-	pthread_mutex_destroy(&t->regs_lock);
-	pthread_mutex_destroy(&t->run_lock);
-	free(t);
-}
-
-void virtio_mmio_destroy(struct virtio_mmio *t)
-{
-	if (!t)
-		return;
-	if (t->active)
-		t->dev->ops->reset(t->dev);
-	t->active = false;
-	mmio_stop_queues(t);
-	t->dev->ops->destroy(t->dev);
-	mmio_free(t);
-}
-
-int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st)
-{
-	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&t->regs_lock);
-	st->version = VIRTIO_MMIO_STATE_VERSION;
-	st->status = t->status;
-	st->dev_features_sel = t->dev_features_sel;
-	st->drv_features_sel = t->drv_features_sel;
-	st->queue_sel = t->queue_sel;
-	st->drv_features = t->drv_features;
-	st->isr = t->isr;
-	st->config_gen = t->config_gen;
-	memcpy(st->queues, t->queues, sizeof(st->queues));
-	pthread_mutex_unlock(&t->regs_lock);
-	return 0;
-}

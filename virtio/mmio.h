@@ -1,4 +1,6 @@
-/* The virtio-mmio transport, version 2 registers (virtio 1.2 section 4.2.2).
+/* The virtio-mmio transport, version 2 registers (virtio 1.2 section 4.2.2):
+ * mmio.c holds the register file (vCPU threads), mmio_run.c the VMM-thread
+ * side (device API, notifications, activation, life cycle).
  *
  * Threading rule (why devices need no locks):
  *  - Register accesses come from vCPU threads and are serialised by

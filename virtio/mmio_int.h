@@ -1,0 +1,21 @@
+/* Internals shared by the two halves of the virtio-mmio transport:
+ * mmio.c (the register file, vCPU threads) and mmio_run.c (the VMM-thread
+ * side: device API, notifications, activation, life cycle). */
+#ifndef EMBER_VIRTIO_MMIO_INT_H
+#define EMBER_VIRTIO_MMIO_INT_H
+
+#include "virtio/mmio.h"
+
+/* What the vCPU side leaves for the VMM thread in t->pending. */
+#define VIRTIO_MMIO_PENDING_RESET 1u
+#define VIRTIO_MMIO_PENDING_ACTIVATE 2u
+
+void virtio_mmio_efd_signal(int fd);
+/* regs_lock held. With an irq line, its level follows InterruptStatus. */
+void virtio_mmio_update_line(struct virtio_mmio *t);
+/* Sets InterruptStatus bits and interrupts (takes regs_lock). */
+void virtio_mmio_raise(struct virtio_mmio *t, uint32_t bits);
+/* run_lock held. */
+void virtio_mmio_stop_queues(struct virtio_mmio *t);
+
+#endif

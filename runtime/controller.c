@@ -465,6 +465,8 @@ static int do_action(struct controller *c, struct vmm_action *a, struct errbuf *
 		return rc < 0 ? err_set(err, rc, "metrics: %s", strerror(-rc)) : 0;
 	case VMM_PAUSE:
 		rc = vm_pause(&c->vm);
+		if (rc == -ETIMEDOUT)
+			return err_set(err, rc, "a vCPU did not stop in time; the microVM keeps running");
 		if (rc < 0)
 			return err_set(err, rc, "the microVM is stopping");
 		c->state = CONTROLLER_PAUSED;

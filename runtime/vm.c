@@ -55,6 +55,8 @@ void vm_vcpu_checkpoint(struct vm *vm)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
+#define VM_PAUSE_TIMEOUT_MS 2000
+
 int vm_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->pause_lock);
@@ -64,9 +66,13 @@ int vm_pause(struct vm *vm)
 		if (vm->vcpus[i].started)
 			vm->be->vcpu_kick(vm->vcpus[i].bv);
 	pthread_mutex_lock(&vm->pause_lock);
-	/* Timed: vm_request_exit may come from a signal handler, which cannot
-	 * signal the condition variable. */
-	while (vm->nr_parked < vm->nr_started && !atomic_load(&vm->stopping)) {
+	/* Waits in 10 ms steps: vm_request_exit may come from a signal handler,
+	 * which cannot signal the condition variable. A vCPU that does not park
+	 * within VM_PAUSE_TIMEOUT_MS (a backend that ignores kicks) must not
+	 * stall the VMM thread: the pause is then undone and reported. */
+	unsigned waited_ms = 0;
+	while (vm->nr_parked < vm->nr_started && !atomic_load(&vm->stopping) &&
+	       waited_ms < VM_PAUSE_TIMEOUT_MS) {
 		struct timespec t;
 		clock_gettime(CLOCK_REALTIME, &t);
 		t.tv_nsec += 10 * 1000 * 1000;
@@ -75,10 +81,18 @@ int vm_pause(struct vm *vm)
 			t.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &t);
+		waited_ms += 10;
 	}
 	bool stopping = atomic_load(&vm->stopping);
+	bool parked = vm->nr_parked >= vm->nr_started;
+	if (!stopping && !parked) {
+		log_err("pause: %u of %u vCPUs parked after %u ms; resuming", vm->nr_parked,
+			vm->nr_started, VM_PAUSE_TIMEOUT_MS);
+		vm->pause_requested = false;
+		pthread_cond_broadcast(&vm->pause_cond);
+	}
 	pthread_mutex_unlock(&vm->pause_lock);
-	return stopping ? -ESHUTDOWN : 0;
+	return stopping ? -ESHUTDOWN : parked ? 0 : -ETIMEDOUT;
 }
 
 int vm_resume(struct vm *vm)

@@ -76,7 +76,9 @@ int vm_run(struct vm *vm);
 void vm_request_exit(struct vm *vm, int code);
 void vm_destroy(struct vm *vm);
 /* From the VMM thread: stop all vCPUs at an exit boundary (device state is
- * then quiet for a snapshot) / let them run again. Idempotent. */
+ * then quiet for a snapshot) / let them run again. Idempotent. vm_pause
+ * returns -ESHUTDOWN if the VM is ending, -ETIMEDOUT (and leaves the VM
+ * running) if a vCPU does not park within 2 s. */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);

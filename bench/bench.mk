@@ -9,3 +9,4 @@ $(BENCH_GUEST): bench/guests/pvhboot.S bench/guests/pvh.ld
 
 bench: deps $(B)/ember $(BENCH_GUEST)
 	$(Q)python3 bench/boot_bench.py --ember $(B)/ember --guest $(BENCH_GUEST) --runs $(or $(RUNS),20)
+	$(Q)bash bench/api_bench.sh $(B)/ember 5000 $(or $(RUNS),10)

@@ -6,7 +6,7 @@
 #include "runtime/log.h"
 
 /* The software-CPU backend, once built in, is listed here. */
-static const struct backend_ops *const tcg_backend = NULL;
+extern const struct backend_ops backend_tcg; static const struct backend_ops *const tcg_backend = &backend_tcg;
 
 const char *accel_built_in(void)
 {

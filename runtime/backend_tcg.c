@@ -13,13 +13,6 @@
 #include "runtime/log.h"
 #include "runtime/tcg_selftest.h"
 
-/* How often a stop request is re-sent if the vCPU has not left
- * uc_emu_start (a stop issued just before the engine starts is lost), and
- * how often a vCPU with an interrupt waiting for RFLAGS.IF is stopped to
- * look again (unicorn cannot tell us when the guest sets IF). */
-#define STOP_RETRY_NS 1000000LL
-#define IF_POLL_NS 100000LL
-
 int64_t tcg_now_ns(void)
 {
 	struct timespec t;
@@ -128,29 +121,28 @@ static int tcg_add_irqfd(struct backend_vm *vm, unsigned gsi, int fd)
 	return -EOPNOTSUPP;
 }
 
-void tcg_vcpu_request_stop_locked(struct backend_vcpu *v)
+void tcg_vcpu_signal_locked(struct backend_vcpu *v)
 {
-	if (!atomic_load(&v->running))
-		return;
-	if (!atomic_exchange(&v->stop_sent, true)) {
-		v->stop_gen = atomic_load(&v->run_gen);
-		v->stop_ns = tcg_now_ns();
-		pthread_cond_signal(&v->vm->timer_wake); /* arms the retry */
-	}
-	uc_emu_stop(v->uc);
+	if (v->q.cs)
+		tcg_qemu_request(v->q.cs);
+	else if (atomic_load(&v->running))
+		uc_emu_stop(v->uc); /* not started yet: RIP is still exact */
 }
 
 void tcg_platform_notify_locked(struct backend_vm *vm)
 {
 	bool out = tcg_pic_output(&vm->pic);
+	if (out && !atomic_load(&vm->irq_pending)) {
+		vm->irq_since = tcg_now_ns();
+		pthread_cond_signal(&vm->timer_wake); /* watches the request */
+	}
 	atomic_store(&vm->irq_pending, out);
 	struct backend_vcpu *v = vm->vcpu;
 	if (!out || !v)
 		return;
+	tcg_vcpu_signal_locked(v);
 	if (v->halted)
 		pthread_cond_broadcast(&vm->wake);
-	else
-		tcg_vcpu_request_stop_locked(v);
 }
 
 int tcg_platform_ack(struct backend_vm *vm)
@@ -218,13 +210,34 @@ bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val)
 	return true;
 }
 
-static int64_t min_deadline(int64_t a, int64_t b)
+/* How long a request may wait before the vCPU's block chains are broken
+ * (tcg_qemu_unchain): Linux reaches QEMU's loop far more often than this
+ * (STI, POPF, IRET, PAUSE, exceptions), tight polling loops do not. */
+#define UNCHAIN_AFTER_NS 2000000LL
+
+/* Lock held. Breaks the chains if the vCPU has ignored a request for too
+ * long; returns when to look again (-1: nothing to watch). */
+static int64_t watch_vcpu(struct backend_vm *vm, int64_t now)
 {
-	return a < 0 ? b : (b < 0 || a < b ? a : b);
+	struct backend_vcpu *v = vm->vcpu;
+	if (!v || !atomic_load(&v->running) || !v->q.cs)
+		return -1;
+	int64_t since = -1;
+	if (atomic_load(&v->kick))
+		since = v->kick_since;
+	if (atomic_load(&vm->irq_pending) && vm->irq_looked < vm->irq_since &&
+	    (since < 0 || vm->irq_since < since))
+		since = vm->irq_since;
+	if (since < 0)
+		return -1;
+	if (now - since < UNCHAIN_AFTER_NS)
+		return since + UNCHAIN_AFTER_NS;
+	vm->unchains += tcg_qemu_unchain() ? 1 : 0;
+	vm->irq_since = v->kick_since = now;
+	return now + UNCHAIN_AFTER_NS;
 }
 
-/* Raises IRQ 0 on the PIT's edges and keeps the vCPU's stop requests
- * honoured. IRQ 0 is edge-triggered: a pulse per edge, and edges the
+/* Raises IRQ 0 on the PIT's edges. IRQ 0 is edge-triggered: a pulse per edge, and edges the
  * guest was too slow to see are coalesced into one (as on a busy host). */
 static void *timer_main(void *arg)
 {
@@ -238,20 +251,9 @@ static void *timer_main(void *arg)
 			vm->pit_next = tcg_pit_next_irq(&vm->pit, now);
 			tcg_platform_notify_locked(vm);
 		}
-		int64_t deadline = vm->pit_next;
-		struct backend_vcpu *v = vm->vcpu;
-		if (v && atomic_load(&v->running)) {
-			if (atomic_load(&v->stop_sent) && atomic_load(&v->run_gen) == v->stop_gen) {
-				if (now - v->stop_ns >= STOP_RETRY_NS) {
-					uc_emu_stop(v->uc);
-					v->stop_ns = now;
-				}
-				deadline = min_deadline(deadline, v->stop_ns + STOP_RETRY_NS);
-			} else if (atomic_load(&v->poll_if) && atomic_load(&vm->irq_pending)) {
-				tcg_vcpu_request_stop_locked(v);
-				deadline = min_deadline(deadline, now + IF_POLL_NS);
-			}
-		}
+		int64_t deadline = vm->pit_next, w = watch_vcpu(vm, now);
+		if (w >= 0 && (deadline < 0 || w < deadline))
+			deadline = w;
 		if (deadline < 0) {
 			pthread_cond_wait(&vm->timer_wake, &vm->lock);
 		} else {

@@ -3,9 +3,10 @@
  * kernel — an 8259A pair and an 8254 — in our own code.
  *
  * Threads: the vCPU thread runs uc_emu_start and every hook (port I/O,
- * MMIO, CPUID, SYSCALL, exceptions); a timer thread raises IRQ 0 from the
- * PIT and re-sends stop requests; any thread may call set_irq_line or
- * vcpu_kick. The PIC, PIT and the vCPU's wait state are guarded by
+ * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); a timer thread
+ * raises IRQ 0 from the PIT; any thread may call set_irq_line or
+ * vcpu_kick, which reach a running vCPU through QEMU's interrupt request
+ * (tcg_qemu.h). The PIC, PIT and the vCPU's wait state are guarded by
  * vm->lock. Port and MMIO accesses reach the buses synchronously on the
  * vCPU thread inside vcpu_run (no VCPU_EXIT_IO / VCPU_EXIT_MMIO), so a
  * device that needs the run loop to act must also kick the vCPU. */
@@ -23,7 +24,7 @@
 #include "runtime/tcg_env.h"
 #include "runtime/tcg_pic.h"
 #include "runtime/tcg_pit.h"
-#include "runtime/tcg_tlb.h"
+#include "runtime/tcg_qemu.h"
 
 extern const struct backend_ops backend_tcg;
 
@@ -55,26 +56,26 @@ struct backend_vm {
 	struct tcg_pit pit;
 	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
 	atomic_bool irq_pending;   /* the PIC's INTR output */
+	int64_t irq_since;         /* when the vCPU was last asked to look (lock) */
+	int64_t irq_looked;        /* when the vCPU last looked (lock) */
+	uint64_t unchains;         /* statistics: forced chain breaks */
 	pthread_t timer;
 	bool timer_started, quit;
 };
 
 struct backend_vcpu {
+	struct tcg_qemu_ctx q; /* first: the hooks get back to us from it */
 	struct backend_vm *vm;
 	uc_engine *uc;
 	struct tcg_env env;
-	struct tcg_tlb_ctx tlb;
 	struct tcg_gap gaps[TCG_MAX_GAPS];
 	uint64_t cr8, apic_base;
 
 	atomic_bool kick;
+	int64_t kick_since;        /* (lock) */
 	atomic_bool running;       /* inside uc_emu_start */
-	atomic_bool stop_sent;     /* uc_emu_stop called during this run */
-	atomic_uint run_gen;       /* bumped when uc_emu_start returns */
-	unsigned stop_gen;         /* run_gen when the stop was sent (lock) */
-	int64_t stop_ns;
+	bool stopped;              /* our hook ended this run (vCPU thread) */
 	bool halted;               /* in HLT (lock) */
-	atomic_bool poll_if;       /* an interrupt waits for RFLAGS.IF */
 
 	/* Set by hooks, consumed by vcpu_run. */
 	bool delivered;            /* a hook moved RIP: not a HLT */
@@ -92,8 +93,9 @@ bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val);
 void tcg_platform_notify_locked(struct backend_vm *vm);
 /* Interrupt acknowledge: the vector, or -1 if INTR went low (lock taken). */
 int tcg_platform_ack(struct backend_vm *vm);
-/* Asks a running vCPU to leave uc_emu_start (lock held). */
-void tcg_vcpu_request_stop_locked(struct backend_vcpu *v);
+/* Makes the vCPU look at interrupts and kicks at its next instruction
+ * boundary (lock held). */
+void tcg_vcpu_signal_locked(struct backend_vcpu *v);
 
 /* backend_tcg_vcpu.c */
 int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
@@ -110,9 +112,9 @@ int tcg_vcpu_map(struct backend_vcpu *v);
 
 /* backend_tcg_hooks.c */
 int tcg_hooks_install(struct backend_vcpu *v);
-/* Delivers an external interrupt now if RFLAGS.IF allows (vCPU thread,
- * emulation stopped). */
-void tcg_inject_irq(struct backend_vcpu *v);
+/* QEMU's interrupt check (tcg_qemu.h): kicks and external interrupts. */
+bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env);
+void tcg_on_cs(struct tcg_qemu_ctx *q);
 /* The byte at linear address la, or -1 (for the HLT checks). */
 int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
 

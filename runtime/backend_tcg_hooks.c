@@ -20,7 +20,6 @@
 #define MSR_CSTAR 0xc0000083u
 #define MSR_FMASK 0xc0000084u
 #define SYSCALL_LEN 2 /* 0f 05: unicorn adds it to RIP after our hook */
-#define HLT_OPCODE 0xf4
 /* env offset of exception_is_int (next to error_code, QEMU's cpu.h). */
 #define TCG_ENV_EXCEPTION_IS_INT (TCG_ENV_ERROR_CODE + 4)
 
@@ -49,22 +48,20 @@ static void set_exit(struct backend_vcpu *v, enum vcpu_exit_reason why, const ch
 int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la)
 {
 	uint64_t gpa;
-	if (v->vm->vcpu != v || tcg_translate(v, la, &gpa))
+	if (tcg_translate(v, la, &gpa))
 		return -1;
 	const uint8_t *p = gm_ptr(v->vm->mem, gpa, 1);
 	return p ? *p : -1;
 }
 
-/* Delivers ev from a fresh snapshot of the CPU and writes the result
- * back; a fault while delivering a #DF shuts the machine down. */
-static void deliver(struct backend_vcpu *v, struct tcg_event ev, bool after_hlt)
+/* Delivers ev on the CPU state in e (a saved snapshot, or the live state
+ * when live) and writes the result back; a fault while delivering a #DF
+ * shuts the machine down. */
+static bool deliver_on(struct backend_vcpu *v, struct tcg_env *e, bool live, struct tcg_event ev)
 {
 	struct tcg_cpu cpu;
-	tcg_env_save(&v->env);
-	tcg_env_to_cpu(&v->env, &cpu);
-	cpu.nx = v->tlb.nx;
-	if (after_hlt)
-		cpu.rip++;
+	tcg_env_to_cpu(e, &cpu);
+	cpu.nx = v->q.nx;
 	enum tcg_deliver_result r = tcg_deliver(&cpu, v->vm->mem, ev);
 	if (r != TCG_DELIVERED) {
 		char what[64];
@@ -72,12 +69,20 @@ static void deliver(struct backend_vcpu *v, struct tcg_event ev, bool after_hlt)
 				   : "exception %u outside IA-32e mode", ev.vector);
 		log_err("tcg: %s at RIP 0x%" PRIx64, what, cpu.rip);
 		set_exit(v, VCPU_EXIT_SHUTDOWN, what);
-		return;
+		return false;
 	}
-	tcg_env_from_cpu(&v->env, &cpu);
-	tcg_env_restore(&v->env);
+	tcg_env_from_cpu(e, &cpu);
+	if (!live)
+		tcg_env_restore(e);
 	uc_reg_write(v->uc, UC_X86_REG_RFLAGS, &cpu.rflags);
 	v->delivered = true;
+	return true;
+}
+
+static void deliver(struct backend_vcpu *v, struct tcg_event ev)
+{
+	tcg_env_save(&v->env);
+	deliver_on(v, &v->env, false, ev);
 }
 
 /* Every exception but #UD: RIP is on the faulting instruction (after it
@@ -95,7 +100,7 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
 	}
 	struct tcg_event ev = { (uint8_t)intno, soft ? TCG_EV_SOFTINT : TCG_EV_EXCEPTION,
 				!soft && tcg_exception_has_error((uint8_t)intno), err };
-	deliver(v, ev, false);
+	deliver(v, ev);
 }
 
 /* #UD: unicorn reports it as an invalid instruction and stops the run
@@ -104,7 +109,7 @@ static bool hook_invalid(uc_engine *uc, void *opaque)
 {
 	(void)uc;
 	struct backend_vcpu *v = opaque;
-	deliver(v, (struct tcg_event){ TCG_UD, TCG_EV_EXCEPTION, false, 0 }, false);
+	deliver(v, (struct tcg_event){ TCG_UD, TCG_EV_EXCEPTION, false, 0 });
 	return true;
 }
 
@@ -155,7 +160,7 @@ static void hook_syscall(uc_engine *uc, void *opaque)
 		return;
 	}
 	/* SYSRET checks EFER.SCE, which TCG dropped from the guest's WRMSR. */
-	cpu.efer |= X86_EFER_SCE | (v->tlb.nx ? X86_EFER_NXE : 0);
+	cpu.efer |= X86_EFER_SCE | (v->q.nx ? X86_EFER_NXE : 0);
 	cpu.rip -= SYSCALL_LEN;
 	tcg_env_set_u64(&v->env, TCG_ENV_REGS + 1 * 8, rcx);
 	tcg_env_set_u64(&v->env, TCG_ENV_REGS + 11 * 8, r11);
@@ -178,34 +183,56 @@ int tcg_hooks_install(struct backend_vcpu *v)
 	return 0;
 }
 
-void tcg_inject_irq(struct backend_vcpu *v)
+static struct backend_vcpu *vcpu_of(struct tcg_qemu_ctx *q)
 {
-	struct backend_vm *vm = v->vm;
-	uint64_t rflags = reg(v->uc, UC_X86_REG_RFLAGS);
-	if (!(rflags & X86_RFLAGS_IF)) {
-		/* Masked: let the timer thread stop us now and then to look
-		 * again (SDM Vol. 3A §6.8.1). */
-		if (!atomic_exchange(&v->poll_if, true)) {
-			pthread_mutex_lock(&vm->lock);
-			pthread_cond_signal(&vm->timer_wake);
-			pthread_mutex_unlock(&vm->lock);
-		}
-		return;
-	}
-	atomic_store(&v->poll_if, false);
-	/* In the shadow of STI or MOV SS (SDM Vol. 3A §6.8.3) only HLT
-	 * matters: "sti; hlt" must not sleep through this interrupt, so it
-	 * is taken as if HLT had run, returning past it. */
-	tcg_env_save(&v->env);
-	bool shadow = tcg_env_u32(&v->env, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ;
-	uint64_t rip = reg(v->uc, UC_X86_REG_RIP);
-	bool skip_hlt = shadow && !v->halted && tcg_fetch_byte(v, rip) == HLT_OPCODE;
+	return (struct backend_vcpu *)q; /* q is the first member */
+}
 
-	int vec = tcg_platform_ack(vm);
-	if (vec < 0)
-		return;
+void tcg_on_cs(struct tcg_qemu_ctx *q)
+{
+	struct backend_vcpu *v = vcpu_of(q);
+	/* Requests made before QEMU's CPU was known went nowhere. */
+	pthread_mutex_lock(&v->vm->lock);
+	if (atomic_load(&v->kick) || tcg_pic_output(&v->vm->pic))
+		tcg_qemu_request(q->cs);
+	pthread_mutex_unlock(&v->vm->lock);
+}
+
+/* At an instruction boundary with QEMU's CPU state exact: end the run for
+ * a kick, or take an external interrupt if RFLAGS.IF allows and no STI /
+ * MOV SS shadow is in force (SDM Vol. 3A §6.8.1, §6.8.3). While it
+ * cannot be taken the request stays raised: QEMU asks again after every
+ * instruction that can set IF (STI, POPF, IRET end their blocks). */
+bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
+{
+	struct backend_vcpu *v = vcpu_of(q);
+	struct backend_vm *vm = v->vm;
+	struct tcg_env live = { .uc = v->uc, .d = env };
+
+	if (atomic_load(&v->kick)) {
+		v->stopped = true;
+		uc_emu_stop(v->uc);
+		return false;
+	}
 	pthread_mutex_lock(&vm->lock);
-	v->halted = false;
+	vm->irq_looked = tcg_now_ns();
+	if (!tcg_pic_output(&vm->pic)) {
+		tcg_qemu_clear_request(q->cs);
+		pthread_mutex_unlock(&vm->lock);
+		return false;
+	}
+	bool if_set = tcg_env_u64(&live, TCG_ENV_EFLAGS) & X86_RFLAGS_IF;
+	bool shadow = tcg_env_u32(&live, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ;
+	if (!if_set || shadow) {
+		pthread_mutex_unlock(&vm->lock);
+		return false;
+	}
+	uint8_t vec = tcg_pic_ack(&vm->pic);
+	bool more = tcg_pic_output(&vm->pic);
+	atomic_store(&vm->irq_pending, more);
+	vm->irq_since = vm->irq_looked;
+	if (!more)
+		tcg_qemu_clear_request(q->cs);
 	pthread_mutex_unlock(&vm->lock);
-	deliver(v, (struct tcg_event){ (uint8_t)vec, TCG_EV_EXTINT, false, 0 }, skip_hlt);
+	return deliver_on(v, &live, true, (struct tcg_event){ vec, TCG_EV_EXTINT, false, 0 });
 }

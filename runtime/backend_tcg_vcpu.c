@@ -109,12 +109,19 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	if (!v)
 		return -ENOMEM;
 	v->vm = vm;
-	v->tlb.mem = vm->mem;
-	v->tlb.nx = tcg_cpuid_has_nx();
-	v->tlb.env_off = -1;
+	v->q.mem = vm->mem;
+	v->q.nx = tcg_cpuid_has_nx();
+	v->q.env_off = -1;
+	v->q.irq_hook = tcg_irq_hook;
+	v->q.on_cs = tcg_on_cs;
 	int r = -ENOMEM;
 	if (uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc) != UC_ERR_OK)
 		goto fail;
+	v->q.uc = v->uc;
+	r = tcg_qemu_init_pages(&v->q);
+	if (r)
+		goto fail;
+	tcg_qemu_chain_reset();
 	r = tcg_env_calibrate(&v->env, v->uc, why, sizeof(why));
 	if (r) {
 		log_err("tcg: %s", why);
@@ -142,6 +149,7 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	*out = v;
 	return 0;
 fail:
+	free(v->q.code_pages);
 	tcg_env_free(&v->env);
 	if (v->uc)
 		uc_close(v->uc);
@@ -158,16 +166,20 @@ void tcg_vcpu_destroy(struct backend_vcpu *v)
 	pthread_mutex_unlock(&v->vm->lock);
 	tcg_env_free(&v->env);
 	uc_close(v->uc);
+	free(v->q.code_pages);
 	free(v);
 }
 
 void tcg_vcpu_kick(struct backend_vcpu *v)
 {
 	struct backend_vm *vm = v->vm;
-	atomic_store(&v->kick, true);
 	pthread_mutex_lock(&vm->lock);
+	if (!atomic_exchange(&v->kick, true)) {
+		v->kick_since = tcg_now_ns();
+		pthread_cond_signal(&vm->timer_wake);
+	}
 	pthread_cond_broadcast(&vm->wake);
-	tcg_vcpu_request_stop_locked(v);
+	tcg_vcpu_signal_locked(v);
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -196,7 +208,7 @@ static void fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu
 int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 {
 	struct backend_vm *vm = v->vm;
-	tcg_tlb_set_current(&v->tlb);
+	tcg_qemu_set_current(&v->q);
 	for (;;) {
 		if (atomic_exchange(&v->kick, false)) {
 			memset(exit, 0, sizeof(*exit));
@@ -208,43 +220,40 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 			fill_error(v, exit, v->exit_reason, 0, v->exit_what);
 			return 0;
 		}
-		if (atomic_load(&vm->irq_pending))
-			tcg_inject_irq(v);
-		if (v->exit_set)
-			continue;
 		if (v->halted) {
 			wait_halted(v);
-			continue;
+			pthread_mutex_lock(&vm->lock);
+			v->halted = false;
+			pthread_mutex_unlock(&vm->lock);
+			continue; /* the interrupt is taken by tcg_irq_hook */
 		}
 
 		/* The control registers as they are now: the TLB filler uses
 		 * them to find QEMU's CPU state on its first call. */
-		if (v->tlb.env_off < 0) {
+		if (v->q.env_off < 0) {
 			uc_x86_msr efer = { MSR_EFER, 0 };
 			uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);
 			for (int i = 0; i < 5; i++)
-				v->tlb.cr[i] = i == 1 ? 0 : reg(v->uc, UC_X86_REG_CR0 + i);
-			v->tlb.efer = efer.value;
+				v->q.cr[i] = i == 1 ? 0 : reg(v->uc, UC_X86_REG_CR0 + i);
+			v->q.efer = efer.value;
 		}
 		v->delivered = false;
-		atomic_store(&v->stop_sent, false);
+		v->stopped = false;
 		atomic_store(&v->running, true);
-		/* A kick or interrupt that came before running was set saw no
-		 * engine to stop: look again now that it would. */
-		if (atomic_load(&v->kick) || (atomic_load(&vm->irq_pending) && !atomic_load(&v->poll_if))) {
+		/* A kick that came before running was set found nothing to stop. */
+		if (atomic_load(&v->kick)) {
 			atomic_store(&v->running, false);
 			continue;
 		}
 		uc_err err = uc_emu_start(v->uc, reg(v->uc, UC_X86_REG_RIP), 0, 0, 0);
 		atomic_store(&v->running, false);
-		atomic_fetch_add(&v->run_gen, 1);
 		if (err != UC_ERR_OK) {
 			char what[64];
 			snprintf(what, sizeof(what), "unicorn: %s", uc_strerror(err));
 			fill_error(v, exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
 			return 0;
 		}
-		if (v->exit_set || v->delivered || atomic_load(&v->stop_sent))
+		if (v->exit_set || v->delivered || v->stopped)
 			continue;
 		/* Nobody stopped the engine: the guest executed HLT (unicorn
 		 * ends the run after it, RIP past the instruction). */
@@ -383,7 +392,7 @@ int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa)
 	uc_x86_msr efer = { MSR_EFER, 0 };
 	uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);
 	struct tcg_paging pg = { reg(v->uc, UC_X86_REG_CR0), reg(v->uc, UC_X86_REG_CR3),
-				 reg(v->uc, UC_X86_REG_CR4), efer.value, v->tlb.nx };
+				 reg(v->uc, UC_X86_REG_CR4), efer.value, v->q.nx };
 	struct tcg_walk w;
 	uint32_t err;
 	if (tcg_mmu_walk(v->vm->mem, &pg, gva, TCG_ACC_READ, false, false, &w, &err))

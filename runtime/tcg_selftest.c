@@ -93,7 +93,7 @@ int tcg_selftest(char *why, size_t why_len)
 			 major, minor);
 		return -ENOTSUP;
 	}
-	if (!tcg_tlb_interposed()) {
+	if (!tcg_qemu_interposed()) {
 		snprintf(why, why_len, "unicorn does not call our page walk (symbol interposition failed)");
 		return -ENOTSUP;
 	}

@@ -2,7 +2,7 @@
  * backend, which reads through a page whose linear and physical
  * addresses differ. It fails if unicorn is missing, is not the 2.0.x whose
  * CPU state we patch (tcg_env.h), or our TLB fill is not the one unicorn
- * calls (tcg_tlb.h) — in which case Linux could not run. */
+ * calls (tcg_qemu.h) — in which case Linux could not run. */
 #ifndef EMBER_TCG_SELFTEST_H
 #define EMBER_TCG_SELFTEST_H
 

@@ -153,7 +153,7 @@ vt_backend() {
 	esac
 	# Only KVM: usable for Linux only if accel auto does not refuse it.
 	write_config "$TEST_TMP/vt-probe.json" "$GUESTS/hello.elf"
-	if timeout 20 "$EMBER" --no-api --config-file "$TEST_TMP/vt-probe.json" --accel auto \
+	if timeout -k 5 20 "$EMBER" --no-api --config-file "$TEST_TMP/vt-probe.json" --accel auto \
 		</dev/null >"$TEST_TMP/vt-probe.out" 2>&1; then
 		echo auto
 	fi
@@ -207,7 +207,7 @@ JSON
 	local serve=$! i
 	for ((i = 0; i < 100; i++)); do [ -S "${uds}_52" ] && break; sleep 0.05; done
 	local out="$d/console.out"
-	"${wrap[@]}" timeout "$VT_TIMEOUT" "$EMBER" --no-api --config-file "$d/config.json" \
+	"${wrap[@]}" timeout -k 10 "$VT_TIMEOUT" "$EMBER" --no-api --config-file "$d/config.json" \
 		--accel "$accel" </dev/null >"$out" 2>&1 &
 	local vm=$!
 	# Host-initiated vsock once the guest listens. A guest that never
@@ -286,7 +286,7 @@ virtio_build() { # ACCEL
 }
 JSON
 	local out="$d/out" rc=0
-	"${wrap[@]}" timeout 20 "$EMBER" --no-api --config-file "$d/config.json" --accel "$1" \
+	"${wrap[@]}" timeout -k 5 20 "$EMBER" --no-api --config-file "$d/config.json" --accel "$1" \
 		--level Info </dev/null >"$out" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || fail "ember exited with $rc: $(cat "$out")"
 	grep -q "EMBER-TEST-OK hello" "$out" || fail "guest did not run: $(cat "$out")"
@@ -526,7 +526,7 @@ JSON
 	timeout 30 "$d/vt_helper_host" host-serve "$d/v.sock_52" ping pong &
 	local serve=$! rc=0 i
 	for ((i = 0; i < 100; i++)); do [ -S "$d/v.sock_52" ] && break; sleep 0.05; done
-	timeout 30 "$EMBER" --no-api --config-file "$d/config.json" --accel "$1" </dev/null \
+	timeout -k 5 30 "$EMBER" --no-api --config-file "$d/config.json" --accel "$1" </dev/null \
 		>"$d/out" 2>&1 || rc=$?
 	wait "$serve" || fail "host end of the vsock connection: exit $?"
 	[ "$rc" -eq 0 ] || fail "ember exited with $rc: $(cat "$d/out")"

@@ -1,0 +1,37 @@
+/* runtime/tcg_cpuid.c: the CPU the TCG backend claims to be. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "runtime/tcg_cpuid.h"
+
+Test(tcg_cpuid, vendor_signature_and_features)
+{
+	struct tcg_cpuid_regs r;
+	char v[13] = { 0 };
+	tcg_cpuid(0, 0, &r);
+	memcpy(v, &r.ebx, 4);
+	memcpy(v + 4, &r.edx, 4);
+	memcpy(v + 8, &r.ecx, 4);
+	cr_assert_str_eq(v, "AuthenticAMD");
+	tcg_cpuid(1, 0, &r);
+	cr_assert_eq(r.edx & TCG_CPUID_1_EDX_APIC, 0, "no local APIC: PIC mode");
+	cr_assert(r.ecx & TCG_CPUID_1_ECX_HYPERVISOR);
+	cr_assert_eq(r.ecx & (TCG_CPUID_1_ECX_X2APIC | TCG_CPUID_1_ECX_XSAVE |
+			      TCG_CPUID_1_ECX_TSC_DEADLINE | (1u << 23) /* POPCNT */),
+		     0);
+	cr_assert(r.edx & (1u << 25) && r.edx & (1u << 26), "SSE, SSE2 (x86-64 baseline)");
+	tcg_cpuid(0x80000001, 0, &r);
+	cr_assert_eq(r.edx & (TCG_CPUID_EXT_EDX_NX | TCG_CPUID_EXT_EDX_SYSCALL | TCG_CPUID_EXT_EDX_LM),
+		     TCG_CPUID_EXT_EDX_NX | TCG_CPUID_EXT_EDX_SYSCALL | TCG_CPUID_EXT_EDX_LM);
+	cr_assert(tcg_cpuid_has_nx());
+	tcg_cpuid(0x40000000, 0, &r);
+	char sig[13] = { 0 };
+	memcpy(sig, &r.ebx, 4);
+	memcpy(sig + 4, &r.ecx, 4);
+	memcpy(sig + 8, &r.edx, 4);
+	cr_assert_str_eq(sig, "EmberEmber", "not KVM's: no kvmclock");
+	tcg_cpuid(7, 0, &r);
+	cr_assert_eq(r.ebx, 0, "no FSGSBASE, SMEP, SMAP, AVX2...");
+	tcg_cpuid(0x12345678, 0, &r);
+	cr_assert_eq(r.eax | r.ebx | r.ecx | r.edx, 0);
+}

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "runtime/tcg_cpuid.h"
+#include "runtime/tcg_tsc.h"
 
 Test(tcg_cpuid, vendor_signature_and_features)
 {
@@ -34,4 +35,11 @@ Test(tcg_cpuid, vendor_signature_and_features)
 	cr_assert_eq(r.ebx, 0, "no FSGSBASE, SMEP, SMAP, AVX2...");
 	tcg_cpuid(0x12345678, 0, &r);
 	cr_assert_eq(r.eax | r.ebx | r.ecx | r.edx, 0);
+}
+
+Test(tcg_cpuid, host_tsc_rate_is_measurable)
+{
+	unsigned long a = tcg_tsc_khz(), b = tcg_tsc_khz();
+	cr_assert_gt(a, 100000, "a TSC slower than 100 MHz: %lu kHz", a);
+	cr_assert_lt(a > b ? a - b : b - a, a / 100, "two measurements within 1%%");
 }

@@ -1,6 +1,7 @@
 /* The TCG vCPU's unicorn hooks: port I/O, CPUID, SYSCALL, exceptions,
- * and external interrupt injection between runs. No per-instruction or
- * per-block hooks: they cost more than the guest's own work. */
+ * and external interrupts at QEMU's own interrupt check (tcg_qemu.h). No
+ * per-instruction or per-block hooks: they cost more than the guest's own
+ * work. */
 #include "runtime/backend_tcg.h"
 
 #include <errno.h>

@@ -40,16 +40,16 @@ extern void (*cpu_interrupt_handler)(void *cs, int mask);
 #define ENV_OFF_SCAN_END 0x9000
 
 /* The vCPU running on this thread: fills happen only inside uc_emu_start. */
-static __thread struct tcg_qemu_ctx *tlb_current;
+static __thread struct tcg_qemu_ctx *qemu_current;
 
 void tcg_qemu_set_current(struct tcg_qemu_ctx *ctx)
 {
-	tlb_current = ctx;
+	qemu_current = ctx;
 }
 
 struct tcg_qemu_ctx *tcg_qemu_current(void)
 {
-	return tlb_current;
+	return qemu_current;
 }
 
 bool tcg_qemu_interposed(void)
@@ -116,7 +116,7 @@ static bool ram_to_gpa(const struct tcg_qemu_ctx *t, uint64_t ram_addr, uint8_t 
 
 static void mark_code(uint64_t ram_addr, bool code)
 {
-	struct tcg_qemu_ctx *t = tlb_current;
+	struct tcg_qemu_ctx *t = qemu_current;
 	uint8_t *host;
 	uint64_t gpa;
 	if (!t || !t->code_pages || !ram_to_gpa(t, ram_addr, &host, &gpa) || gpa >> 12 >= t->nr_pages)
@@ -148,7 +148,7 @@ void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr)
 
 bool x86_cpu_exec_interrupt_x86_64(void *cs, int interrupt_request)
 {
-	struct tcg_qemu_ctx *t = tlb_current;
+	struct tcg_qemu_ctx *t = qemu_current;
 	if (!t || !t->irq_hook || t->cs != cs || t->env_off < 0) {
 		static bool (*orig)(void *, int);
 		if (!orig)
@@ -205,7 +205,7 @@ static bool unicorn_fill(void *cs, uint64_t addr, int size, int access, int mmu_
 bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int mmu_idx,
 			     bool probe, uintptr_t retaddr)
 {
-	struct tcg_qemu_ctx *t = tlb_current;
+	struct tcg_qemu_ctx *t = qemu_current;
 	uint8_t *env = t ? find_env(t, cs) : NULL;
 	if (!env) {
 		if (t)

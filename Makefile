@@ -86,8 +86,9 @@ $(BUILD_ROOT)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/g
 	$(Q)$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments -Wl,-T,tests/guests/guest.ld -I tests/guests -o $@ $<
 
 # `make test` = sanitizer build, then every test; the last line of each
-# suite is a summary CI can read.
-test: deps
+# suite is a summary CI can read. The guest images come first: the Linux
+# tests boot them (built once, then cached in ~/.cache/ember).
+test: deps guest
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 unit integration
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 

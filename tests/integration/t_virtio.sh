@@ -222,6 +222,8 @@ JSON
 			kill "$vm" "$serve" 2>/dev/null || true
 			wait "$vm" "$serve" 2>/dev/null || true
 			tail -n 20 "$out"
+			# TCG is the backend that must boot Linux here: that is a failure.
+			[ "$accel" = tcg ] && fail "Linux did not reach init on tcg within ${VT_BOOT_TIMEOUT}s"
 			echo "Linux did not reach init on $accel within ${VT_BOOT_TIMEOUT}s"
 			exit 77
 		fi

@@ -11,6 +11,8 @@
 #include "runtime/x86.h"
 
 struct bus;
+struct cmdline;
+struct errbuf;
 struct guest_mem;
 struct backend_vm;
 struct backend_vcpu;
@@ -63,6 +65,9 @@ struct backend_vm_opts {
 
 struct backend_ops {
 	const char *name;
+	/* The platform has local APICs and an I/O APIC (an MP table describes
+	 * them); without, the guest finds an 8259 PIC pair and one CPU. */
+	bool has_apic;
 	/* 0 if this backend can really run a guest here; else -errno and why. */
 	int (*probe)(char *why, size_t why_len);
 	int (*vm_create)(const struct backend_vm_opts *opts, struct backend_vm **out);
@@ -88,6 +93,9 @@ struct backend_ops {
 	int (*add_ioeventfd)(struct backend_vm *vm, uint64_t addr, uint32_t len,
 			     uint64_t datamatch, int fd);
 	int (*add_irqfd)(struct backend_vm *vm, unsigned gsi, int fd);
+	/* Optional: kernel parameters this CPU needs (e.g. the TSC rate a
+	 * software CPU cannot let the guest calibrate). */
+	int (*kernel_cmdline)(struct backend_vm *vm, struct cmdline *cl, struct errbuf *err);
 };
 
 extern const struct backend_ops backend_kvm;

@@ -201,6 +201,7 @@ static int kvm_add_irqfd(struct backend_vm *vm, unsigned gsi, int fd)
 
 const struct backend_ops backend_kvm = {
 	.name = "kvm",
+	.has_apic = true,
 	.probe = kvm_probe,
 	.vm_create = kvm_vm_create,
 	.vm_destroy = kvm_vm_destroy,

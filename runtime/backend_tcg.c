@@ -10,8 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/cmdline.h"
 #include "runtime/log.h"
 #include "runtime/tcg_selftest.h"
+#include "runtime/tcg_tsc.h"
 
 int64_t tcg_now_ns(void)
 {
@@ -265,8 +267,20 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
+/* Linux cannot calibrate the TSC against an emulated PIT (see tcg_tsc.h):
+ * tell it the rate, unless the user already did. */
+static int tcg_kernel_cmdline(struct backend_vm *vm, struct cmdline *cl, struct errbuf *err)
+{
+	(void)vm;
+	if (cmdline_has(cl, "tsc_early_khz"))
+		return 0;
+	unsigned long khz = tcg_tsc_khz();
+	return khz ? cmdline_append(cl, err, "tsc_early_khz=%lu", khz) : 0;
+}
+
 const struct backend_ops backend_tcg = {
 	.name = "tcg",
+	.has_apic = false,
 	.probe = tcg_probe,
 	.vm_create = tcg_vm_create,
 	.vm_destroy = tcg_vm_destroy,
@@ -283,4 +297,5 @@ const struct backend_ops backend_tcg = {
 	.set_irq_line = tcg_set_irq_line,
 	.add_ioeventfd = tcg_add_ioeventfd,
 	.add_irqfd = tcg_add_irqfd,
+	.kernel_cmdline = tcg_kernel_cmdline,
 };

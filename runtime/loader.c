@@ -184,9 +184,11 @@ int boot_load(struct guest_mem *mem, const struct boot_spec *spec, struct boot_s
 		if (ret)
 			return ret;
 	}
-	ret = mptable_write(mem, spec->nr_vcpus, err);
-	if (ret)
-		return ret;
+	if (!spec->no_mptable) {
+		ret = mptable_write(mem, spec->nr_vcpus, err);
+		if (ret)
+			return ret;
+	}
 
 	n = bootparams_e820(mem, e820);
 	if (k.mode == BOOT_ENTRY_PVH) {

@@ -23,6 +23,9 @@ struct boot_spec {
 	/* An ELF with a PVH note boots through PVH (as Firecracker does);
 	 * this forces the 64-bit Linux boot protocol instead. */
 	bool prefer_linux64;
+	/* A platform without local APIC and I/O APIC (the software CPU's
+	 * 8259 + 8254) gets no MP table, which would announce both. */
+	bool no_mptable;
 };
 
 enum boot_entry_mode {

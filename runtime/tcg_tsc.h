@@ -10,7 +10,7 @@
 #define EMBER_TCG_TSC_H
 
 /* Host TSC frequency in kHz, measured against CLOCK_MONOTONIC_RAW over
- * about 10 ms; 0 if the host has no usable TSC. */
+ * about 2 ms; 0 if the host has no usable TSC. */
 unsigned long tcg_tsc_khz(void);
 
 #endif

@@ -169,6 +169,7 @@ static int vm_load(struct vm *vm, const struct vm_config *cfg, const struct cmdl
 		.initrd_path = cfg->boot.initrd_path,
 		.cmdline = cl->buf,
 		.nr_vcpus = vm->nr_vcpus,
+		.no_mptable = !vm->be->has_apic,
 	};
 	struct boot_setup setup;
 	struct x86_regs regs;
@@ -267,6 +268,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 		r = vm_create_devices(vm, err);
 	if (r == 0)
 		r = vm_virtio_create(vm, cfg, cl, err);
+	if (r == 0 && be->kernel_cmdline)
+		r = be->kernel_cmdline(vm->bvm, cl, err);
 	if (r == 0)
 		r = vm_create_vcpus(vm, err);
 	if (r == 0)

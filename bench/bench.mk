@@ -1,12 +1,19 @@
 # make bench: every benchmark prints a table with Ember and QEMU's microvm
-# side by side, from the same run.
+# side by side, from the same run. RUNS=n sets the repetitions.
 BENCH_GUEST := $(BUILD_ROOT)/bench/pvhboot.elf
+# Both VMMs get the same kernel parameters (Firecracker's i8042 settings).
+BENCH_LINUX_ARGS := console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd
 
 $(BENCH_GUEST): bench/guests/pvhboot.S bench/guests/pvh.ld
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
 	$(Q)$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments -Wl,-T,bench/guests/pvh.ld -o $@ $<
 
-bench: deps $(B)/ember $(BENCH_GUEST)
-	$(Q)python3 bench/boot_bench.py --ember $(B)/ember --guest $(BENCH_GUEST) --runs $(or $(RUNS),20)
+bench: deps guest $(B)/ember $(BENCH_GUEST)
+	$(Q)python3 bench/boot_bench.py --ember $(B)/ember --kernel $(BENCH_GUEST) --accel kvm \
+		--runs $(or $(RUNS),20) --title "Start-up, bare-metal PVH guest on KVM"
+	$(Q)python3 bench/boot_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux \
+		--initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" \
+		--marker EMBER-GUEST-READY --accel tcg --runs $(or $(RUNS),10) \
+		--title "Linux boot to init on TCG"
 	$(Q)bash bench/api_bench.sh $(B)/ember 5000 $(or $(RUNS),10)

@@ -126,16 +126,24 @@ test_memory_above_the_mmio_hole() {
 	grep -q "EMBER-TEST-OK hello" "$TEST_TMP/out" || fail "$(cat "$TEST_TMP/out")"
 }
 
-test_sigterm_ends_a_running_guest() {
-	need_accel kvm
-	write_config "$TEST_TMP/spin.json" "$GUESTS/spin.elf"
-	"$EMBER" --no-api --config-file "$TEST_TMP/spin.json" --accel kvm </dev/null >"$TEST_TMP/out" 2>&1 &
+sigterm_ends() { # ACCEL: SIGTERM ends a running guest within 5 s, exit 143
+	need_accel "$1"
+	write_config "$TEST_TMP/spin-$1.json" "$GUESTS/spin.elf"
+	"$EMBER" --no-api --config-file "$TEST_TMP/spin-$1.json" --accel "$1" </dev/null >"$TEST_TMP/out" 2>&1 &
 	local pid=$! rc=0 i
 	for i in $(seq 50); do
 		grep -q "spin: running" "$TEST_TMP/out" && break
 		sleep 0.1
 	done
 	kill -TERM "$pid"
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "still running 5 s after SIGTERM"; }
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 143 ] || fail "exit $rc after SIGTERM: $(cat "$TEST_TMP/out")"
 }
+
+test_sigterm_ends_a_running_guest_kvm() { sigterm_ends kvm; }
+test_sigterm_ends_a_running_guest_tcg() { sigterm_ends tcg; }

@@ -48,22 +48,3 @@ JSON
 
 test_linux_vmlinux_tcg() { linux_boot vmlinux; }
 test_linux_bzimage_tcg() { linux_boot bzImage; }
-
-test_sigterm_ends_a_running_guest_tcg() {
-	need_accel tcg
-	write_config "$TEST_TMP/spin-tcg.json" "$GUESTS/spin.elf"
-	"$EMBER" --no-api --config-file "$TEST_TMP/spin-tcg.json" --accel tcg </dev/null >"$TEST_TMP/out" 2>&1 &
-	local pid=$! rc=0 i
-	for i in $(seq 50); do
-		grep -q "spin: running" "$TEST_TMP/out" && break
-		sleep 0.1
-	done
-	kill -TERM "$pid"
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "still running 5 s after SIGTERM"; }
-	wait "$pid" || rc=$?
-	[ "$rc" -eq 143 ] || fail "exit $rc after SIGTERM: $(cat "$TEST_TMP/out")"
-}

@@ -17,3 +17,4 @@ bench: deps guest $(B)/ember $(BENCH_GUEST)
 		--marker EMBER-GUEST-READY --accel tcg --runs $(or $(RUNS),10) \
 		--title "Linux boot to init on TCG"
 	$(Q)bash bench/api_bench.sh $(B)/ember 5000 $(or $(RUNS),10)
+	$(Q)python3 bench/virtio_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux --initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" --accel tcg --runs 2 --workdir $(BUILD_ROOT)/bench/virtio

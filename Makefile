@@ -52,6 +52,8 @@ help:
 	@echo "make guest    build the guest kernel and images (cached in ~/.cache/ember)"
 	@echo "make run      boot the demo microVM and print its console"
 	@echo "make bench    benchmarks, side by side with QEMU microvm"
+	@echo "make fuzz     build the libFuzzer targets (docs/fuzzing.md)"
+	@echo "make guest-verify  boot the guest images under QEMU as a smoke test"
 
 deps:
 	$(Q)pkgs="$(sort $(DEB_PKGS) $(GUEST_PKGS))"; \

@@ -96,6 +96,16 @@ struct backend_ops {
 	/* Optional: kernel parameters this CPU needs (e.g. the TSC rate a
 	 * software CPU cannot let the guest calibrate). */
 	int (*kernel_cmdline)(struct backend_vm *vm, struct cmdline *cl, struct errbuf *err);
+	/* Optional (NULL: the CPU sees memory as it is, as KVM does): a
+	 * device (any thread but a vCPU's) wrote guest memory [gpa, gpa + len)
+	 * through a host pointer. Rule: call it after the writes and before
+	 * publishing anything that tells the guest they happened (the used
+	 * entry covering them); on return no guest instruction can run code
+	 * translated from the old contents of that range. It may wait for the
+	 * vCPU to reach an instruction boundary, so the caller must not hold
+	 * anything a vCPU needs to get there; it does not wait while the
+	 * vCPU is outside guest code (e.g. in a bus callback). */
+	void (*guest_written)(struct backend_vm *vm, uint64_t gpa, uint64_t len);
 };
 
 extern const struct backend_ops backend_kvm;

@@ -50,6 +50,7 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	vm->pit_next = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->wake, NULL);
+	pthread_cond_init(&vm->inval_cv, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -80,6 +81,7 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 		pthread_join(vm->timer, NULL);
 	}
 	pthread_cond_destroy(&vm->wake);
+	pthread_cond_destroy(&vm->inval_cv);
 	pthread_cond_destroy(&vm->timer_wake);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
@@ -230,12 +232,15 @@ static int64_t watch_vcpu(struct backend_vm *vm, int64_t now)
 	if (atomic_load(&vm->irq_pending) && vm->irq_looked < vm->irq_since &&
 	    (since < 0 || vm->irq_since < since))
 		since = vm->irq_since;
+	if (vm->inval_done != vm->inval_seq && v->in_guest &&
+	    (since < 0 || vm->inval_since < since))
+		since = vm->inval_since;
 	if (since < 0)
 		return -1;
 	if (now - since < UNCHAIN_AFTER_NS)
 		return since + UNCHAIN_AFTER_NS;
 	vm->unchains += tcg_qemu_unchain() ? 1 : 0;
-	vm->irq_since = v->kick_since = now;
+	vm->irq_since = v->kick_since = vm->inval_since = now;
 	return now + UNCHAIN_AFTER_NS;
 }
 
@@ -265,6 +270,85 @@ static void *timer_main(void *arg)
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return NULL;
+}
+
+/* A device wrote guest memory: translated code from the old contents
+ * must not run again (backend_ops.guest_written). Only the vCPU thread
+ * can drop translations (QEMU's TB structures are its own), so queue the
+ * range, make the vCPU look at its next instruction boundary (as for an
+ * interrupt, with the same unchain watchdog) and wait until it has, or
+ * until it is outside guest code: it drains before it goes back in. The
+ * wait cannot deadlock on the caller's locks (a transport's run_lock):
+ * the vCPU leaves guest code before any bus callback. */
+static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!len)
+		return;
+	/* The device's stores, then the code bitmap: a page getting its first
+	 * block after this was translated from the new contents. */
+	atomic_thread_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&vm->lock);
+	struct backend_vcpu *v = vm->vcpu;
+	if (!v || !tcg_qemu_has_code(&v->q, gpa, len)) {
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	if (vm->inval_done == vm->inval_seq)
+		vm->inval_since = tcg_now_ns();
+	if (vm->nr_inval < TCG_MAX_INVAL) {
+		vm->inval[vm->nr_inval].gpa = gpa;
+		vm->inval[vm->nr_inval].len = len;
+		vm->nr_inval++;
+	} else {
+		vm->inval_all = true;
+	}
+	uint64_t seq = ++vm->inval_seq;
+	if (v->in_guest) {
+		pthread_cond_signal(&vm->timer_wake); /* watches the request */
+		tcg_vcpu_signal_locked(v);
+		while (v->in_guest && vm->inval_done < seq)
+			pthread_cond_wait(&vm->inval_cv, &vm->lock);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void tcg_inval_drain_locked(struct backend_vcpu *v)
+{
+	struct backend_vm *vm = v->vm;
+	if (vm->inval_done == vm->inval_seq)
+		return;
+	if (vm->inval_all)
+		tcg_qemu_invalidate_all(&v->q);
+	else
+		for (unsigned i = 0; i < vm->nr_inval; i++)
+			tcg_qemu_invalidate(&v->q, vm->inval[i].gpa, vm->inval[i].len);
+	vm->nr_inval = 0;
+	vm->inval_all = false;
+	vm->inval_done = vm->inval_seq;
+	pthread_cond_broadcast(&vm->inval_cv);
+}
+
+void tcg_guest_leave(struct backend_vcpu *v)
+{
+	if (!v)
+		return;
+	struct backend_vm *vm = v->vm;
+	pthread_mutex_lock(&vm->lock);
+	v->in_guest = false;
+	if (vm->inval_done != vm->inval_seq)
+		pthread_cond_broadcast(&vm->inval_cv);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void tcg_guest_enter(struct backend_vcpu *v)
+{
+	if (!v)
+		return;
+	struct backend_vm *vm = v->vm;
+	pthread_mutex_lock(&vm->lock);
+	tcg_inval_drain_locked(v);
+	v->in_guest = true;
+	pthread_mutex_unlock(&vm->lock);
 }
 
 /* Linux cannot calibrate the TSC against an emulated PIT (see tcg_tsc.h):
@@ -298,4 +382,5 @@ const struct backend_ops backend_tcg = {
 	.add_ioeventfd = tcg_add_ioeventfd,
 	.add_irqfd = tcg_add_irqfd,
 	.kernel_cmdline = tcg_kernel_cmdline,
+	.guest_written = tcg_guest_written,
 };

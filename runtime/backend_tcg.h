@@ -30,6 +30,8 @@ extern const struct backend_ops backend_tcg;
 
 #define TCG_MAX_SLOTS 8
 #define TCG_MAX_GAPS 8
+/* Device writes queued for the vCPU to invalidate; more: all code pages. */
+#define TCG_MAX_INVAL 64
 
 struct tcg_slot {
 	uint64_t gpa, size;
@@ -59,6 +61,15 @@ struct backend_vm {
 	int64_t irq_since;         /* when the vCPU was last asked to look (lock) */
 	int64_t irq_looked;        /* when the vCPU last looked (lock) */
 	uint64_t unchains;         /* statistics: forced chain breaks */
+	/* Device writes over translated code (lock): the vCPU thread drops the
+	 * translations (tcg_inval_drain_locked) before it runs guest code
+	 * again, then publishes inval_done = inval_seq on inval_cv. */
+	struct { uint64_t gpa, len; } inval[TCG_MAX_INVAL];
+	unsigned nr_inval;
+	bool inval_all;
+	uint64_t inval_seq, inval_done;
+	int64_t inval_since;       /* when the oldest pending one was queued */
+	pthread_cond_t inval_cv;
 	pthread_t timer;
 	bool timer_started, quit;
 };
@@ -76,6 +87,10 @@ struct backend_vcpu {
 	atomic_bool running;       /* inside uc_emu_start */
 	bool stopped;              /* our hook ended this run (vCPU thread) */
 	bool halted;               /* in HLT (lock) */
+	/* May run guest code without draining the invalidations first (lock):
+	 * set from just before uc_emu_start to just after it, except while a
+	 * hook is in a bus callback. */
+	bool in_guest;
 
 	/* Set by hooks, consumed by vcpu_run. */
 	bool delivered;            /* a hook moved RIP: not a HLT */
@@ -96,6 +111,13 @@ int tcg_platform_ack(struct backend_vm *vm);
 /* Makes the vCPU look at interrupts and kicks at its next instruction
  * boundary (lock held). */
 void tcg_vcpu_signal_locked(struct backend_vcpu *v);
+/* vCPU thread, lock held: drops translations of the queued device writes. */
+void tcg_inval_drain_locked(struct backend_vcpu *v);
+/* vCPU thread, around anything that may block on device code (bus
+ * callbacks) and around uc_emu_start: leave stops guest_written from
+ * waiting for us; enter drains, then lets it wait again. */
+void tcg_guest_leave(struct backend_vcpu *v);
+void tcg_guest_enter(struct backend_vcpu *v);
 
 /* backend_tcg_vcpu.c */
 int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);

@@ -119,8 +119,11 @@ static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *opaque)
 	(void)uc;
 	struct backend_vcpu *v = opaque;
 	uint32_t val = 0;
-	if (!tcg_platform_in(v->vm, (uint16_t)port, &val))
+	if (!tcg_platform_in(v->vm, (uint16_t)port, &val)) {
+		tcg_guest_leave(v);
 		bus_read(v->vm->pio_bus, (uint16_t)port, &val, (uint32_t)size);
+		tcg_guest_enter(v);
+	}
 	return val;
 }
 
@@ -128,8 +131,11 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
 {
 	(void)uc;
 	struct backend_vcpu *v = opaque;
-	if (!tcg_platform_out(v->vm, (uint16_t)port, value))
+	if (!tcg_platform_out(v->vm, (uint16_t)port, value)) {
+		tcg_guest_leave(v);
 		bus_write(v->vm->pio_bus, (uint16_t)port, &value, (uint32_t)size);
+		tcg_guest_enter(v);
+	}
 }
 
 static int hook_cpuid(uc_engine *uc, void *opaque)
@@ -194,12 +200,14 @@ void tcg_on_cs(struct tcg_qemu_ctx *q)
 	struct backend_vcpu *v = vcpu_of(q);
 	/* Requests made before QEMU's CPU was known went nowhere. */
 	pthread_mutex_lock(&v->vm->lock);
-	if (atomic_load(&v->kick) || tcg_pic_output(&v->vm->pic))
+	if (atomic_load(&v->kick) || tcg_pic_output(&v->vm->pic) ||
+	    v->vm->inval_done != v->vm->inval_seq)
 		tcg_qemu_request(q->cs);
 	pthread_mutex_unlock(&v->vm->lock);
 }
 
-/* At an instruction boundary with QEMU's CPU state exact: end the run for
+/* At an instruction boundary with QEMU's CPU state exact: drop code that
+ * devices overwrote, end the run for
  * a kick, or take an external interrupt if RFLAGS.IF allows and no STI /
  * MOV SS shadow is in force (SDM Vol. 3A §6.8.1, §6.8.3). While it
  * cannot be taken the request stays raised: QEMU asks again after every
@@ -210,12 +218,16 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 	struct backend_vm *vm = v->vm;
 	struct tcg_env live = { .uc = v->uc, .d = env };
 
+	pthread_mutex_lock(&vm->lock);
+	/* Device writes first, in the same hold as clearing the request
+	 * below, so that a later one raises it again. */
+	tcg_inval_drain_locked(v);
 	if (atomic_load(&v->kick)) {
+		pthread_mutex_unlock(&vm->lock);
 		v->stopped = true;
 		uc_emu_stop(v->uc);
 		return false;
 	}
-	pthread_mutex_lock(&vm->lock);
 	vm->irq_looked = tcg_now_ns();
 	if (!tcg_pic_output(&vm->pic)) {
 		tcg_qemu_clear_request(q->cs);

@@ -41,8 +41,11 @@ static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size, void *opaqu
 	(void)uc;
 	struct tcg_gap *g = opaque;
 	uint64_t v = 0;
-	if (size <= 8)
+	if (size <= 8) {
+		tcg_guest_leave(g->vm->vcpu);
 		bus_read(g->vm->mmio_bus, g->base + off, &v, size);
+		tcg_guest_enter(g->vm->vcpu);
+	}
 	return v;
 }
 
@@ -50,8 +53,11 @@ static void gap_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t val, 
 {
 	(void)uc;
 	struct tcg_gap *g = opaque;
-	if (size <= 8)
+	if (size <= 8) {
+		tcg_guest_leave(g->vm->vcpu);
 		bus_write(g->vm->mmio_bus, g->base + off, &val, size);
+		tcg_guest_enter(g->vm->vcpu);
+	}
 }
 
 static int cmp_slot(const void *a, const void *b)
@@ -245,7 +251,9 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 			atomic_store(&v->running, false);
 			continue;
 		}
+		tcg_guest_enter(v); /* drains device writes first */
 		uc_err err = uc_emu_start(v->uc, reg(v->uc, UC_X86_REG_RIP), 0, 0, 0);
+		tcg_guest_leave(v);
 		atomic_store(&v->running, false);
 		if (err != UC_ERR_OK) {
 			char what[64];

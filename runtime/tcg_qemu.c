@@ -26,6 +26,9 @@ void *qemu_map_ram_ptr_x86_64(void *uc, void *ram_block, uint64_t ram_addr);
 void tlb_protect_code_x86_64(void *uc, uint64_t ram_addr);
 void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr);
 void tb_set_jmp_target_x86_64(void *tb, int n, uintptr_t addr);
+void tb_invalidate_phys_range_x86_64(void *uc, uint64_t start, uint64_t end);
+uint64_t qemu_ram_addr_from_host_x86_64(void *uc, void *host);
+#define RAM_ADDR_INVALID (~(uint64_t)0)
 extern void (*cpu_interrupt_handler)(void *cs, int mask);
 
 /* QEMU's PAGE_* protection bits and x86 MMU indexes (cpu.h). */
@@ -92,10 +95,62 @@ int tcg_qemu_init_pages(struct tcg_qemu_ctx *t)
 	return t->code_pages ? 0 : -ENOMEM;
 }
 
+static bool page_marked(const struct tcg_qemu_ctx *t, uint64_t pg)
+{
+	return (__atomic_load_n(&t->code_pages[pg / 8], __ATOMIC_RELAXED) >> (pg % 8)) & 1;
+}
+
 static bool is_code_page(const struct tcg_qemu_ctx *t, uint64_t gpa)
 {
 	uint64_t pg = gpa >> 12;
-	return pg >= t->nr_pages || (t->code_pages[pg / 8] >> (pg % 8)) & 1;
+	return pg >= t->nr_pages || page_marked(t, pg);
+}
+
+bool tcg_qemu_has_code(const struct tcg_qemu_ctx *t, uint64_t gpa, uint64_t len)
+{
+	if (!t->code_pages || !len)
+		return false;
+	uint64_t first = gpa >> 12, last = (gpa + len - 1) >> 12;
+	if (gpa + len - 1 < gpa)
+		last = UINT64_MAX >> 12;
+	for (uint64_t pg = first; pg <= last && pg < t->nr_pages; pg++)
+		if (page_marked(t, pg))
+			return true;
+	return false;
+}
+
+/* Bytes [off, off + len) of page pg; QEMU drops the blocks that overlap. */
+static void invalidate_page(struct tcg_qemu_ctx *t, uint64_t pg, uint64_t off, uint64_t len)
+{
+	void *host = gm_ptr(t->mem, pg << 12, 4096);
+	if (!host)
+		return;
+	uint64_t ram = qemu_ram_addr_from_host_x86_64(t->uc, host);
+	if (ram != RAM_ADDR_INVALID)
+		tb_invalidate_phys_range_x86_64(t->uc, ram + off, ram + off + len);
+}
+
+void tcg_qemu_invalidate(struct tcg_qemu_ctx *t, uint64_t gpa, uint64_t len)
+{
+	if (!t->code_pages || !len)
+		return;
+	uint64_t first = gpa >> 12, last = (gpa + len - 1) >> 12;
+	if (gpa + len - 1 < gpa)
+		last = UINT64_MAX >> 12;
+	for (uint64_t pg = first; pg <= last && pg < t->nr_pages; pg++) {
+		if (!page_marked(t, pg))
+			continue;
+		uint64_t off = pg == first ? gpa & 4095 : 0;
+		uint64_t end = pg == last ? ((gpa + len - 1) & 4095) + 1 : 4096;
+		invalidate_page(t, pg, off, end - off);
+	}
+}
+
+void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *t)
+{
+	for (uint64_t pg = 0; t->code_pages && pg < t->nr_pages; pg++)
+		if (page_marked(t, pg))
+			invalidate_page(t, pg, 0, 4096);
 }
 
 /* QEMU's ram_addr -> guest physical page, through the host address. */
@@ -123,12 +178,12 @@ static void mark_code(uint64_t ram_addr, bool code)
 		return;
 	uint64_t pg = gpa >> 12;
 	if (code) {
-		t->code_pages[pg / 8] |= (uint8_t)(1u << (pg % 8));
+		__atomic_fetch_or(&t->code_pages[pg / 8], (uint8_t)(1u << (pg % 8)), __ATOMIC_SEQ_CST);
 		/* Stores to this page must look for code again. */
 		if (t->cs)
 			tlb_reset_dirty_x86_64(t->cs, (uintptr_t)host, 4096);
 	} else {
-		t->code_pages[pg / 8] &= (uint8_t)~(1u << (pg % 8));
+		__atomic_fetch_and(&t->code_pages[pg / 8], (uint8_t)~(1u << (pg % 8)), __ATOMIC_SEQ_CST);
 	}
 }
 

@@ -44,7 +44,9 @@
 struct tcg_qemu_ctx {
 	const struct guest_mem *mem;
 	void *uc;         /* the engine (QEMU's struct uc_struct) */
-	uint8_t *code_pages; /* bit per guest-physical page: holds translated code */
+	/* Bit per guest-physical page: holds translated code. Set and cleared
+	 * on the vCPU thread, read by devices too: atomics. */
+	uint8_t *code_pages;
 	uint64_t nr_pages;
 	bool nx;          /* honour XD bits whatever EFER.NXE says (tcg_cpuid.h) */
 	/* Control registers as last set, to find CPUX86State inside QEMU's
@@ -79,5 +81,13 @@ unsigned tcg_qemu_unchain(void);
 void tcg_qemu_chain_reset(void);
 /* Allocates ctx->code_pages for mem (-ENOMEM). */
 int tcg_qemu_init_pages(struct tcg_qemu_ctx *ctx);
+/* From any thread: whether a page of [gpa, gpa + len) holds translated
+ * code. */
+bool tcg_qemu_has_code(const struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t len);
+/* vCPU thread, outside translated code or at an instruction boundary:
+ * drops every block translated from [gpa, gpa + len) (QEMU's
+ * tb_invalidate_phys_range, per page holding code); _all: from any page. */
+void tcg_qemu_invalidate(struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t len);
+void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *ctx);
 
 #endif

@@ -246,7 +246,7 @@ static void vblk_request(struct vblk *b, struct virtq *vq)
 	else if (st == VIRTIO_BLK_S_UNSUPP)
 		b->stats.unsupported++;
 	viov_from_buf(in, c->nr_in, in_data, &st, 1);
-	virtq_push(vq, c->head, written + 1);
+	virtq_push_chain(vq, c, written + 1);
 }
 
 static void vblk_notify(struct virtio_dev *vd, unsigned q)

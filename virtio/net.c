@@ -43,7 +43,9 @@ struct vnet {
 	uint8_t config[10]; /* mac[6], status, max_virtqueue_pairs (5.1.4) */
 	struct virtq_chain chain;
 	struct iovec iov[VNET_RX_MAX_IOV];
+	uint64_t iov_gpa[VNET_RX_MAX_IOV];
 	uint16_t rx_head[VNET_RX_MAX_CHAINS];
+	uint16_t rx_iov[VNET_RX_MAX_CHAINS + 1]; /* chain i: iov[rx_iov[i]..rx_iov[i + 1]) */
 	uint32_t rx_len[VNET_RX_MAX_CHAINS];
 	struct vnet_stats stats;
 };
@@ -161,7 +163,10 @@ static unsigned vnet_rx_gather(struct vnet *n, unsigned *nr_iov)
 			break;
 		}
 		memcpy(n->iov + *nr_iov, c->iov + c->nr_out, c->nr_in * sizeof(struct iovec));
+		memcpy(n->iov_gpa + *nr_iov, c->gpa + c->nr_out, c->nr_in * sizeof(uint64_t));
+		n->rx_iov[chains] = (uint16_t)*nr_iov;
 		*nr_iov += c->nr_in;
+		n->rx_iov[chains + 1] = (uint16_t)*nr_iov;
 		n->rx_head[chains] = c->head;
 		n->rx_len[chains] = c->in_len;
 		chains++;
@@ -219,6 +224,9 @@ static bool vnet_rx(struct vnet *n)
 		left = (uint32_t)r;
 		for (unsigned i = 0; i < used; i++) {
 			uint32_t k = left < n->rx_len[i] ? left : n->rx_len[i];
+			/* The whole chain: readv's spread is not worth tracking. */
+			for (unsigned j = n->rx_iov[i]; j < n->rx_iov[i + 1]; j++)
+				virtq_report_written(vq, n->iov_gpa[j], n->iov[j].iov_len);
 			virtq_push(vq, n->rx_head[i], k);
 			left -= k;
 		}

@@ -59,7 +59,7 @@ static void vrng_notify(struct virtio_dev *vd, unsigned q)
 			}
 			r->stats.requests++;
 			r->stats.bytes += written;
-			virtq_push(vq, c->head, (uint32_t)written);
+			virtq_push_chain(vq, c, (uint32_t)written);
 		}
 	} while (virtq_enable_notify(vq));
 	virtio_dev_signal_used(vd, q);

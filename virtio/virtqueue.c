@@ -73,10 +73,12 @@ void virtq_stop(struct virtq *vq)
 	struct virtq_stats stats = vq->stats;
 	const char *name = vq->name;
 	unsigned index = vq->index;
+	struct virtq_written_hook written = vq->written;
 	memset(vq, 0, sizeof(*vq));
 	vq->stats = stats;
 	vq->name = name;
 	vq->index = index;
+	vq->written = written;
 }
 
 static inline uint16_t vq_avail_idx(const struct virtq *vq)
@@ -112,6 +114,7 @@ static int vq_add_buf(struct virtq *vq, struct virtq_chain *c, const struct vrin
 		c->nr_out++;
 	}
 	c->iov[at] = (struct iovec){ p, d->len };
+	c->gpa[at] = d->addr;
 	return 0;
 }
 
@@ -226,6 +229,21 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	/* Release: the element must be visible before the index that
 	 * publishes it (2.7.8.2 / 2.7.14). */
 	vq_store16(vq->used + 2, vq->used_idx, __ATOMIC_RELEASE);
+}
+
+void virtq_report_written(struct virtq *vq, uint64_t gpa, uint64_t len)
+{
+	if (vq->written.fn && len)
+		vq->written.fn(vq->written.opaque, gpa, len);
+}
+
+void virtq_push_chain(struct virtq *vq, const struct virtq_chain *c, uint32_t written)
+{
+	if (!vq->live)
+		return;
+	for (unsigned i = c->nr_out; i < c->nr_out + c->nr_in; i++)
+		virtq_report_written(vq, c->gpa[i], c->iov[i].iov_len);
+	virtq_push(vq, c->head, written);
 }
 
 bool virtq_should_notify(struct virtq *vq)

@@ -15,6 +15,13 @@
  * the guest as used with length 0 (a dropped request); a ring that lies
  * about its indexes makes the queue "broken" until the device is reset.
  *
+ * Device writes: the driver may run code from the buffers it gets back
+ * (a block read of an executable), and a software CPU must first forget
+ * what it translated from the old bytes. virtq_push_chain reports a
+ * chain's whole writable part to the queue's written hook before the used
+ * index is published (the written length says what the driver may read,
+ * not where the device wrote).
+ *
  * Threading: only the VMM thread touches a live virtq. */
 #ifndef EMBER_VIRTIO_VIRTQUEUE_H
 #define EMBER_VIRTIO_VIRTQUEUE_H
@@ -44,6 +51,15 @@ struct virtq_chain {
 	unsigned nr_out, nr_in;
 	uint32_t out_len, in_len; /* byte sums, overflow-checked */
 	struct iovec iov[VIRTQ_MAX_SIZE];
+	uint64_t gpa[VIRTQ_MAX_SIZE]; /* guest-physical address of each iov */
+};
+
+/* Told about guest memory a device wrote (gpa, len), before the used entry
+ * that covers it is published: a software CPU must forget code translated
+ * from it (backend_ops.guest_written). */
+struct virtq_written_hook {
+	void (*fn)(void *opaque, uint64_t gpa, uint64_t len);
+	void *opaque;
 };
 
 struct virtq_stats {
@@ -65,6 +81,7 @@ struct virtq_state {
 struct virtq {
 	const char *name;  /* owner, for log lines (kept across stop) */
 	unsigned index;
+	struct virtq_written_hook written; /* kept across stop; fn NULL: none */
 	const struct guest_mem *mem;
 	struct virtq_config cfg;
 	bool live;      /* validated, in use */
@@ -96,8 +113,17 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c);
 /* Gives back the chain just popped (e.g. no room for it yet); it will be
  * popped again. Only valid right after a successful pop. */
 void virtq_unpop(struct virtq *vq);
-/* Marks a chain used with `written` bytes written into its writable part. */
+/* Marks a chain used with `written` bytes written into its writable part.
+ * Reports nothing to the written hook: for chains the device did not
+ * write, or whose writes were reported with virtq_report_written. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
+/* Reports the whole writable part of c to the written hook (the length
+ * written says how much the driver may read, not where the device
+ * wrote), then pushes it. Use for every chain the device may have
+ * written into. */
+void virtq_push_chain(struct virtq *vq, const struct virtq_chain *c, uint32_t written);
+/* Tells the written hook the device wrote [gpa, gpa + len). */
+void virtq_report_written(struct virtq *vq, uint64_t gpa, uint64_t len);
 /* After pushes: whether the driver wants an interrupt now (2.7.7.2). */
 bool virtq_should_notify(struct virtq *vq);
 /* Tells the driver to notify us for the next buffer (2.7.10) and returns

@@ -160,7 +160,7 @@ void vsock_rx_run(struct vsock *vs)
 			virtq_unpop(vq);
 		} else {
 			viov_from_buf(ch->iov + ch->nr_out, ch->nr_in, 0, &h, sizeof(h));
-			virtq_push(vq, ch->head, VSOCK_HDR_LEN + h.len);
+			virtq_push_chain(vq, ch, VSOCK_HDR_LEN + h.len);
 			pushed = true;
 			vs->stats.rx_packets++;
 			vs->stats.rx_bytes += h.len;

@@ -2,8 +2,9 @@
  * port I/O both ways, a #PF through its IDT returning with IRETQ, timer
  * interrupts from the PIT through the PIC (taken in a chained polling
  * loop), then HLT with interrupts off, ended by a kick from another
- * thread. The guest is hand-written assembly, assembled once into the
- * bytes below (listing in the comment). */
+ * thread; then a device overwriting code the guest already ran. The
+ * guests are hand-written assembly, assembled once into the bytes below
+ * (listings in the comments). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -223,6 +224,128 @@ Test(tcg_backend, guest_port_io_page_fault_timer_hlt_and_kick)
 
 	be->vcpu_destroy(p.vcpu);
 	be->vm_destroy(vm);
+	bus_destroy(&pio);
+	bus_destroy(&mmio);
+	gm_free(&mem);
+}
+
+/* A device overwriting code the guest already ran (backend_ops.guest_written):
+ * the guest calls a routine at 0x9000 that writes 1 to port 0x9a, then
+ * polls a flag at 0x6000 in a chained loop (never reaching QEMU's loop by
+ * itself), as a driver polls used->idx. Another thread, acting as the
+ * device, rewrites the routine to write 2 through the host pointer, calls
+ * guest_written, then sets the flag; the guest calls the routine again and
+ * must run the new code. Without the guest_written call it runs the stale
+ * translation and writes 1 again.
+ *   0x8000: mov $0x9000,%ebx; call *%rbx; 1: cmpl $0,0x6000; je 1b
+ *           call *%rbx; mov $1,%al; out %al,$0x9c; 2: hlt; jmp 2b
+ *   0x9000: mov $1,%al; out %al,$0x9a; ret   (then $2) */
+static const uint8_t smc_main[] = {
+	0xbb, 0x00, 0x90, 0x00, 0x00, 0xff, 0xd3, 0x83, 0x3c, 0x25, 0x00, 0x60, 0x00,
+	0x00, 0x00, 0x74, 0xf6, 0xff, 0xd3, 0xb0, 0x01, 0xe6, 0x9c, 0xf4, 0xeb, 0xfd,
+};
+static const uint8_t smc_old[] = { 0xb0, 0x01, 0xe6, 0x9a, 0xc3 };
+static const uint8_t smc_new[] = { 0xb0, 0x02, 0xe6, 0x9a, 0xc3 };
+#define SMC_ROUTINE 0x9000ULL
+#define SMC_FLAG 0x6000ULL
+
+struct smc {
+	const struct backend_ops *be;
+	struct backend_vm *vm;
+	struct backend_vcpu *vcpu;
+	struct guest_mem *mem;
+	uint32_t seen[4];
+	atomic_uint nr_seen;
+	atomic_bool done;
+};
+
+static void smc_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	(void)opaque, (void)off;
+	memset(data, 0, len);
+}
+
+static void smc_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	struct smc *t = opaque;
+	uint8_t v = 0;
+	memcpy(&v, data, len ? 1 : 0);
+	if (off == 2) { /* port 0x9a */
+		unsigned n = atomic_load(&t->nr_seen);
+		if (n < 4)
+			t->seen[n] = v;
+		atomic_store(&t->nr_seen, n + 1);
+	} else if (off == 4) { /* port 0x9c */
+		atomic_store(&t->done, true);
+	}
+}
+
+static const struct bus_ops smc_ops = { smc_read, smc_write };
+
+static void *smc_device(void *arg)
+{
+	struct smc *t = arg;
+	struct timespec ms = { 0, 1000000 };
+	for (int i = 0; i < 20000 && atomic_load(&t->nr_seen) < 1; i++)
+		nanosleep(&ms, NULL);
+	ms.tv_nsec = 10000000; /* let it settle in its polling loop */
+	nanosleep(&ms, NULL);
+	memcpy(gm_ptr(t->mem, SMC_ROUTINE, sizeof(smc_new)), smc_new, sizeof(smc_new));
+	t->be->guest_written(t->vm, SMC_ROUTINE, sizeof(smc_new));
+	__atomic_store_n((uint32_t *)gm_ptr(t->mem, SMC_FLAG, 4), 1, __ATOMIC_RELEASE);
+	ms.tv_nsec = 1000000;
+	for (int i = 0; i < 20000 && !atomic_load(&t->done); i++)
+		nanosleep(&ms, NULL);
+	ms.tv_nsec = 20000000; /* let it reach HLT */
+	nanosleep(&ms, NULL);
+	t->be->vcpu_kick(t->vcpu);
+	return NULL;
+}
+
+Test(tcg_backend, device_write_over_translated_code_is_seen)
+{
+	struct guest_mem mem;
+	struct bus mmio, pio;
+	struct smc t = { .be = &backend_tcg, .mem = &mem };
+	struct x86_sregs s;
+	struct vcpu_exit exit;
+	pthread_t th;
+
+	cr_assert_not_null(backend_tcg.guest_written);
+	cr_assert_eq(gm_alloc(&mem, MEM), 0);
+	bus_init(&mmio, "mmio");
+	bus_init(&pio, "pio");
+	cr_assert_eq(bus_add(&pio, 0x98, 8, &smc_ops, &t, "test"), 0);
+	memcpy(gm_ptr(&mem, CODE, sizeof(smc_main)), smc_main, sizeof(smc_main));
+	memcpy(gm_ptr(&mem, SMC_ROUTINE, sizeof(smc_old)), smc_old, sizeof(smc_old));
+	uint64_t *pml4 = gm_ptr(&mem, 0x10000, 4096), *pdpt = gm_ptr(&mem, 0x11000, 4096);
+	uint64_t *pd = gm_ptr(&mem, 0x12000, 4096), *gdt = gm_ptr(&mem, GDT, 24);
+	pml4[0] = 0x11000 | 3;
+	pdpt[0] = 0x12000 | 3;
+	pd[0] = 0x83;
+	gdt[1] = 0x00af9b000000ffffULL;
+	gdt[2] = 0x00cf93000000ffffULL;
+
+	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
+	cr_assert_eq(t.be->vm_create(&opts, &t.vm), 0);
+	cr_assert_eq(t.be->map_memory(t.vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
+	cr_assert_eq(t.be->vcpu_create(t.vm, 0, &t.vcpu), 0);
+	long_mode(&s);
+	cr_assert_eq(t.be->set_sregs(t.vcpu, &s), 0);
+	struct x86_regs r = { .rip = CODE, .rsp = 0x7ff0, .rflags = X86_RFLAGS_FIXED };
+	cr_assert_eq(t.be->set_regs(t.vcpu, &r), 0);
+
+	pthread_create(&th, NULL, smc_device, &t);
+	cr_assert_eq(t.be->vcpu_run(t.vcpu, &exit), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(exit.reason, VCPU_EXIT_KICKED, "reason %d %s", exit.reason, exit.error.what);
+	cr_assert(atomic_load(&t.done), "the guest saw the flag and finished");
+	cr_assert_eq(atomic_load(&t.nr_seen), 2);
+	cr_assert_eq(t.seen[0], 1);
+	cr_assert_eq(t.seen[1], 2, "the guest ran the stale translation");
+
+	t.be->vcpu_destroy(t.vcpu);
+	t.be->vm_destroy(t.vm);
 	bus_destroy(&pio);
 	bus_destroy(&mmio);
 	gm_free(&mem);

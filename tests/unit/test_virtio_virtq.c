@@ -112,6 +112,61 @@ Test(virtq, pops_readable_then_writable_chain)
 	cr_expect_eq(len, 57);
 }
 
+/* The written hook hears every writable range before the used index
+ * publishes the chain, and nothing for dropped chains. */
+struct written_log {
+	unsigned n;
+	uint64_t gpa[4], len[4];
+	uint16_t used_idx_then[4];
+};
+
+static void log_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct written_log *l = opaque;
+	if (l->n < 4) {
+		l->gpa[l->n] = gpa;
+		l->len[l->n] = len;
+		l->used_idx_then[l->n] = tq_used_idx(q);
+	}
+	l->n++;
+}
+
+Test(virtq, push_chain_reports_writable_ranges_before_publishing)
+{
+	struct written_log l = { 0 };
+	vq.written = (struct virtq_written_hook){ log_written, &l };
+	virtq_stop(&vq); /* the hook outlives a reset */
+	struct virtq_config c = tq_config(q);
+	cr_assert_eq(virtq_start(&vq, &g.mem, &c, 256, false, true), 0);
+	uint64_t a = tguest_alloc(&g, 100), b = tguest_alloc(&g, 50), d = tguest_alloc(&g, 7);
+	tq_desc(q, 3, a, 100, VRING_DESC_F_NEXT, 9);
+	tq_desc(q, 9, b, 50, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	tq_desc(q, 2, d, 7, VRING_DESC_F_WRITE, 0);
+	tq_post(q, 3);
+	tq_desc(q, 5, a, 8, VRING_DESC_F_WRITE, 0);
+	tq_desc(q, 4, b, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 4); /* loops: dropped */
+	tq_post(q, 4);
+	tq_post(q, 5);
+	cr_assert_eq(virtq_pop(&vq, &ch), 1);
+	cr_expect_eq(ch.gpa[1], b);
+	cr_expect_eq(ch.gpa[2], d);
+	virtq_push_chain(&vq, &ch, 1); /* written says nothing of where */
+	cr_assert_eq(l.n, 2);
+	cr_expect_eq(l.gpa[0], b);
+	cr_expect_eq(l.len[0], 50);
+	cr_expect_eq(l.gpa[1], d);
+	cr_expect_eq(l.len[1], 7);
+	cr_expect_eq(l.used_idx_then[1], 0, "reported before used idx moved");
+	cr_expect_eq(tq_used_idx(q), 1);
+	cr_assert_eq(virtq_pop(&vq, &ch), 1); /* head 4 dropped on the way */
+	cr_expect_eq(ch.head, 5);
+	cr_expect_eq(l.n, 2, "a dropped chain reports nothing");
+	virtq_push(&vq, ch.head, 0);
+	cr_expect_eq(l.n, 2, "plain push reports nothing");
+	virtq_report_written(&vq, a, 0);
+	cr_expect_eq(l.n, 2, "empty ranges are not reported");
+}
+
 Test(virtq, zero_length_descriptor_is_skipped)
 {
 	uint64_t a = tguest_alloc(&g, 8);

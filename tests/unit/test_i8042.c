@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/bus.h"
+#include "tests/unit/fake_irq.h"
 #include "runtime/i8042.h"
 
 #define DATA 0x60
@@ -12,25 +13,7 @@
 #define STR_OBF 0x01
 #define STR_AUX 0x20
 
-struct i8042_fake_irq {
-	bool level;
-	int rises, falls;
-	unsigned gsi;
-};
-
-static int i8042_fake_set(void *ctx, unsigned gsi, bool level)
-{
-	struct i8042_fake_irq *f = ctx;
-	f->gsi = gsi;
-	if (level && !f->level)
-		f->rises++;
-	if (!level && f->level)
-		f->falls++;
-	f->level = level;
-	return 0;
-}
-
-static struct i8042_fake_irq kirq;
+static struct fake_irq kirq;
 static struct bus kpio;
 static struct i8042 *kbc;
 static int resets;
@@ -46,7 +29,7 @@ static void i8042_setup(void)
 	memset(&kirq, 0, sizeof(kirq));
 	resets = 0;
 	bus_init(&kpio, "pio");
-	struct irq_line irq = { i8042_fake_set, &kirq, 1 };
+	struct irq_line irq = { fake_irq_set, &kirq, 1 };
 	cr_assert_eq(i8042_create(&kbc, &irq, i8042_fake_reset, &resets), 0);
 	cr_assert_eq(i8042_register(kbc, &kpio), 0);
 }

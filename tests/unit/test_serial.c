@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "runtime/bus.h"
+#include "tests/unit/fake_irq.h"
 #include "runtime/serial.h"
 
 #define COM1 0x3f8
@@ -21,26 +22,7 @@
 #define MSR (COM1 + 6)
 #define SCR (COM1 + 7)
 
-struct serial_fake_irq {
-	bool level;
-	int rises, falls, calls;
-	unsigned gsi;
-};
-
-static int serial_fake_set(void *ctx, unsigned gsi, bool level)
-{
-	struct serial_fake_irq *f = ctx;
-	f->calls++;
-	f->gsi = gsi;
-	if (level && !f->level)
-		f->rises++;
-	if (!level && f->level)
-		f->falls++;
-	f->level = level;
-	return 0;
-}
-
-static struct serial_fake_irq fake;
+static struct fake_irq fake;
 static struct bus pio;
 static struct serial *uart;
 static int pipefd[2];
@@ -50,7 +32,7 @@ static void serial_setup(void)
 	memset(&fake, 0, sizeof(fake));
 	bus_init(&pio, "pio");
 	cr_assert_eq(pipe2(pipefd, O_NONBLOCK | O_CLOEXEC), 0);
-	struct irq_line irq = { serial_fake_set, &fake, 4 };
+	struct irq_line irq = { fake_irq_set, &fake, 4 };
 	cr_assert_eq(serial_create(&uart, &irq, pipefd[1]), 0);
 	cr_assert_eq(serial_register(uart, &pio, COM1), 0);
 }
@@ -379,8 +361,8 @@ Test(serial, save_restore_round_trip)
 	cr_assert_eq(st.rx_count, 3);
 	cr_assert_eq(memcmp(st.rx_fifo, "nap", 3), 0);
 
-	struct serial_fake_irq fake2 = { 0 };
-	struct irq_line irq = { serial_fake_set, &fake2, 4 };
+	struct fake_irq fake2 = { 0 };
+	struct irq_line irq = { fake_irq_set, &fake2, 4 };
 	struct serial *u2;
 	struct bus pio2;
 	bus_init(&pio2, "pio2");

@@ -162,6 +162,25 @@ static uint64_t ld(atomic_uint_fast64_t *v)
 #define CNT(ep) ld(api ? &api->count[ep] : NULL)
 #define FAIL(ep) ld(api ? &api->fails[ep] : NULL)
 
+struct ep_name {
+	const char *name;
+	enum api_endpoint ep;
+};
+
+/* One Firecracker group of "<name>_count" / "<name>_fails" pairs. */
+static void endpoint_group(struct mbuild *b, json_t *root, const char *group_name,
+			   const struct ep_name *eps, size_t n, struct api_counters *api)
+{
+	char name[48];
+	json_t *g = group(b, root, group_name);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s_count", eps[i].name);
+		put(b, g, name, CNT(eps[i].ep));
+		snprintf(name, sizeof(name), "%s_fails", eps[i].name);
+		put(b, g, name, FAIL(eps[i].ep));
+	}
+}
+
 static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 {
 	json_t *g = group(b, root, "get_api_requests");
@@ -170,35 +189,21 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 	put(b, g, "mmds_count", 0);
 	put(b, g, "vmm_version_count", CNT(API_EP_GET_VERSION));
 
-	static const struct {
-		const char *name;
-		enum api_endpoint ep;
-	} puts_[] = {
+	static const struct ep_name puts_[] = {
 		{ "actions", API_EP_PUT_ACTIONS },     { "boot_source", API_EP_PUT_BOOT_SOURCE },
 		{ "drive", API_EP_PUT_DRIVE },         { "logger", API_EP_PUT_LOGGER },
 		{ "machine_cfg", API_EP_PUT_MACHINE_CONFIG },
 		{ "metrics", API_EP_PUT_METRICS },     { "network", API_EP_PUT_NETWORK },
 		{ "vsock", API_EP_PUT_VSOCK },         { "entropy", API_EP_PUT_ENTROPY },
-	}, patches[] = {
+	};
+	static const struct ep_name patches[] = {
 		{ "drive", API_EP_PATCH_DRIVE },
 		{ "network", API_EP_PATCH_NETWORK },
 		{ "machine_cfg", API_EP_PATCH_MACHINE_CONFIG },
 	};
-	char name[48];
-	g = group(b, root, "put_api_requests");
-	for (size_t i = 0; i < sizeof(puts_) / sizeof(puts_[0]); i++) {
-		snprintf(name, sizeof(name), "%s_count", puts_[i].name);
-		put(b, g, name, CNT(puts_[i].ep));
-		snprintf(name, sizeof(name), "%s_fails", puts_[i].name);
-		put(b, g, name, FAIL(puts_[i].ep));
-	}
-	g = group(b, root, "patch_api_requests");
-	for (size_t i = 0; i < sizeof(patches) / sizeof(patches[0]); i++) {
-		snprintf(name, sizeof(name), "%s_count", patches[i].name);
-		put(b, g, name, CNT(patches[i].ep));
-		snprintf(name, sizeof(name), "%s_fails", patches[i].name);
-		put(b, g, name, FAIL(patches[i].ep));
-	}
+	endpoint_group(b, root, "put_api_requests", puts_, sizeof(puts_) / sizeof(puts_[0]), api);
+	endpoint_group(b, root, "patch_api_requests", patches,
+		       sizeof(patches) / sizeof(patches[0]), api);
 	/* What Firecracker has no counter for. */
 	g = group(b, root, "ember_api");
 	put(b, g, "requests_count", ld(api ? &api->requests : NULL));

@@ -28,8 +28,9 @@ ifeq ($(COVERAGE),1)
   LDFLAGS += --coverage
 endif
 
+# Every .c under these folders but runtime/main.c goes into libember.a.
 MODULES := runtime config api virtio snapshots
-LIB_SRCS := $(filter-out %/main.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
+LIB_SRCS := $(filter-out runtime/main.c,$(shell find $(MODULES) -name '*.c' | LC_ALL=C sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/obj/%.o)

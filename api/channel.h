@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "runtime/controller.h"
+#include "runtime/control/controller.h"
 
 struct api_job;
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "api/router.h"
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 
 struct api_server {
 	struct api_server_opts opts;

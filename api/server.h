@@ -11,8 +11,8 @@
 #ifndef EMBER_API_SERVER_H
 #define EMBER_API_SERVER_H
 
-#include "runtime/controller.h"
-#include "runtime/err.h"
+#include "runtime/control/controller.h"
+#include "runtime/base/err.h"
 
 #define API_MAX_HEADERS 64
 #define API_IDLE_TIMEOUT_S 10

@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 #include "config/config.h"
-#include "runtime/err.h"
-#include "runtime/log.h"
+#include "runtime/base/err.h"
+#include "runtime/base/log.h"
 
 #define CLI_DEFAULT_API_SOCK "/run/ember.socket"
 #define CLI_DEFAULT_ID "anonymous-instance"

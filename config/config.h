@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/err.h"
-#include "runtime/log.h"
+#include "runtime/base/err.h"
+#include "runtime/base/log.h"
 
 /* Firecracker's limits and defaults (vmm_config/machine_config.rs). */
 #define CONFIG_MAX_VCPUS 32

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/err.h"
+#include "runtime/base/err.h"
 
 /* Room for an echoed value: 64 characters and the NUL. */
 #define CONFIG_ECHO_MAX 65

@@ -14,9 +14,9 @@
 #include "api/server.h"
 #include "config/cli.h"
 #include "config/config.h"
-#include "runtime/accel.h"
-#include "runtime/controller.h"
-#include "runtime/log.h"
+#include "runtime/backend/accel.h"
+#include "runtime/control/controller.h"
+#include "runtime/base/log.h"
 
 #define EMBER_VERSION "0.1.0"
 

@@ -10,7 +10,7 @@
 #include <linux/virtio_mmio.h>
 #include <string.h>
 
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 #include "virtio/mmio_int.h"
 
 /* Status bits the driver may set (2.1); NEEDS_RESET is the device's. */

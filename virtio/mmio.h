@@ -29,9 +29,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runtime/backend.h"
-#include "runtime/bus.h"
-#include "runtime/irq.h"
+#include "runtime/backend/backend.h"
+#include "runtime/base/bus.h"
+#include "runtime/base/irq.h"
 #include "virtio/hub.h"
 #include "virtio/virtio.h"
 

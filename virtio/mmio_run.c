@@ -13,7 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 #include "virtio/mmio_int.h"
 
 void virtio_mmio_efd_signal(int fd)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 #include "virtio/iov.h"
 
 #define VNET_QUEUE_SIZE 256

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runtime/err.h"
+#include "runtime/base/err.h"
 #include "virtio/virtio.h"
 
 struct config_net;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 
 /* Per request: Linux's hwrng core asks for small amounts; a guest asking
  * for more gets this much and the used length says so (5.4.6.1 lets the

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "runtime/err.h"
+#include "runtime/base/err.h"
 #include "virtio/virtio.h"
 
 struct config_entropy;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/gmem.h"
+#include "runtime/base/gmem.h"
 #include "virtio/hub.h"
 #include "virtio/virtqueue.h"
 

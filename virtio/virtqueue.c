@@ -4,7 +4,7 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 
 /* Section 2.7: sizes of the three parts of a split queue of size n. The
  * trailing u16 of the avail and used rings (used_event / avail_event) is

@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "runtime/gmem.h"
+#include "runtime/base/gmem.h"
 
 /* The largest queue any Ember device offers (Firecracker uses 256 too); it
  * also bounds a chain (descriptors, direct and indirect, per request). */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 #include "virtio/iov.h"
 #include "virtio/vsock_int.h"
 

@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "runtime/log.h"
+#include "runtime/base/log.h"
 #include "virtio/iov.h"
 #include "virtio/vsock_int.h"
 

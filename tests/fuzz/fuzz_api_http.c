@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "api/server.h"
-#include "runtime/controller.h"
+#include "runtime/control/controller.h"
 
 static struct evloop loop;
 static struct api_server *server;

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/controller.c: the VMM-thread side of the API,
+/* Unit tests for runtime/control/controller.c: the VMM-thread side of the API,
  * before boot (no VM is built here: that is the integration tests' job),
  * the state rules, logger and metrics. */
 #include <criterion/criterion.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "api/router.h"
-#include "runtime/controller.h"
+#include "runtime/control/controller.h"
 
 static struct evloop loop;
 static struct controller ctl;

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/boot_cpu.h"
-#include "runtime/layout.h"
-#include "runtime/pvh.h"
+#include "runtime/boot/cpu.h"
+#include "runtime/boot/layout.h"
+#include "runtime/boot/pvh.h"
 
 #define BC_RAM (2ULL << 20)
 

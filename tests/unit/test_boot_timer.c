@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/boot_timer.h"
-#include "runtime/bus.h"
-#include "runtime/layout.h"
-#include "runtime/log.h"
+#include "runtime/devices/boot_timer.h"
+#include "runtime/base/bus.h"
+#include "runtime/boot/layout.h"
+#include "runtime/base/log.h"
 
 #define BT LAYOUT_BOOT_TIMER
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/bootparams.h"
-#include "runtime/layout.h"
+#include "runtime/boot/bootparams.h"
+#include "runtime/boot/layout.h"
 
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)

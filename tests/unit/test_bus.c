@@ -1,10 +1,10 @@
-/* runtime/bus.c: range bookkeeping and dispatch. */
+/* runtime/base/bus.c: range bookkeeping and dispatch. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "runtime/bus.h"
+#include "runtime/base/bus.h"
 
 /* A device that records its last access and reads back a pattern made
  * from the offset, so a wrong offset shows. */

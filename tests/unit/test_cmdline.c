@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "runtime/cmdline.h"
+#include "runtime/boot/cmdline.h"
 
 static struct cmdline cl;
 

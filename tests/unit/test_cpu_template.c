@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "runtime/cpu_template.h"
+#include "runtime/backend/kvm/cpu_template.h"
 
 static struct cpuid_entry sample[] = {
 	{ .function = 1, .index = 0, .ebx = 0x12345678, .ecx = 0x7ffaf3ff, .edx = 0xbfebfbff },

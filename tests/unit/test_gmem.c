@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "runtime/gmem.h"
+#include "runtime/base/gmem.h"
 
 #define MIB (1ULL << 20)
 

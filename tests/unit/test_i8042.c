@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "runtime/bus.h"
+#include "runtime/base/bus.h"
 #include "tests/unit/fake_irq.h"
-#include "runtime/i8042.h"
+#include "runtime/devices/i8042.h"
 
 #define DATA 0x60
 #define CMD 0x64

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/bootparams.h"
-#include "runtime/layout.h"
-#include "runtime/loader.h"
-#include "runtime/mptable.h"
-#include "runtime/pvh.h"
+#include "runtime/boot/bootparams.h"
+#include "runtime/boot/layout.h"
+#include "runtime/boot/loader.h"
+#include "runtime/boot/mptable.h"
+#include "runtime/boot/pvh.h"
 
 #define MIB (1ULL << 20)
 #define TL_MEM (64 * MIB)

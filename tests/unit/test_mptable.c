@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/layout.h"
-#include "runtime/mptable.h"
+#include "runtime/boot/layout.h"
+#include "runtime/boot/mptable.h"
 
 struct mp_counts {
 	unsigned cpu, bsp, bus, ioapic, intsrc, lint, total;

@@ -7,9 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/bus.h"
+#include "runtime/base/bus.h"
 #include "tests/unit/fake_irq.h"
-#include "runtime/serial.h"
+#include "runtime/devices/serial.h"
 
 #define COM1 0x3f8
 #define RBR (COM1 + 0)

@@ -1,4 +1,4 @@
-/* runtime/backend_tcg*.c: a tiny long-mode guest on the real backend —
+/* runtime/backend/tcg/: a tiny long-mode guest on the real backend —
  * port I/O both ways, a #PF through its IDT returning with IRETQ, timer
  * interrupts from the PIT through the PIC (taken in a chained polling
  * loop), then HLT with interrupts off, ended by a kick from another
@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "runtime/backend.h"
-#include "runtime/bus.h"
-#include "runtime/gmem.h"
-#include "runtime/x86.h"
+#include "runtime/backend/backend.h"
+#include "runtime/base/bus.h"
+#include "runtime/base/gmem.h"
+#include "runtime/backend/x86.h"
 
 extern const struct backend_ops backend_tcg;
 

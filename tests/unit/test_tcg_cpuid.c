@@ -1,9 +1,9 @@
-/* runtime/tcg_cpuid.c: the CPU the TCG backend claims to be. */
+/* runtime/backend/tcg/cpuid.c: the CPU the TCG backend claims to be. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "runtime/tcg_cpuid.h"
-#include "runtime/tcg_tsc.h"
+#include "runtime/backend/tcg/cpuid.h"
+#include "runtime/backend/tcg/tsc.h"
 
 Test(tcg_cpuid, vendor_signature_and_features)
 {

@@ -1,13 +1,13 @@
-/* runtime/tcg_deliver.c: IA-32e exception and interrupt delivery without a
+/* runtime/backend/tcg/deliver.c: IA-32e exception and interrupt delivery without a
  * guest — gate types, privilege and IST stack switches, the pushed frame,
  * error codes, and the nested-fault rules (SDM Vol. 3A §6.14, §6.15). */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "runtime/gmem.h"
-#include "runtime/tcg_deliver.h"
-#include "runtime/tcg_mmu.h"
-#include "runtime/x86.h"
+#include "runtime/base/gmem.h"
+#include "runtime/backend/tcg/deliver.h"
+#include "runtime/backend/tcg/mmu.h"
+#include "runtime/backend/x86.h"
 
 #define MEM (4ULL << 20)
 #define PML4 0x10000ULL

@@ -1,11 +1,11 @@
-/* runtime/tcg_mmu.c: the 4-level page walk, rights, A/D bits and the
+/* runtime/backend/tcg/mmu.c: the 4-level page walk, rights, A/D bits and the
  * page-fault error code (SDM Vol. 3A §4.5-§4.7). */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "runtime/gmem.h"
-#include "runtime/tcg_mmu.h"
-#include "runtime/x86.h"
+#include "runtime/base/gmem.h"
+#include "runtime/backend/tcg/mmu.h"
+#include "runtime/backend/x86.h"
 
 static struct guest_mem mem;
 static uint64_t *pml4, *pdpt, *pd, *pt;

@@ -1,8 +1,8 @@
-/* runtime/tcg_pic.c: the 8259A pair as Linux programs it
+/* runtime/backend/tcg/pic.c: the 8259A pair as Linux programs it
  * (arch/x86/kernel/i8259.c init_8259A). */
 #include <criterion/criterion.h>
 
-#include "runtime/tcg_pic.h"
+#include "runtime/backend/tcg/pic.h"
 
 static struct tcg_pic pic;
 

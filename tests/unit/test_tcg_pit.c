@@ -1,7 +1,7 @@
-/* runtime/tcg_pit.c: the 8254 on a made-up clock. */
+/* runtime/backend/tcg/pit.c: the 8254 on a made-up clock. */
 #include <criterion/criterion.h>
 
-#include "runtime/tcg_pit.h"
+#include "runtime/backend/tcg/pit.h"
 
 #define NS(ticks) ((int64_t)(ticks) * 1000000000LL / TCG_PIT_HZ)
 

@@ -2,8 +2,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "runtime/bus.h"
-#include "runtime/vcpu.h"
+#include "runtime/base/bus.h"
+#include "runtime/vm/vcpu.h"
 
 struct fake_dev {
 	uint64_t last_off;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runtime/gmem.h"
+#include "runtime/base/gmem.h"
 #include "virtio/hub.h"
 #include "virtio/mmio.h"
 #include "virtio/virtqueue.h"

@@ -1,4 +1,4 @@
-/* runtime/vm_virtio.c: devices from the config, their MMIO slots and IRQs
+/* runtime/vm/virtio.c: devices from the config, their MMIO slots and IRQs
  * on the command line, root= for the root drive, counters. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "runtime/vm.h"
-#include "runtime/vm_virtio.h"
+#include "runtime/vm/vm.h"
+#include "runtime/vm/virtio.h"
 #include "tests/unit/test_virtio_util.h"
 
 static struct vm vm;

@@ -1,0 +1,16 @@
+/* Which backend runs the guest: --accel kvm|tcg|auto. */
+#ifndef EMBER_ACCEL_H
+#define EMBER_ACCEL_H
+
+#include "config/config.h"
+#include "runtime/backend/backend.h"
+#include "runtime/base/err.h"
+
+/* kvm and tcg are taken as asked (no probe: the user knows the host);
+ * auto probes KVM with its self-test guest and falls back to TCG, logging
+ * why. Returns NULL with err set when nothing can run. */
+const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *err);
+/* Space-separated names of the backends built in, e.g. "kvm tcg". */
+const char *accel_built_in(void);
+
+#endif

@@ -1,0 +1,114 @@
+/* The vCPU backend interface: how the VMM runs guest code without knowing
+ * whether KVM or a software CPU does it. Devices and the run loop see only
+ * this table; each backend lives in its own folder (runtime/backend/kvm/,
+ * runtime/backend/tcg/). */
+#ifndef EMBER_BACKEND_H
+#define EMBER_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/backend/x86.h"
+
+struct bus;
+struct cmdline;
+struct errbuf;
+struct guest_mem;
+struct backend_vm;
+struct backend_vcpu;
+
+enum vcpu_exit_reason {
+	VCPU_EXIT_IO,             /* port I/O: dispatch to the pio bus */
+	VCPU_EXIT_MMIO,           /* dispatch to the mmio bus */
+	VCPU_EXIT_HLT,            /* halted with nothing pending (backends without in-kernel APIC) */
+	VCPU_EXIT_KICKED,         /* vcpu_kick() interrupted the run */
+	VCPU_EXIT_SHUTDOWN,       /* triple fault */
+	VCPU_EXIT_RESET,          /* the platform asked for a reset */
+	VCPU_EXIT_INTERNAL_ERROR, /* the backend could not go on (e.g. emulation failure) */
+	VCPU_EXIT_FAIL_ENTRY,     /* invalid guest state on entry */
+	VCPU_EXIT_UNKNOWN,        /* anything else: fatal */
+};
+
+struct vcpu_exit {
+	enum vcpu_exit_reason reason;
+	union {
+		struct {
+			uint16_t port;
+			uint8_t size;     /* 1, 2 or 4 */
+			bool is_write;
+			uint32_t count;   /* string I/O repeats */
+			uint8_t *data;    /* count * size bytes, owned by the backend */
+		} io;
+		struct {
+			uint64_t addr;
+			uint32_t len;     /* 1..8 */
+			bool is_write;
+			uint8_t *data;    /* owned by the backend */
+		} mmio;
+		struct {
+			uint64_t code;    /* backend's raw exit / suberror code */
+			uint32_t nr_insn; /* valid bytes in insn, if the backend had them */
+			uint8_t insn[16];
+			char what[64];    /* short human description */
+		} error;
+	};
+};
+
+struct backend_vm_opts {
+	unsigned nr_vcpus;
+	const char *cpu_template;     /* "None", "T2", "C3", ... see runtime/backend/kvm/cpu_template.h */
+	struct guest_mem *mem;
+	/* Buses for backends that dispatch accesses synchronously (TCG). */
+	const struct bus *mmio_bus;
+	const struct bus *pio_bus;
+};
+
+struct backend_ops {
+	const char *name;
+	/* The platform has local APICs and an I/O APIC (an MP table describes
+	 * them); without, the guest finds an 8259 PIC pair and one CPU. */
+	bool has_apic;
+	/* 0 if this backend can really run a guest here; else -errno and why. */
+	int (*probe)(char *why, size_t why_len);
+	int (*vm_create)(const struct backend_vm_opts *opts, struct backend_vm **out);
+	void (*vm_destroy)(struct backend_vm *vm);
+	int (*map_memory)(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
+			  void *host);
+	/* After all memory is mapped. Sets CPUID, MSRs, LAPIC defaults. */
+	int (*vcpu_create)(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+	void (*vcpu_destroy)(struct backend_vcpu *vcpu);
+	/* Runs until an exit the VMM must handle. Returns 0 (exit filled) or -errno. */
+	int (*vcpu_run)(struct backend_vcpu *vcpu, struct vcpu_exit *exit);
+	/* From any thread: make a running or about-to-run vcpu_run return KICKED. */
+	void (*vcpu_kick)(struct backend_vcpu *vcpu);
+	int (*get_regs)(struct backend_vcpu *vcpu, struct x86_regs *regs);
+	int (*set_regs)(struct backend_vcpu *vcpu, const struct x86_regs *regs);
+	int (*get_sregs)(struct backend_vcpu *vcpu, struct x86_sregs *sregs);
+	int (*set_sregs)(struct backend_vcpu *vcpu, const struct x86_sregs *sregs);
+	/* Linear address -> guest physical, with the vCPU's current paging. */
+	int (*translate)(struct backend_vcpu *vcpu, uint64_t gva, uint64_t *gpa);
+	/* Drives an interrupt line (GSI) of the VM's interrupt controller. */
+	int (*set_irq_line)(struct backend_vm *vm, unsigned gsi, bool level);
+	/* Optional fast paths; NULL or -EOPNOTSUPP when the backend has none. */
+	int (*add_ioeventfd)(struct backend_vm *vm, uint64_t addr, uint32_t len,
+			     uint64_t datamatch, int fd);
+	int (*add_irqfd)(struct backend_vm *vm, unsigned gsi, int fd);
+	/* Optional: kernel parameters this CPU needs (e.g. the TSC rate a
+	 * software CPU cannot let the guest calibrate). */
+	int (*kernel_cmdline)(struct backend_vm *vm, struct cmdline *cl, struct errbuf *err);
+	/* Optional (NULL: the CPU sees memory as it is, as KVM does): a
+	 * device (any thread but a vCPU's) wrote guest memory [gpa, gpa + len)
+	 * through a host pointer. Rule: call it after the writes and before
+	 * publishing anything that tells the guest they happened (the used
+	 * entry covering them); on return no guest instruction can run code
+	 * translated from the old contents of that range. It may wait for the
+	 * vCPU to reach an instruction boundary, so the caller must not hold
+	 * anything a vCPU needs to get there; it does not wait while the
+	 * vCPU is outside guest code (e.g. in a bus callback). */
+	void (*guest_written)(struct backend_vm *vm, uint64_t gpa, uint64_t len);
+};
+
+extern const struct backend_ops backend_kvm;
+
+#endif

@@ -1,0 +1,50 @@
+/* Private to the KVM backend files (backend_kvm*.c, kvm_selftest.c). */
+#ifndef EMBER_BACKEND_KVM_H
+#define EMBER_BACKEND_KVM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "runtime/backend/backend.h"
+
+struct backend_vm {
+	int kvm_fd;
+	int vm_fd;
+	unsigned nr_vcpus;
+	char *cpu_template;
+	struct kvm_cpuid2 *supported_cpuid;
+	int run_size;
+};
+
+struct backend_vcpu {
+	struct backend_vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	/* The thread inside vcpu_run, for vcpu_kick's signal. */
+	pthread_t thread;
+	atomic_bool thread_known;
+};
+
+/* The signal vcpu_kick sends: it only makes KVM_RUN return -EINTR. */
+#define KVM_KICK_SIGNAL (SIGRTMIN + 0)
+
+int kvm_open_dev(int *kvm_fd);
+/* Runs the tiny self-test guest: 0 if this KVM can run a Linux guest. */
+int kvm_selftest(int kvm_fd, char *why, size_t why_len);
+void kvm_kick_signal_install(void);
+
+/* backend_kvm_vcpu.c */
+int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+void kvm_vcpu_destroy(struct backend_vcpu *vcpu);
+int kvm_vcpu_run(struct backend_vcpu *vcpu, struct vcpu_exit *exit);
+void kvm_vcpu_kick(struct backend_vcpu *vcpu);
+int kvm_get_regs(struct backend_vcpu *vcpu, struct x86_regs *regs);
+int kvm_set_regs(struct backend_vcpu *vcpu, const struct x86_regs *regs);
+int kvm_get_sregs(struct backend_vcpu *vcpu, struct x86_sregs *sregs);
+int kvm_set_sregs(struct backend_vcpu *vcpu, const struct x86_sregs *sregs);
+int kvm_translate(struct backend_vcpu *vcpu, uint64_t gva, uint64_t *gpa);
+
+#endif

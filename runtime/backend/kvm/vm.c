@@ -1,0 +1,221 @@
+/* KVM backend: the VM-wide half (VM fd, memory slots, irqchip, eventfds).
+ * See Documentation/virt/kvm/api.rst. */
+#include "runtime/backend/kvm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "runtime/base/log.h"
+
+/* Three pages just below the BIOS area that VMX needs for real-mode
+ * emulation (KVM_SET_TSS_ADDR) and its identity map; kept out of e820 RAM
+ * because they sit in the MMIO hole. */
+#define KVM_TSS_ADDR 0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+int kvm_open_dev(int *kvm_fd)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		close(fd);
+		return -ENOTSUP;
+	}
+	*kvm_fd = fd;
+	return 0;
+}
+
+static int kvm_probe(char *why, size_t why_len)
+{
+	int fd;
+	int r = kvm_open_dev(&fd);
+	if (r < 0) {
+		snprintf(why, why_len, "/dev/kvm: %s", strerror(-r));
+		return r;
+	}
+	static const int required[] = { KVM_CAP_IRQCHIP, KVM_CAP_PIT2, KVM_CAP_IOEVENTFD,
+					KVM_CAP_IRQFD, KVM_CAP_USER_MEMORY,
+					KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_EXT_CPUID };
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (ioctl(fd, KVM_CHECK_EXTENSION, required[i]) <= 0) {
+			snprintf(why, why_len, "KVM lacks capability %d", required[i]);
+			close(fd);
+			return -ENOTSUP;
+		}
+	}
+	r = kvm_selftest(fd, why, why_len);
+	close(fd);
+	return r;
+}
+
+static int kvm_get_supported_cpuid(struct backend_vm *vm)
+{
+	for (unsigned n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (!c)
+			return -ENOMEM;
+		c->nent = n;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			vm->supported_cpuid = c;
+			return 0;
+		}
+		int e = errno;
+		free(c);
+		if (e != E2BIG)
+			return -e;
+	}
+	return -E2BIG;
+}
+
+static void kvm_vm_destroy(struct backend_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	free(vm->supported_cpuid);
+	free(vm->cpu_template);
+	free(vm);
+}
+
+static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out)
+{
+	struct backend_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->vm_fd = -1;
+	vm->nr_vcpus = opts->nr_vcpus;
+	int r = kvm_open_dev(&vm->kvm_fd);
+	if (r < 0) {
+		vm->kvm_fd = -1;
+		log_err("kvm: cannot open /dev/kvm: %s", strerror(-r));
+		goto fail;
+	}
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (opts->nr_vcpus == 0 || (max > 0 && opts->nr_vcpus > (unsigned)max)) {
+		log_err("kvm: %u vCPUs requested, this host allows %d", opts->nr_vcpus, max);
+		r = -EINVAL;
+		goto fail;
+	}
+	vm->cpu_template = strdup(opts->cpu_template ? opts->cpu_template : "None");
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (!vm->cpu_template || vm->run_size <= 0) {
+		r = vm->cpu_template ? -errno : -ENOMEM;
+		goto fail;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		r = -errno;
+		log_err("kvm: KVM_CREATE_VM: %s", strerror(-r));
+		goto fail;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ KVM_IDENTITY_MAP_ADDR }) < 0) {
+		r = -errno;
+		log_err("kvm: TSS/identity map set-up: %s", strerror(-r));
+		goto fail;
+	}
+	/* In-kernel PIC + IOAPIC + LAPICs and PIT: the guest's interrupt and
+	 * timer path never leaves the kernel. The speaker port (0x61) is
+	 * emulated as a dummy so PIT calibration works. */
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		r = -errno;
+		log_err("kvm: KVM_CREATE_IRQCHIP: %s", strerror(-r));
+		goto fail;
+	}
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		r = -errno;
+		log_err("kvm: KVM_CREATE_PIT2: %s", strerror(-r));
+		goto fail;
+	}
+	r = kvm_get_supported_cpuid(vm);
+	if (r < 0) {
+		log_err("kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
+		goto fail;
+	}
+	kvm_kick_signal_install();
+	*out = vm;
+	return 0;
+fail:
+	kvm_vm_destroy(vm);
+	return r;
+}
+
+static int kvm_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
+			  void *host)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kvm_set_irq_line(struct backend_vm *vm, unsigned gsi, bool level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kvm_add_ioeventfd(struct backend_vm *vm, uint64_t addr, uint32_t len,
+			     uint64_t datamatch, int fd)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return -errno;
+	return 0;
+}
+
+static int kvm_add_irqfd(struct backend_vm *vm, unsigned gsi, int fd)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return -errno;
+	return 0;
+}
+
+const struct backend_ops backend_kvm = {
+	.name = "kvm",
+	.has_apic = true,
+	.probe = kvm_probe,
+	.vm_create = kvm_vm_create,
+	.vm_destroy = kvm_vm_destroy,
+	.map_memory = kvm_map_memory,
+	.vcpu_create = kvm_vcpu_create,
+	.vcpu_destroy = kvm_vcpu_destroy,
+	.vcpu_run = kvm_vcpu_run,
+	.vcpu_kick = kvm_vcpu_kick,
+	.get_regs = kvm_get_regs,
+	.set_regs = kvm_set_regs,
+	.get_sregs = kvm_get_sregs,
+	.set_sregs = kvm_set_sregs,
+	.translate = kvm_translate,
+	.set_irq_line = kvm_set_irq_line,
+	.add_ioeventfd = kvm_add_ioeventfd,
+	.add_irqfd = kvm_add_irqfd,
+};

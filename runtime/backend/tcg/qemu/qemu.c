@@ -1,0 +1,308 @@
+/* The replaced QEMU functions; see tcg_qemu.h. */
+#include "runtime/backend/tcg/qemu/qemu.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/base/log.h"
+#include "runtime/backend/tcg/env.h"
+#include "runtime/backend/tcg/mmu.h"
+
+/* QEMU 5 internals exported by libunicorn.so 2.0.x (x86_64 target). */
+void tlb_set_page_with_attrs_x86_64(void *cs, uint64_t vaddr, uint64_t paddr, uint32_t attrs,
+				    int prot, int mmu_idx, uint64_t size);
+void raise_exception_err_ra_x86_64(void *env, int exception, int error_code, uintptr_t retaddr)
+	__attribute__((noreturn));
+bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int mmu_idx,
+			     bool probe, uintptr_t retaddr);
+bool x86_cpu_exec_interrupt_x86_64(void *cs, int interrupt_request);
+void cpu_reset_interrupt(void *cs, int mask);
+void tlb_set_dirty_x86_64(void *cs, uint64_t vaddr);
+void tlb_reset_dirty_x86_64(void *cs, uintptr_t host_start, uintptr_t length);
+void *qemu_map_ram_ptr_x86_64(void *uc, void *ram_block, uint64_t ram_addr);
+void tlb_protect_code_x86_64(void *uc, uint64_t ram_addr);
+void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr);
+void tb_set_jmp_target_x86_64(void *tb, int n, uintptr_t addr);
+void tb_invalidate_phys_range_x86_64(void *uc, uint64_t start, uint64_t end);
+uint64_t qemu_ram_addr_from_host_x86_64(void *uc, void *host);
+#define RAM_ADDR_INVALID (~(uint64_t)0)
+extern void (*cpu_interrupt_handler)(void *cs, int mask);
+
+/* QEMU's PAGE_* protection bits and x86 MMU indexes (cpu.h). */
+#define PAGE_READ 1
+#define PAGE_WRITE 2
+#define PAGE_EXEC 4
+#define MMU_USER_IDX 1
+#define CPU_INTERRUPT_HARD 0x0002
+/* Where CPUX86State sits in X86CPU in Debian's 2.0.1 build; confirmed (or
+ * searched for) on first use. The search stays inside the object. */
+#define ENV_OFF_GUESS 0x8750
+#define ENV_OFF_SCAN_END 0x9000
+
+/* The vCPU running on this thread: fills happen only inside uc_emu_start. */
+static __thread struct tcg_qemu_ctx *qemu_current;
+
+void tcg_qemu_set_current(struct tcg_qemu_ctx *ctx)
+{
+	qemu_current = ctx;
+}
+
+struct tcg_qemu_ctx *tcg_qemu_current(void)
+{
+	return qemu_current;
+}
+
+bool tcg_qemu_interposed(void)
+{
+	static const char *const names[] = {
+		"x86_cpu_tlb_fill_x86_64", "x86_cpu_exec_interrupt_x86_64",
+		"tlb_protect_code_x86_64", "tlb_unprotect_code_x86_64", "tb_set_jmp_target_x86_64",
+	};
+	void *const ours[] = {
+		(void *)x86_cpu_tlb_fill_x86_64, (void *)x86_cpu_exec_interrupt_x86_64,
+		(void *)tlb_protect_code_x86_64, (void *)tlb_unprotect_code_x86_64,
+		(void *)tb_set_jmp_target_x86_64,
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (dlsym(RTLD_DEFAULT, names[i]) != ours[i])
+			return false;
+	return true;
+}
+
+void tcg_qemu_request(void *cs)
+{
+	/* Only the request bit: QEMU's loop looks at it whenever a block
+	 * returns there (STI, POPF, IRET, PAUSE, HLT, exceptions, system
+	 * calls, untranslated targets...). Forcing an earlier return with
+	 * cpu_exit is not safe in unicorn 2.0: it checks for exit requests
+	 * after every guest store and then resumes at the start of the block,
+	 * repeating the stores already done. */
+	cpu_interrupt_handler(cs, CPU_INTERRUPT_HARD);
+}
+
+void tcg_qemu_clear_request(void *cs)
+{
+	cpu_reset_interrupt(cs, CPU_INTERRUPT_HARD);
+}
+
+int tcg_qemu_init_pages(struct tcg_qemu_ctx *t)
+{
+	t->nr_pages = (gm_end(t->mem) + 4095) / 4096;
+	t->code_pages = calloc((t->nr_pages + 7) / 8, 1);
+	return t->code_pages ? 0 : -ENOMEM;
+}
+
+static bool page_marked(const struct tcg_qemu_ctx *t, uint64_t pg)
+{
+	return (__atomic_load_n(&t->code_pages[pg / 8], __ATOMIC_RELAXED) >> (pg % 8)) & 1;
+}
+
+static bool is_code_page(const struct tcg_qemu_ctx *t, uint64_t gpa)
+{
+	uint64_t pg = gpa >> 12;
+	return pg >= t->nr_pages || page_marked(t, pg);
+}
+
+bool tcg_qemu_has_code(const struct tcg_qemu_ctx *t, uint64_t gpa, uint64_t len)
+{
+	if (!t->code_pages || !len)
+		return false;
+	uint64_t first = gpa >> 12, last = (gpa + len - 1) >> 12;
+	if (gpa + len - 1 < gpa)
+		last = UINT64_MAX >> 12;
+	for (uint64_t pg = first; pg <= last && pg < t->nr_pages; pg++)
+		if (page_marked(t, pg))
+			return true;
+	return false;
+}
+
+/* Bytes [off, off + len) of page pg; QEMU drops the blocks that overlap. */
+static void invalidate_page(struct tcg_qemu_ctx *t, uint64_t pg, uint64_t off, uint64_t len)
+{
+	void *host = gm_ptr(t->mem, pg << 12, 4096);
+	if (!host)
+		return;
+	uint64_t ram = qemu_ram_addr_from_host_x86_64(t->uc, host);
+	if (ram != RAM_ADDR_INVALID)
+		tb_invalidate_phys_range_x86_64(t->uc, ram + off, ram + off + len);
+}
+
+void tcg_qemu_invalidate(struct tcg_qemu_ctx *t, uint64_t gpa, uint64_t len)
+{
+	if (!t->code_pages || !len)
+		return;
+	uint64_t first = gpa >> 12, last = (gpa + len - 1) >> 12;
+	if (gpa + len - 1 < gpa)
+		last = UINT64_MAX >> 12;
+	for (uint64_t pg = first; pg <= last && pg < t->nr_pages; pg++) {
+		if (!page_marked(t, pg))
+			continue;
+		uint64_t off = pg == first ? gpa & 4095 : 0;
+		uint64_t end = pg == last ? ((gpa + len - 1) & 4095) + 1 : 4096;
+		invalidate_page(t, pg, off, end - off);
+	}
+}
+
+void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *t)
+{
+	for (uint64_t pg = 0; t->code_pages && pg < t->nr_pages; pg++)
+		if (page_marked(t, pg))
+			invalidate_page(t, pg, 0, 4096);
+}
+
+/* QEMU's ram_addr -> guest physical page, through the host address. */
+static bool ram_to_gpa(const struct tcg_qemu_ctx *t, uint64_t ram_addr, uint8_t **host,
+		       uint64_t *gpa)
+{
+	uint8_t *h = qemu_map_ram_ptr_x86_64(t->uc, NULL, ram_addr & ~0xfffULL);
+	for (unsigned i = 0; h && i < t->mem->nr_regions; i++) {
+		const struct gm_region *r = &t->mem->regions[i];
+		if (h >= r->host && h < r->host + r->size) {
+			*host = h;
+			*gpa = r->gpa + (uint64_t)(h - r->host);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void mark_code(uint64_t ram_addr, bool code)
+{
+	struct tcg_qemu_ctx *t = qemu_current;
+	uint8_t *host;
+	uint64_t gpa;
+	if (!t || !t->code_pages || !ram_to_gpa(t, ram_addr, &host, &gpa) || gpa >> 12 >= t->nr_pages)
+		return;
+	uint64_t pg = gpa >> 12;
+	if (code) {
+		__atomic_fetch_or(&t->code_pages[pg / 8], (uint8_t)(1u << (pg % 8)), __ATOMIC_SEQ_CST);
+		/* Stores to this page must look for code again. */
+		if (t->cs)
+			tlb_reset_dirty_x86_64(t->cs, (uintptr_t)host, 4096);
+	} else {
+		__atomic_fetch_and(&t->code_pages[pg / 8], (uint8_t)~(1u << (pg % 8)), __ATOMIC_SEQ_CST);
+	}
+}
+
+/* A page got its first translated block. */
+void tlb_protect_code_x86_64(void *uc, uint64_t ram_addr)
+{
+	(void)uc;
+	mark_code(ram_addr, true);
+}
+
+/* A page lost its last translated block. */
+void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr)
+{
+	(void)uc;
+	mark_code(ram_addr, false);
+}
+
+bool x86_cpu_exec_interrupt_x86_64(void *cs, int interrupt_request)
+{
+	struct tcg_qemu_ctx *t = qemu_current;
+	if (!t || !t->irq_hook || t->cs != cs || t->env_off < 0) {
+		static bool (*orig)(void *, int);
+		if (!orig)
+			*(void **)&orig = dlsym(RTLD_NEXT, "x86_cpu_exec_interrupt_x86_64");
+		return orig(cs, interrupt_request);
+	}
+	return t->irq_hook(t, (uint8_t *)cs + t->env_off);
+}
+
+static bool env_matches(const struct tcg_qemu_ctx *t, const uint8_t *env)
+{
+	uint64_t v[4];
+	memcpy(&v[0], env + TCG_ENV_CR, 8);
+	memcpy(&v[1], env + TCG_ENV_CR + 24, 8);
+	memcpy(&v[2], env + TCG_ENV_CR + 32, 8);
+	memcpy(&v[3], env + TCG_ENV_EFER, 8);
+	return v[0] == t->cr[0] && v[1] == t->cr[3] && v[2] == t->cr[4] && v[3] == t->efer;
+}
+
+static uint8_t *find_env(struct tcg_qemu_ctx *t, void *cs)
+{
+	uint8_t *base = cs;
+	if (t->env_off >= 0)
+		return base + t->env_off;
+	if (env_matches(t, base + ENV_OFF_GUESS)) {
+		t->env_off = ENV_OFF_GUESS;
+	} else {
+		for (long off = 0; off + TCG_ENV_EFER + 8 <= ENV_OFF_SCAN_END; off += 8) {
+			if (env_matches(t, base + off)) {
+				t->env_off = off;
+				break;
+			}
+		}
+	}
+	if (t->env_off < 0)
+		return NULL;
+	log_debug("tcg: CPUX86State at CPUState + 0x%lx", t->env_off);
+	t->cs = cs;
+	if (t->on_cs)
+		t->on_cs(t);
+	return base + t->env_off;
+}
+
+static bool unicorn_fill(void *cs, uint64_t addr, int size, int access, int mmu_idx, bool probe,
+			 uintptr_t retaddr)
+{
+	/* Unicorn's own fill: identity-mapped, right only without paging. */
+	static bool (*orig)(void *, uint64_t, int, int, int, bool, uintptr_t);
+	if (!orig)
+		*(void **)&orig = dlsym(RTLD_NEXT, "x86_cpu_tlb_fill_x86_64");
+	return orig(cs, addr, size, access, mmu_idx, probe, retaddr);
+}
+
+bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int mmu_idx,
+			     bool probe, uintptr_t retaddr)
+{
+	struct tcg_qemu_ctx *t = qemu_current;
+	uint8_t *env = t ? find_env(t, cs) : NULL;
+	if (!env) {
+		if (t)
+			log_ratelimited(LOG_ERROR, "tcg: cannot find the CPU state; paging is broken");
+		return unicorn_fill(cs, addr, size, access, mmu_idx, probe, retaddr);
+	}
+	t->fills++;
+
+	struct tcg_paging pg;
+	memcpy(&pg.cr0, env + TCG_ENV_CR, 8);
+	memcpy(&pg.cr3, env + TCG_ENV_CR + 24, 8);
+	memcpy(&pg.cr4, env + TCG_ENV_CR + 32, 8);
+	memcpy(&pg.efer, env + TCG_ENV_EFER, 8);
+	pg.nx = t->nx;
+	bool user = mmu_idx == MMU_USER_IDX;
+	struct tcg_walk w;
+	uint32_t err = 0;
+	int r = tcg_mmu_walk(t->mem, &pg, addr, (enum tcg_access)access, user, true, &w, &err);
+	if (r == 0) {
+		/* The rights QEMU's handle_mmu_fault grants, so that later
+		 * accesses of another kind come back here: no write before the
+		 * page is dirty (the first write sets D). */
+		int prot = PAGE_READ;
+		if (w.all_write || (!user && !(pg.cr0 & (1ULL << 16))))
+			prot |= PAGE_WRITE;
+		if (!w.no_exec)
+			prot |= PAGE_EXEC;
+		if (!w.dirty)
+			prot &= ~PAGE_WRITE;
+		prot |= 1 << access; /* the access just checked is allowed */
+		tlb_set_page_with_attrs_x86_64(cs, addr & ~0xfffULL, w.gpa & ~0xfffULL, 0, prot, mmu_idx,
+					       w.page_size);
+		/* RAM without translated code: stores take the fast path. */
+		if ((prot & PAGE_WRITE) && t->code_pages && !is_code_page(t, w.gpa) &&
+		    gm_ptr(t->mem, w.gpa & ~0xfffULL, 4096))
+			tlb_set_dirty_x86_64(cs, addr & ~0xfffULL);
+		return true;
+	}
+	if (probe)
+		return false;
+	if (r == TCG_WALK_GP)
+		raise_exception_err_ra_x86_64(env, 13, 0, retaddr);
+	memcpy(env + TCG_ENV_CR + 16, &addr, 8); /* CR2 */
+	raise_exception_err_ra_x86_64(env, 14, (int)err, retaddr);
+}

@@ -1,0 +1,93 @@
+/* QEMU internals of unicorn 2.0 that the backend replaces or calls.
+ *
+ * Paging: unicorn 2.0's x86 MMU walks the guest's page tables to raise
+ * page faults but then maps every page virtual == physical ("Unicorn:
+ * identity map guest virtual address", unicorn issue #1953, fixed in 2.1
+ * by UC_TLB_CPU). Linux cannot run that way, so we replace QEMU's TLB-fill
+ * hook x86_cpu_tlb_fill_x86_64: ours walks the tables with tcg_mmu_walk
+ * and installs the real physical page with tlb_set_page_with_attrs, or
+ * raises #PF/#GP with raise_exception_err_ra.
+ *
+ * Interrupts: unicorn has no way to inject one, and stopping the engine
+ * from another thread (uc_emu_stop) leaves RIP stale when translated
+ * blocks are chained (its cpu_tb_exec skips synchronize_from_tb when a
+ * stop was requested). So we use QEMU's own mechanism: another thread sets
+ * CPU_INTERRUPT_HARD with cpu_interrupt_handler and forces a block exit
+ * with cpu_exit; QEMU then calls x86_cpu_exec_interrupt_x86_64 at the
+ * next instruction boundary (and again after STI/POPF/IRET, which end
+ * their blocks), with RIP exact — and that function is ours too.
+ *
+ * A block chain that never returns to QEMU's loop would never see the
+ * request: tcg_chain.c records chained jumps so that another thread can
+ * break the chains (tcg_qemu_unchain) when a request waits too long.
+ *
+ * Stores: unicorn 2.0 stubbed out QEMU's dirty-memory tracking, so every
+ * TLB entry for writable RAM is "not dirty" and every guest store takes
+ * the slow path that looks for translated code to invalidate (~10x a
+ * load). We keep the missing "page holds translated code" bit ourselves:
+ * QEMU tells us through tlb_protect_code / tlb_unprotect_code (stubs we
+ * replace), we let stores to pages without code take the fast path
+ * (tlb_set_dirty) and send the code pages' entries back to the slow one
+ * (tlb_reset_dirty), which is exactly QEMU's DIRTY_MEMORY_CODE protocol.
+ *
+ * libunicorn.so exports all of these and reaches the replaced ones
+ * through its GOT or PLT, so the executable's definitions win by ELF
+ * symbol interposition; tcg_selftest.c checks it took. */
+#ifndef EMBER_TCG_QEMU_H
+#define EMBER_TCG_QEMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/base/gmem.h"
+
+struct tcg_qemu_ctx {
+	const struct guest_mem *mem;
+	void *uc;         /* the engine (QEMU's struct uc_struct) */
+	/* Bit per guest-physical page: holds translated code. Set and cleared
+	 * on the vCPU thread, read by devices too: atomics. */
+	uint8_t *code_pages;
+	uint64_t nr_pages;
+	bool nx;          /* honour XD bits whatever EFER.NXE says (tcg_cpuid.h) */
+	/* Control registers as last set, to find CPUX86State inside QEMU's
+	 * CPUState on the first fill. */
+	uint64_t cr[5];
+	uint64_t efer;
+	long env_off;     /* CPUState -> CPUX86State; -1 until found */
+	void *cs;         /* QEMU's CPUState, known after the first fill */
+	/* At an instruction boundary with an interrupt request pending (vCPU
+	 * thread, RIP exact): returns true if it redirected the CPU. */
+	bool (*irq_hook)(struct tcg_qemu_ctx *ctx, uint8_t *env);
+	/* cs has just become known (vCPU thread). */
+	void (*on_cs)(struct tcg_qemu_ctx *ctx);
+	uint64_t fills;   /* statistics */
+};
+
+/* The context the replaced functions use on this thread (NULL: none; they
+ * then fall back to unicorn's own). */
+void tcg_qemu_set_current(struct tcg_qemu_ctx *ctx);
+struct tcg_qemu_ctx *tcg_qemu_current(void);
+/* Whether this process's unicorn calls our replacements. */
+bool tcg_qemu_interposed(void);
+/* From any thread: make irq_hook run at the next instruction boundary. */
+void tcg_qemu_request(void *cs);
+/* Withdraws the request (call where requests are serialised). */
+void tcg_qemu_clear_request(void *cs);
+/* From any thread: send every chained block jump back to its exit stub,
+ * so that the vCPU reaches QEMU's loop within one block. Returns how many
+ * jumps were broken. */
+unsigned tcg_qemu_unchain(void);
+/* Forgets recorded chains (a new engine). */
+void tcg_qemu_chain_reset(void);
+/* Allocates ctx->code_pages for mem (-ENOMEM). */
+int tcg_qemu_init_pages(struct tcg_qemu_ctx *ctx);
+/* From any thread: whether a page of [gpa, gpa + len) holds translated
+ * code. */
+bool tcg_qemu_has_code(const struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t len);
+/* vCPU thread, outside translated code or at an instruction boundary:
+ * drops every block translated from [gpa, gpa + len) (QEMU's
+ * tb_invalidate_phys_range, per page holding code); _all: from any page. */
+void tcg_qemu_invalidate(struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t len);
+void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *ctx);
+
+#endif

@@ -1,0 +1,143 @@
+/* Private to the TCG backend (runtime/backend/tcg/): a software vCPU on
+ * unicorn 2.0 (QEMU's TCG), with the platform pieces KVM keeps in the
+ * kernel — an 8259A pair and an 8254 — in our own code.
+ *
+ * Threads: the vCPU thread runs uc_emu_start and every hook (port I/O,
+ * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); a timer thread
+ * raises IRQ 0 from the PIT; any thread may call set_irq_line or
+ * vcpu_kick, which reach a running vCPU through QEMU's interrupt request
+ * (tcg_qemu.h). The PIC, PIT and the vCPU's wait state are guarded by
+ * vm->lock. Port and MMIO accesses reach the buses synchronously on the
+ * vCPU thread inside vcpu_run (no VCPU_EXIT_IO / VCPU_EXIT_MMIO), so a
+ * device that needs the run loop to act must also kick the vCPU. */
+#ifndef EMBER_BACKEND_TCG_H
+#define EMBER_BACKEND_TCG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <unicorn/unicorn.h>
+
+#include "runtime/backend/backend.h"
+#include "runtime/backend/tcg/env.h"
+#include "runtime/backend/tcg/pic.h"
+#include "runtime/backend/tcg/pit.h"
+#include "runtime/backend/tcg/qemu/qemu.h"
+
+extern const struct backend_ops backend_tcg;
+
+#define TCG_MAX_SLOTS 8
+#define TCG_MAX_GAPS 8
+/* Device writes queued for the vCPU to invalidate; more: all code pages. */
+#define TCG_MAX_INVAL 64
+
+struct tcg_slot {
+	uint64_t gpa, size;
+	void *host;
+};
+
+/* One unicorn MMIO region covering addresses without RAM. */
+struct tcg_gap {
+	struct backend_vm *vm;
+	uint64_t base, size;
+};
+
+struct backend_vm {
+	struct guest_mem *mem;
+	const struct bus *mmio_bus, *pio_bus;
+	struct tcg_slot slots[TCG_MAX_SLOTS];
+	unsigned nr_slots;
+	struct backend_vcpu *vcpu; /* the only one */
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;       /* the vCPU sleeping in HLT */
+	pthread_cond_t timer_wake; /* the timer thread (CLOCK_MONOTONIC) */
+	struct tcg_pic pic;
+	struct tcg_pit pit;
+	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
+	atomic_bool irq_pending;   /* the PIC's INTR output */
+	int64_t irq_since;         /* when the vCPU was last asked to look (lock) */
+	int64_t irq_looked;        /* when the vCPU last looked (lock) */
+	uint64_t unchains;         /* statistics: forced chain breaks */
+	/* Device writes over translated code (lock): the vCPU thread drops the
+	 * translations (tcg_inval_drain_locked) before it runs guest code
+	 * again, then publishes inval_done = inval_seq on inval_cv. */
+	struct { uint64_t gpa, len; } inval[TCG_MAX_INVAL];
+	unsigned nr_inval;
+	bool inval_all;
+	uint64_t inval_seq, inval_done;
+	int64_t inval_since;       /* when the oldest pending one was queued */
+	pthread_cond_t inval_cv;
+	pthread_t timer;
+	bool timer_started, quit;
+};
+
+struct backend_vcpu {
+	struct tcg_qemu_ctx q; /* first: the hooks get back to us from it */
+	struct backend_vm *vm;
+	uc_engine *uc;
+	struct tcg_env env;
+	struct tcg_gap gaps[TCG_MAX_GAPS];
+	uint64_t cr8, apic_base;
+
+	atomic_bool kick;
+	int64_t kick_since;        /* (lock) */
+	atomic_bool running;       /* inside uc_emu_start */
+	bool stopped;              /* our hook ended this run (vCPU thread) */
+	bool halted;               /* in HLT (lock) */
+	/* May run guest code without draining the invalidations first (lock):
+	 * set from just before uc_emu_start to just after it, except while a
+	 * hook is in a bus callback. */
+	bool in_guest;
+
+	/* Set by hooks, consumed by vcpu_run. */
+	bool delivered;            /* a hook moved RIP: not a HLT */
+	enum vcpu_exit_reason exit_reason;
+	bool exit_set;
+	char exit_what[64];
+};
+
+/* backend_tcg.c: the platform (PIC, PIT, timer thread). */
+int64_t tcg_now_ns(void);
+/* Port I/O for ports the platform owns; false if the port is not ours. */
+bool tcg_platform_in(struct backend_vm *vm, uint16_t port, uint32_t *val);
+bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val);
+/* After the PIC changed (lock held): publish INTR and wake or stop the vCPU. */
+void tcg_platform_notify_locked(struct backend_vm *vm);
+/* Interrupt acknowledge: the vector, or -1 if INTR went low (lock taken). */
+int tcg_platform_ack(struct backend_vm *vm);
+/* Makes the vCPU look at interrupts and kicks at its next instruction
+ * boundary (lock held). */
+void tcg_vcpu_signal_locked(struct backend_vcpu *v);
+/* vCPU thread, lock held: drops translations of the queued device writes. */
+void tcg_inval_drain_locked(struct backend_vcpu *v);
+/* vCPU thread, around anything that may block on device code (bus
+ * callbacks) and around uc_emu_start: leave stops guest_written from
+ * waiting for us; enter drains, then lets it wait again. */
+void tcg_guest_leave(struct backend_vcpu *v);
+void tcg_guest_enter(struct backend_vcpu *v);
+
+/* backend_tcg_vcpu.c */
+int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+void tcg_vcpu_destroy(struct backend_vcpu *v);
+int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
+void tcg_vcpu_kick(struct backend_vcpu *v);
+int tcg_get_regs(struct backend_vcpu *v, struct x86_regs *regs);
+int tcg_set_regs(struct backend_vcpu *v, const struct x86_regs *regs);
+int tcg_get_sregs(struct backend_vcpu *v, struct x86_sregs *sregs);
+int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *sregs);
+int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa);
+/* Maps RAM and the MMIO catch-all regions into a new engine. */
+int tcg_vcpu_map(struct backend_vcpu *v);
+
+/* backend_tcg_hooks.c */
+int tcg_hooks_install(struct backend_vcpu *v);
+/* QEMU's interrupt check (tcg_qemu.h): kicks and external interrupts. */
+bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env);
+void tcg_on_cs(struct tcg_qemu_ctx *q);
+/* The byte at linear address la, or -1 (for the HLT checks). */
+int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
+
+#endif

@@ -1,0 +1,386 @@
+/* The TCG backend's VM: probe, memory slots, and the platform devices KVM
+ * would keep in the kernel — the 8259A pair and the 8254 with its timer
+ * thread. The vCPU lives in backend_tcg_vcpu.c, its hooks in
+ * backend_tcg_hooks.c. */
+#include "runtime/backend/tcg/tcg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/boot/cmdline.h"
+#include "runtime/base/log.h"
+#include "runtime/backend/tcg/selftest.h"
+#include "runtime/backend/tcg/tsc.h"
+
+int64_t tcg_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int tcg_probe(char *why, size_t why_len)
+{
+	return tcg_selftest(why, why_len);
+}
+
+static void *timer_main(void *arg);
+
+static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out)
+{
+	if (opts->nr_vcpus != 1) {
+		log_err("tcg backend runs one vCPU; %u requested", opts->nr_vcpus);
+		return -EINVAL;
+	}
+	if (!opts->mem || !opts->mmio_bus || !opts->pio_bus)
+		return -EINVAL;
+	if (opts->cpu_template && strcmp(opts->cpu_template, "None") != 0)
+		log_warn("tcg: CPU template %s ignored: the TCG CPU model is fixed",
+			 opts->cpu_template);
+
+	struct backend_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->mem = opts->mem;
+	vm->mmio_bus = opts->mmio_bus;
+	vm->pio_bus = opts->pio_bus;
+	vm->pit_next = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->wake, NULL);
+	pthread_cond_init(&vm->inval_cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->timer_wake, &ca);
+	pthread_condattr_destroy(&ca);
+	tcg_pic_init(&vm->pic);
+	tcg_pit_init(&vm->pit, tcg_now_ns());
+
+	int r = pthread_create(&vm->timer, NULL, timer_main, vm);
+	if (r) {
+		free(vm);
+		return -r;
+	}
+	vm->timer_started = true;
+	*out = vm;
+	return 0;
+}
+
+static void tcg_vm_destroy(struct backend_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->timer_started) {
+		pthread_mutex_lock(&vm->lock);
+		vm->quit = true;
+		pthread_cond_broadcast(&vm->timer_wake);
+		pthread_mutex_unlock(&vm->lock);
+		pthread_join(vm->timer, NULL);
+	}
+	pthread_cond_destroy(&vm->wake);
+	pthread_cond_destroy(&vm->inval_cv);
+	pthread_cond_destroy(&vm->timer_wake);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+static int tcg_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
+			  void *host)
+{
+	(void)slot;
+	if (vm->vcpu)
+		return -EBUSY; /* unicorn's map is built once, at vcpu_create */
+	if (vm->nr_slots == TCG_MAX_SLOTS)
+		return -ENOSPC;
+	if (!size || (gpa | size) & 4095 || gpa + size < gpa)
+		return -EINVAL;
+	vm->slots[vm->nr_slots++] = (struct tcg_slot){ gpa, size, host };
+	return 0;
+}
+
+static int tcg_set_irq_line(struct backend_vm *vm, unsigned gsi, bool level)
+{
+	if (gsi > 15)
+		return -EINVAL; /* ISA lines only: there is no I/O APIC */
+	pthread_mutex_lock(&vm->lock);
+	tcg_pic_set_irq(&vm->pic, gsi, level);
+	tcg_platform_notify_locked(vm);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+static int tcg_add_ioeventfd(struct backend_vm *vm, uint64_t addr, uint32_t len,
+			     uint64_t datamatch, int fd)
+{
+	(void)vm, (void)addr, (void)len, (void)datamatch, (void)fd;
+	return -EOPNOTSUPP; /* MMIO writes reach the bus synchronously */
+}
+
+static int tcg_add_irqfd(struct backend_vm *vm, unsigned gsi, int fd)
+{
+	(void)vm, (void)gsi, (void)fd;
+	return -EOPNOTSUPP;
+}
+
+void tcg_vcpu_signal_locked(struct backend_vcpu *v)
+{
+	if (v->q.cs)
+		tcg_qemu_request(v->q.cs);
+	else if (atomic_load(&v->running))
+		uc_emu_stop(v->uc); /* not started yet: RIP is still exact */
+}
+
+void tcg_platform_notify_locked(struct backend_vm *vm)
+{
+	bool out = tcg_pic_output(&vm->pic);
+	if (out && !atomic_load(&vm->irq_pending)) {
+		vm->irq_since = tcg_now_ns();
+		pthread_cond_signal(&vm->timer_wake); /* watches the request */
+	}
+	atomic_store(&vm->irq_pending, out);
+	struct backend_vcpu *v = vm->vcpu;
+	if (!out || !v)
+		return;
+	tcg_vcpu_signal_locked(v);
+	if (v->halted)
+		pthread_cond_broadcast(&vm->wake);
+}
+
+int tcg_platform_ack(struct backend_vm *vm)
+{
+	int vec = -1;
+	pthread_mutex_lock(&vm->lock);
+	if (tcg_pic_output(&vm->pic))
+		vec = tcg_pic_ack(&vm->pic);
+	atomic_store(&vm->irq_pending, tcg_pic_output(&vm->pic));
+	pthread_mutex_unlock(&vm->lock);
+	return vec;
+}
+
+static bool pic_port(uint16_t port)
+{
+	return port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1 || port == 0x4d0 ||
+	       port == 0x4d1;
+}
+
+static bool pit_port(uint16_t port)
+{
+	return (port >= 0x40 && port <= 0x43) || port == 0x61;
+}
+
+/* Port 0x80 (POST codes, Linux's I/O delay) is written constantly: drop
+ * it here rather than log each write as an access to nothing. */
+#define PORT_POST 0x80
+
+bool tcg_platform_in(struct backend_vm *vm, uint16_t port, uint32_t *val)
+{
+	if (port == PORT_POST) {
+		*val = 0xff;
+		return true;
+	}
+	if (!pic_port(port) && !pit_port(port))
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	if (pic_port(port))
+		*val = tcg_pic_read(&vm->pic, port);
+	else
+		*val = tcg_pit_read(&vm->pit, port, tcg_now_ns());
+	pthread_mutex_unlock(&vm->lock);
+	return true;
+}
+
+bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val)
+{
+	if (port == PORT_POST)
+		return true;
+	if (!pic_port(port) && !pit_port(port))
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	if (pic_port(port)) {
+		tcg_pic_write(&vm->pic, port, (uint8_t)val);
+		tcg_platform_notify_locked(vm);
+	} else {
+		int64_t now = tcg_now_ns();
+		tcg_pit_write(&vm->pit, port, (uint8_t)val, now);
+		if (port != 0x61) {
+			vm->pit_next = tcg_pit_next_irq(&vm->pit, now);
+			pthread_cond_signal(&vm->timer_wake);
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return true;
+}
+
+/* How long a request may wait before the vCPU's block chains are broken
+ * (tcg_qemu_unchain): Linux reaches QEMU's loop far more often than this
+ * (STI, POPF, IRET, PAUSE, exceptions), tight polling loops do not. */
+#define UNCHAIN_AFTER_NS 2000000LL
+
+/* Lock held. Breaks the chains if the vCPU has ignored a request for too
+ * long; returns when to look again (-1: nothing to watch). */
+static int64_t watch_vcpu(struct backend_vm *vm, int64_t now)
+{
+	struct backend_vcpu *v = vm->vcpu;
+	if (!v || !atomic_load(&v->running) || !v->q.cs)
+		return -1;
+	int64_t since = -1;
+	if (atomic_load(&v->kick))
+		since = v->kick_since;
+	if (atomic_load(&vm->irq_pending) && vm->irq_looked < vm->irq_since &&
+	    (since < 0 || vm->irq_since < since))
+		since = vm->irq_since;
+	if (vm->inval_done != vm->inval_seq && v->in_guest &&
+	    (since < 0 || vm->inval_since < since))
+		since = vm->inval_since;
+	if (since < 0)
+		return -1;
+	if (now - since < UNCHAIN_AFTER_NS)
+		return since + UNCHAIN_AFTER_NS;
+	vm->unchains += tcg_qemu_unchain() ? 1 : 0;
+	vm->irq_since = v->kick_since = vm->inval_since = now;
+	return now + UNCHAIN_AFTER_NS;
+}
+
+/* Raises IRQ 0 on the PIT's edges. IRQ 0 is edge-triggered: a pulse per edge, and edges the
+ * guest was too slow to see are coalesced into one (as on a busy host). */
+static void *timer_main(void *arg)
+{
+	struct backend_vm *vm = arg;
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->quit) {
+		int64_t now = tcg_now_ns();
+		if (vm->pit_next >= 0 && now >= vm->pit_next) {
+			tcg_pic_set_irq(&vm->pic, 0, true);
+			tcg_pic_set_irq(&vm->pic, 0, false);
+			vm->pit_next = tcg_pit_next_irq(&vm->pit, now);
+			tcg_platform_notify_locked(vm);
+		}
+		int64_t deadline = vm->pit_next, w = watch_vcpu(vm, now);
+		if (w >= 0 && (deadline < 0 || w < deadline))
+			deadline = w;
+		if (deadline < 0) {
+			pthread_cond_wait(&vm->timer_wake, &vm->lock);
+		} else {
+			struct timespec ts = { deadline / 1000000000LL, deadline % 1000000000LL };
+			pthread_cond_timedwait(&vm->timer_wake, &vm->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+/* A device wrote guest memory: translated code from the old contents
+ * must not run again (backend_ops.guest_written). Only the vCPU thread
+ * can drop translations (QEMU's TB structures are its own), so queue the
+ * range, make the vCPU look at its next instruction boundary (as for an
+ * interrupt, with the same unchain watchdog) and wait until it has, or
+ * until it is outside guest code: it drains before it goes back in. The
+ * wait cannot deadlock on the caller's locks (a transport's run_lock):
+ * the vCPU leaves guest code before any bus callback. */
+static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!len)
+		return;
+	/* The device's stores, then the code bitmap: a page getting its first
+	 * block after this was translated from the new contents. */
+	atomic_thread_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&vm->lock);
+	struct backend_vcpu *v = vm->vcpu;
+	if (!v || !tcg_qemu_has_code(&v->q, gpa, len)) {
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	if (vm->inval_done == vm->inval_seq)
+		vm->inval_since = tcg_now_ns();
+	if (vm->nr_inval < TCG_MAX_INVAL) {
+		vm->inval[vm->nr_inval].gpa = gpa;
+		vm->inval[vm->nr_inval].len = len;
+		vm->nr_inval++;
+	} else {
+		vm->inval_all = true;
+	}
+	uint64_t seq = ++vm->inval_seq;
+	if (v->in_guest) {
+		pthread_cond_signal(&vm->timer_wake); /* watches the request */
+		tcg_vcpu_signal_locked(v);
+		while (v->in_guest && vm->inval_done < seq)
+			pthread_cond_wait(&vm->inval_cv, &vm->lock);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void tcg_inval_drain_locked(struct backend_vcpu *v)
+{
+	struct backend_vm *vm = v->vm;
+	if (vm->inval_done == vm->inval_seq)
+		return;
+	if (vm->inval_all)
+		tcg_qemu_invalidate_all(&v->q);
+	else
+		for (unsigned i = 0; i < vm->nr_inval; i++)
+			tcg_qemu_invalidate(&v->q, vm->inval[i].gpa, vm->inval[i].len);
+	vm->nr_inval = 0;
+	vm->inval_all = false;
+	vm->inval_done = vm->inval_seq;
+	pthread_cond_broadcast(&vm->inval_cv);
+}
+
+void tcg_guest_leave(struct backend_vcpu *v)
+{
+	if (!v)
+		return;
+	struct backend_vm *vm = v->vm;
+	pthread_mutex_lock(&vm->lock);
+	v->in_guest = false;
+	if (vm->inval_done != vm->inval_seq)
+		pthread_cond_broadcast(&vm->inval_cv);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void tcg_guest_enter(struct backend_vcpu *v)
+{
+	if (!v)
+		return;
+	struct backend_vm *vm = v->vm;
+	pthread_mutex_lock(&vm->lock);
+	tcg_inval_drain_locked(v);
+	v->in_guest = true;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* Linux cannot calibrate the TSC against an emulated PIT (see tcg_tsc.h):
+ * tell it the rate, unless the user already did. */
+static int tcg_kernel_cmdline(struct backend_vm *vm, struct cmdline *cl, struct errbuf *err)
+{
+	(void)vm;
+	if (cmdline_has(cl, "tsc_early_khz"))
+		return 0;
+	unsigned long khz = tcg_tsc_khz();
+	return khz ? cmdline_append(cl, err, "tsc_early_khz=%lu", khz) : 0;
+}
+
+const struct backend_ops backend_tcg = {
+	.name = "tcg",
+	.has_apic = false,
+	.probe = tcg_probe,
+	.vm_create = tcg_vm_create,
+	.vm_destroy = tcg_vm_destroy,
+	.map_memory = tcg_map_memory,
+	.vcpu_create = tcg_vcpu_create,
+	.vcpu_destroy = tcg_vcpu_destroy,
+	.vcpu_run = tcg_vcpu_run,
+	.vcpu_kick = tcg_vcpu_kick,
+	.get_regs = tcg_get_regs,
+	.set_regs = tcg_set_regs,
+	.get_sregs = tcg_get_sregs,
+	.set_sregs = tcg_set_sregs,
+	.translate = tcg_translate,
+	.set_irq_line = tcg_set_irq_line,
+	.add_ioeventfd = tcg_add_ioeventfd,
+	.add_irqfd = tcg_add_irqfd,
+	.kernel_cmdline = tcg_kernel_cmdline,
+	.guest_written = tcg_guest_written,
+};

@@ -1,0 +1,29 @@
+/* The guest kernel command line, built from boot_args plus what devices
+ * add (virtio_mmio.device=..., root=...). */
+#ifndef EMBER_CMDLINE_H
+#define EMBER_CMDLINE_H
+
+#include <stddef.h>
+
+#include "runtime/base/err.h"
+#include "runtime/boot/layout.h"
+
+/* The kernel's own limit (COMMAND_LINE_SIZE on x86 is 2048 by default, but
+ * boot protocol 2.06+ reports cmdline_size; the loader checks that). */
+#define CMDLINE_MAX (LAYOUT_CMDLINE_MAX - 1)
+
+struct cmdline {
+	char buf[CMDLINE_MAX + 1];
+	size_t len;
+};
+
+/* Starts from base (NULL = empty). -E2BIG if it does not fit. */
+int cmdline_init(struct cmdline *cl, const char *base, struct errbuf *err);
+/* Appends one space-separated parameter, printf-style. -E2BIG if the
+ * result would not fit; the line is then unchanged. */
+int cmdline_append(struct cmdline *cl, struct errbuf *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* True if a parameter named `key` (e.g. "root") is already there. */
+int cmdline_has(const struct cmdline *cl, const char *key);
+
+#endif

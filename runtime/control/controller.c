@@ -1,0 +1,507 @@
+/* The VMM thread's controller: applies vmm_actions to the pre-boot
+ * configuration and the running VM. Which action is allowed in which state
+ * follows Firecracker's PrebootApiController / RuntimeApiController
+ * (vmm/src/rpc_interface.rs). */
+#include "runtime/control/controller.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "runtime/backend/accel.h"
+#include "runtime/devices/i8042.h"
+#include "runtime/base/log.h"
+#include "runtime/vm/virtio.h"
+
+/* Firecracker's wording (VmmActionError::OperationNotSupported{Pre,Post}Boot). */
+#define MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
+#define MSG_PRE_BOOT "The requested operation is not supported before starting the microVM."
+
+static const char *const action_names[VMM_ACTION_COUNT] = {
+	[VMM_GET_INSTANCE_INFO] = "GET /",
+	[VMM_GET_VERSION] = "GET /version",
+	[VMM_GET_MACHINE_CONFIG] = "GET /machine-config",
+	[VMM_GET_VM_CONFIG] = "GET /vm/config",
+	[VMM_PUT_BOOT_SOURCE] = "PUT /boot-source",
+	[VMM_PUT_MACHINE_CONFIG] = "PUT /machine-config",
+	[VMM_PATCH_MACHINE_CONFIG] = "PATCH /machine-config",
+	[VMM_PUT_DRIVE] = "PUT /drives",
+	[VMM_PATCH_DRIVE] = "PATCH /drives",
+	[VMM_PUT_NET] = "PUT /network-interfaces",
+	[VMM_PATCH_NET] = "PATCH /network-interfaces",
+	[VMM_PUT_VSOCK] = "PUT /vsock",
+	[VMM_PUT_ENTROPY] = "PUT /entropy",
+	[VMM_PUT_LOGGER] = "PUT /logger",
+	[VMM_PUT_METRICS] = "PUT /metrics",
+	[VMM_INSTANCE_START] = "InstanceStart",
+	[VMM_SEND_CTRL_ALT_DEL] = "SendCtrlAltDel",
+	[VMM_FLUSH_METRICS] = "FlushMetrics",
+	[VMM_PAUSE] = "PATCH /vm Paused",
+	[VMM_RESUME] = "PATCH /vm Resumed",
+};
+
+const char *vmm_action_name(enum vmm_action_kind k)
+{
+	return (unsigned)k < VMM_ACTION_COUNT ? action_names[k] : "?";
+}
+
+void vmm_action_free(struct vmm_action *a)
+{
+	switch (a->kind) {
+	case VMM_PUT_BOOT_SOURCE:
+		config_boot_free(&a->u.boot);
+		break;
+	case VMM_PUT_DRIVE:
+		config_drive_free(&a->u.drive);
+		break;
+	case VMM_PUT_NET:
+		config_net_free(&a->u.net);
+		break;
+	case VMM_PUT_VSOCK:
+		config_vsock_free(&a->u.vsock);
+		break;
+	case VMM_PUT_LOGGER:
+		config_logger_free(&a->u.logger);
+		break;
+	case VMM_PUT_METRICS:
+		config_metrics_free(&a->u.metrics);
+		break;
+	case VMM_PUT_MACHINE_CONFIG:
+	case VMM_PATCH_MACHINE_CONFIG:
+		json_decref(a->u.json);
+		a->u.json = NULL;
+		break;
+	case VMM_PATCH_DRIVE:
+	case VMM_PATCH_NET:
+		free(a->u.patch.id);
+		json_decref(a->u.patch.json);
+		a->u.patch.id = NULL;
+		a->u.patch.json = NULL;
+		break;
+	default:
+		break;
+	}
+}
+
+void vmm_reply_free(struct vmm_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+void vmm_reply_fault(struct vmm_reply *r, int status, const char *msg)
+{
+	r->status = status;
+	json_t *j = json_pack("{s:s}", "fault_message", msg);
+	r->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+}
+
+void vmm_reply_json(struct vmm_reply *r, json_t *j)
+{
+	r->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!r->body)
+		vmm_reply_fault(r, 400, "out of memory building the reply");
+	else
+		r->status = 200;
+}
+
+void api_counters_add(struct api_counters *c, enum api_endpoint ep, int status)
+{
+	atomic_fetch_add(&c->requests, 1);
+	if (status >= 400)
+		atomic_fetch_add(&c->failures, 1);
+	if (ep < 0 || ep >= API_EP_COUNT)
+		return;
+	atomic_fetch_add(&c->count[ep], 1);
+	if (status >= 400)
+		atomic_fetch_add(&c->fails[ep], 1);
+}
+
+const char *controller_state_name(enum controller_state s)
+{
+	/* Firecracker's InstanceInfo.state values. */
+	switch (s) {
+	case CONTROLLER_NOT_STARTED: return "Not started";
+	case CONTROLLER_RUNNING: return "Running";
+	case CONTROLLER_PAUSED: return "Paused";
+	}
+	return "?";
+}
+
+static void controller_on_wake(void *opaque, uint32_t events)
+{
+	(void)events;
+	struct controller *c = opaque;
+	uint64_t v;
+	ssize_t n = read(c->wake_efd, &v, sizeof(v));
+	(void)n;
+}
+
+int controller_init(struct controller *c, const struct controller_opts *opts)
+{
+	memset(c, 0, sizeof(*c));
+	c->opts = *opts;
+	config_init(&c->cfg);
+	atomic_init(&c->exit_request, -1);
+	atomic_init(&c->vm_live, false);
+	c->show_level = opts->show_level;
+	c->show_log_origin = opts->show_log_origin;
+	int r = controller_metrics_init(c);
+	if (r < 0)
+		return r;
+	c->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake_efd < 0) {
+		r = -errno;
+		controller_metrics_destroy(c);
+		return r;
+	}
+	r = evloop_add(opts->loop, c->wake_efd, EPOLLIN, controller_on_wake, c);
+	if (r < 0) {
+		close(c->wake_efd);
+		controller_metrics_destroy(c);
+		return r;
+	}
+	return 0;
+}
+
+void controller_request_exit(struct controller *c, int code)
+{
+	int expected = -1;
+	atomic_compare_exchange_strong(&c->exit_request, &expected, code);
+	if (atomic_load(&c->vm_live))
+		vm_request_exit(&c->vm, code);
+	uint64_t one = 1;
+	ssize_t w = write(c->wake_efd, &one, sizeof(one));
+	(void)w;
+}
+
+bool controller_done(struct controller *c)
+{
+	if (atomic_load(&c->vm_live))
+		return vm_stopping(&c->vm);
+	return atomic_load(&c->exit_request) >= 0;
+}
+
+int controller_finish(struct controller *c)
+{
+	if (c->finished)
+		return c->exit_code;
+	int code = atomic_load(&c->exit_request);
+	if (atomic_load(&c->vm_live))
+		code = vm_stop(&c->vm);
+	/* The last metrics line still sees the devices. */
+	controller_flush_metrics(c);
+	if (atomic_load(&c->vm_live)) {
+		atomic_store(&c->vm_live, false);
+		vm_destroy(&c->vm);
+		c->state = CONTROLLER_NOT_STARTED;
+	}
+	c->finished = true;
+	c->exit_code = code < 0 ? 0 : code;
+	return c->exit_code;
+}
+
+void controller_destroy(struct controller *c)
+{
+	controller_finish(c);
+	controller_metrics_destroy(c);
+	evloop_del(c->opts.loop, c->wake_efd);
+	close(c->wake_efd);
+	c->wake_efd = -1;
+	/* The logger may still hold one of our module strings. */
+	log_set_module(NULL);
+	for (unsigned i = 0; i < c->nr_modules; i++)
+		free(c->modules[i]);
+	c->nr_modules = 0;
+	config_free(&c->cfg);
+}
+
+/* ---- logger ---- */
+
+/* Applies the fields l names over the current settings; a failure (the
+ * log file cannot be opened, too many module changes) changes nothing. */
+static int apply_logger(struct controller *c, const struct config_logger *l, const char **module,
+			struct errbuf *err)
+{
+	*module = NULL;
+	if (l->module) {
+		for (unsigned i = 0; i < c->nr_modules && !*module; i++)
+			if (strcmp(c->modules[i], l->module) == 0)
+				*module = c->modules[i];
+		if (!*module && c->nr_modules == sizeof(c->modules) / sizeof(c->modules[0]))
+			return err_set(err, -ENOSPC, "module: changed too many times");
+	}
+	if (l->log_path) {
+		int r = log_set_path(l->log_path);
+		if (r < 0)
+			return err_set(err, r, "log_path %s: %s", l->log_path, strerror(-r));
+	}
+	if (l->module && !*module) {
+		char *m = strdup(l->module);
+		if (!m)
+			return err_set(err, -ENOMEM, "out of memory");
+		c->modules[c->nr_modules++] = m;
+		*module = m;
+	}
+	if (l->has_level)
+		log_set_level(l->level);
+	if (l->has_show_level)
+		c->show_level = l->show_level;
+	if (l->has_show_log_origin)
+		c->show_log_origin = l->show_log_origin;
+	log_set_options(c->show_level, c->show_log_origin);
+	if (*module)
+		log_set_module(*module);
+	return 0;
+}
+
+/* ---- configuration as a whole (--config-file) ---- */
+
+int controller_load_config(struct controller *c, struct vm_config *cfg, struct errbuf *err)
+{
+	const char *module;
+	int r = 0;
+	if (cfg->logger.present && (r = apply_logger(c, &cfg->logger, &module, err)) < 0)
+		err_wrap(err, r, "logger");
+	if (!r && cfg->metrics.present)
+		r = controller_set_metrics(c, cfg->metrics.metrics_path, err);
+	config_free(&c->cfg);
+	c->cfg = *cfg;
+	config_init(cfg);
+	return r;
+}
+
+/* ---- InstanceStart ---- */
+
+int controller_start(struct controller *c, struct errbuf *err)
+{
+	if (c->state != CONTROLLER_NOT_STARTED)
+		return err_set(err, -EALREADY, MSG_POST_BOOT);
+	int r = config_validate(&c->cfg, err);
+	if (r < 0)
+		return r;
+	enum config_accel accel = c->opts.has_accel ? c->opts.accel : c->cfg.machine.accel;
+	const struct backend_ops *be = accel_select(accel, err);
+	if (!be)
+		return err_wrap(err, -ENODEV, "accel %s", config_accel_name(accel));
+	struct vm_opts vopts = {
+		.loop = c->opts.loop,
+		.boot_timer = c->opts.boot_timer,
+		.console_in = c->opts.console_in,
+		.console_out = c->opts.console_out,
+		.start_wall = c->opts.start_wall,
+		.start_cpu = c->opts.start_cpu,
+	};
+	r = vm_create(&c->vm, &c->cfg, be, &vopts, err);
+	if (r < 0)
+		return err_wrap(err, r, "cannot build the VM");
+	log_info("VM built on %s: %u vCPU(s), %llu MiB", be->name, c->cfg.machine.vcpu_count,
+		 (unsigned long long)c->cfg.machine.mem_size_mib);
+	atomic_store(&c->vm_live, true);
+	/* A signal that came before the VM existed still ends it. */
+	int code = atomic_load(&c->exit_request);
+	if (code >= 0)
+		vm_request_exit(&c->vm, code);
+	r = vm_start(&c->vm);
+	if (r < 0) {
+		vm_stop(&c->vm);
+		atomic_store(&c->vm_live, false);
+		vm_destroy(&c->vm);
+		return err_set(err, r, "cannot start the VM: %s", strerror(-r));
+	}
+	c->state = CONTROLLER_RUNNING;
+	return 0;
+}
+
+/* ---- actions ---- */
+
+static bool pre_boot_only(enum vmm_action_kind k)
+{
+	switch (k) {
+	case VMM_PUT_BOOT_SOURCE:
+	case VMM_PUT_MACHINE_CONFIG:
+	case VMM_PATCH_MACHINE_CONFIG:
+	case VMM_PUT_DRIVE:
+	case VMM_PUT_NET:
+	case VMM_PUT_VSOCK:
+	case VMM_PUT_ENTROPY:
+	case VMM_PUT_LOGGER:
+	case VMM_PUT_METRICS:
+	case VMM_INSTANCE_START:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool post_boot_only(enum vmm_action_kind k)
+{
+	switch (k) {
+	case VMM_SEND_CTRL_ALT_DEL:
+	case VMM_PAUSE:
+	case VMM_RESUME:
+	case VMM_PATCH_DRIVE:
+	case VMM_PATCH_NET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int do_get(struct controller *c, struct vmm_action *a, struct vmm_reply *r)
+{
+	json_t *j = NULL;
+	switch (a->kind) {
+	case VMM_GET_INSTANCE_INFO:
+		j = json_pack("{s:s, s:s, s:s, s:s}", "id", c->opts.id, "state",
+			      controller_state_name(c->state), "vmm_version", c->opts.vmm_version,
+			      "app_name", "Ember");
+		break;
+	case VMM_GET_VERSION:
+		/* Swagger's FirecrackerVersion: orchestrators read this key. */
+		j = json_pack("{s:s}", "firecracker_version", c->opts.vmm_version);
+		break;
+	case VMM_GET_MACHINE_CONFIG:
+		j = config_machine_to_json(&c->cfg.machine);
+		break;
+	case VMM_GET_VM_CONFIG:
+		j = config_to_json(&c->cfg);
+		break;
+	default:
+		return -EINVAL;
+	}
+	vmm_reply_json(r, j);
+	return 0;
+}
+
+static int do_patch_device(struct controller *c, struct vmm_action *a, struct errbuf *err)
+{
+	const char *id = a->u.patch.id;
+	if (a->kind == VMM_PATCH_DRIVE) {
+		struct config_drive *d = config_find_drive(&c->cfg, id);
+		if (!d)
+			return err_set(err, -ENOENT, "drive \"%s\" does not exist", id);
+		/* Parsed onto a copy: the config changes only once the device did. */
+		struct config_drive tmp = { .drive_id = d->drive_id };
+		int rc = config_parse_drive_patch(a->u.patch.json, &tmp, err);
+		if (rc == 0)
+			rc = vm_virtio_update_drive(&c->vm, id, tmp.path_on_host, err);
+		if (rc < 0) {
+			free(tmp.path_on_host);
+			return err_wrap(err, rc, "drive \"%s\"", id);
+		}
+		free(d->path_on_host);
+		d->path_on_host = tmp.path_on_host;
+		return 0;
+	}
+	struct config_net *n = config_find_net(&c->cfg, id);
+	if (!n)
+		return err_set(err, -ENOENT, "network interface \"%s\" does not exist", id);
+	int rc = config_parse_net_patch(a->u.patch.json, n, err);
+	return rc < 0 ? err_wrap(err, rc, "network interface \"%s\"", id) : 0;
+}
+
+static int do_action(struct controller *c, struct vmm_action *a, struct errbuf *err)
+{
+	struct vm_config *cfg = &c->cfg;
+	const char *module;
+	int rc;
+	switch (a->kind) {
+	case VMM_PUT_BOOT_SOURCE:
+		config_boot_free(&cfg->boot);
+		cfg->boot = a->u.boot;
+		memset(&a->u.boot, 0, sizeof(a->u.boot));
+		return 0;
+	case VMM_PUT_MACHINE_CONFIG:
+	case VMM_PATCH_MACHINE_CONFIG:
+		rc = config_parse_machine(a->u.json, &cfg->machine,
+					  a->kind == VMM_PATCH_MACHINE_CONFIG, err);
+		return rc < 0 ? err_wrap(err, rc, "machine-config") : 0;
+	case VMM_PUT_DRIVE:
+		return config_drive_insert(cfg, &a->u.drive, true, err);
+	case VMM_PUT_NET:
+		return config_net_insert(cfg, &a->u.net, true, err);
+	case VMM_PUT_VSOCK:
+		config_vsock_free(&cfg->vsock);
+		cfg->vsock = a->u.vsock;
+		memset(&a->u.vsock, 0, sizeof(a->u.vsock));
+		return 0;
+	case VMM_PUT_ENTROPY:
+		cfg->entropy = a->u.entropy;
+		return 0;
+	case VMM_PUT_LOGGER:
+		rc = apply_logger(c, &a->u.logger, &module, err);
+		if (rc < 0)
+			return err_wrap(err, rc, "logger");
+		config_logger_free(&cfg->logger);
+		cfg->logger = a->u.logger;
+		memset(&a->u.logger, 0, sizeof(a->u.logger));
+		return 0;
+	case VMM_PUT_METRICS:
+		rc = controller_set_metrics(c, a->u.metrics.metrics_path, err);
+		if (rc < 0)
+			return rc;
+		config_metrics_free(&cfg->metrics);
+		cfg->metrics = a->u.metrics;
+		memset(&a->u.metrics, 0, sizeof(a->u.metrics));
+		return 0;
+	case VMM_INSTANCE_START:
+		return controller_start(c, err);
+	case VMM_SEND_CTRL_ALT_DEL:
+		rc = i8042_send_ctrl_alt_del(c->vm.i8042);
+		return rc < 0 ? err_set(err, rc, "i8042: the keyboard queue is full (%s)",
+					strerror(-rc))
+			      : 0;
+	case VMM_FLUSH_METRICS:
+		if (!controller_metrics_enabled(c))
+			return err_set(err, -ENOENT, "metrics are not configured: PUT /metrics first");
+		rc = controller_flush_metrics(c);
+		return rc < 0 ? err_set(err, rc, "metrics: %s", strerror(-rc)) : 0;
+	case VMM_PAUSE:
+		rc = vm_pause(&c->vm);
+		if (rc == -ETIMEDOUT)
+			return err_set(err, rc, "a vCPU did not stop in time; the microVM keeps running");
+		if (rc < 0)
+			return err_set(err, rc, "the microVM is stopping");
+		c->state = CONTROLLER_PAUSED;
+		return 0;
+	case VMM_RESUME:
+		vm_resume(&c->vm);
+		c->state = CONTROLLER_RUNNING;
+		return 0;
+	case VMM_PATCH_DRIVE:
+	case VMM_PATCH_NET:
+		return do_patch_device(c, a, err);
+	default:
+		return err_set(err, -EINVAL, "unknown action %d", (int)a->kind);
+	}
+}
+
+void controller_handle(struct controller *c, struct vmm_action *a, struct vmm_reply *r)
+{
+	struct errbuf err = { "" };
+	memset(r, 0, sizeof(*r));
+	r->status = 204;
+	bool booted = c->state != CONTROLLER_NOT_STARTED;
+	if (booted && pre_boot_only(a->kind)) {
+		vmm_reply_fault(r, 400, MSG_POST_BOOT);
+	} else if (!booted && post_boot_only(a->kind)) {
+		vmm_reply_fault(r, 400, MSG_PRE_BOOT);
+	} else if (do_get(c, a, r) == 0) {
+		/* answered */
+	} else if (do_action(c, a, &err) < 0) {
+		vmm_reply_fault(r, 400, err.msg);
+	}
+	if (r->status >= 400)
+		log_info("%s: %d %s", vmm_action_name(a->kind), r->status,
+			 r->body ? r->body : "");
+	else
+		log_debug("%s: %d", vmm_action_name(a->kind), r->status);
+	vmm_action_free(a);
+}

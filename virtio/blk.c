@@ -271,20 +271,18 @@ static void vblk_reset(struct virtio_dev *vd)
 	(void)vd;
 }
 
-static int vblk_save(struct virtio_dev *vd, void *buf, size_t len)
+static void vblk_counters(const struct virtio_dev *vd, device_counter_fn fn, void *ctx)
 {
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
-}
-
-static int vblk_restore(struct virtio_dev *vd, const void *buf, size_t len)
-{
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
+	const struct vblk_stats *s = &((const struct vblk *)vd)->stats;
+	fn(ctx, "read_count", s->reads);
+	fn(ctx, "write_count", s->writes);
+	fn(ctx, "flush_count", s->flushes);
+	fn(ctx, "read_bytes", s->read_bytes);
+	fn(ctx, "write_bytes", s->write_bytes);
+	fn(ctx, "invalid_reqs_count", s->invalid + s->unsupported);
+	fn(ctx, "ember_io_errors", s->io_errors);
+	fn(ctx, "ember_discard_count", s->discards);
+	fn(ctx, "ember_write_zeroes_count", s->write_zeroes);
 }
 
 static void vblk_destroy(struct virtio_dev *vd)
@@ -299,8 +297,7 @@ static const struct virtio_dev_ops vblk_ops = {
 	.activate = vblk_activate,
 	.reset = vblk_reset,
 	.queue_notify = vblk_notify,
-	.save = vblk_save,
-	.restore = vblk_restore,
+	.counters = vblk_counters,
 	.destroy = vblk_destroy,
 };
 

@@ -90,6 +90,9 @@ struct virtio_mmio {
 };
 
 extern const struct bus_ops virtio_mmio_bus_ops;
+/* A transport and its device as the VM sees them: counters (the
+ * transport's, then the device's), destroy (virtio_mmio_destroy). */
+extern const struct device_ops virtio_mmio_device_ops;
 
 /* Builds the transport around dev (eventfds, ioeventfd/irqfd when the
  * backend has them). On failure nothing is left behind and dev is still

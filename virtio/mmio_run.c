@@ -319,3 +319,26 @@ int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st)
 	pthread_mutex_unlock(&t->regs_lock);
 	return 0;
 }
+
+static void virtio_mmio_counters(void *opaque, device_counter_fn fn, void *ctx)
+{
+	const struct virtio_mmio *t = opaque;
+	const struct virtio_dev *d = t->dev;
+	fn(ctx, "activate_fails", d->stats.activate_fails);
+	fn(ctx, "queue_event_count", d->stats.queue_notifies);
+	fn(ctx, "ember_interrupts", d->stats.interrupts);
+	fn(ctx, "ember_resets", d->stats.resets);
+	if (d->ops->counters)
+		d->ops->counters(d, fn, ctx);
+}
+
+static void virtio_mmio_dev_destroy(void *opaque)
+{
+	virtio_mmio_destroy(opaque);
+}
+
+/* Snapshots come once the devices can save their state (NULL until then). */
+const struct device_ops virtio_mmio_device_ops = {
+	.counters = virtio_mmio_counters,
+	.destroy = virtio_mmio_dev_destroy,
+};

@@ -301,20 +301,16 @@ static void vnet_reset(struct virtio_dev *vd)
 	vnet_set_offload(n, false);
 }
 
-static int vnet_save(struct virtio_dev *vd, void *buf, size_t len)
+static void vnet_counters(const struct virtio_dev *vd, device_counter_fn fn, void *ctx)
 {
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
-}
-
-static int vnet_restore(struct virtio_dev *vd, const void *buf, size_t len)
-{
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
+	const struct vnet_stats *s = &((const struct vnet *)vd)->stats;
+	fn(ctx, "rx_packets_count", s->rx_packets);
+	fn(ctx, "rx_bytes_count", s->rx_bytes);
+	fn(ctx, "tx_packets_count", s->tx_packets);
+	fn(ctx, "tx_bytes_count", s->tx_bytes);
+	fn(ctx, "tx_malformed_frames", s->tx_dropped);
+	fn(ctx, "ember_rx_dropped", s->rx_dropped);
+	fn(ctx, "ember_rx_blocked", s->rx_blocked);
 }
 
 static void vnet_destroy(struct virtio_dev *vd)
@@ -329,8 +325,7 @@ static const struct virtio_dev_ops vnet_ops = {
 	.activate = vnet_activate,
 	.reset = vnet_reset,
 	.queue_notify = vnet_notify,
-	.save = vnet_save,
-	.restore = vnet_restore,
+	.counters = vnet_counters,
 	.destroy = vnet_destroy,
 };
 

@@ -76,20 +76,12 @@ static void vrng_reset(struct virtio_dev *vd)
 	(void)vd;
 }
 
-static int vrng_save(struct virtio_dev *vd, void *buf, size_t len)
+static void vrng_counters(const struct virtio_dev *vd, device_counter_fn fn, void *ctx)
 {
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
-}
-
-static int vrng_restore(struct virtio_dev *vd, const void *buf, size_t len)
-{
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
+	const struct vrng_stats *s = vrng_stats(vd);
+	fn(ctx, "entropy_event_count", s->requests);
+	fn(ctx, "entropy_bytes", s->bytes);
+	fn(ctx, "host_rng_fails", s->errors);
 }
 
 static void vrng_destroy(struct virtio_dev *vd)
@@ -101,8 +93,7 @@ static const struct virtio_dev_ops vrng_ops = {
 	.activate = vrng_activate,
 	.reset = vrng_reset,
 	.queue_notify = vrng_notify,
-	.save = vrng_save,
-	.restore = vrng_restore,
+	.counters = vrng_counters,
 	.destroy = vrng_destroy,
 };
 

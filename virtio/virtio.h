@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/base/device.h"
 #include "runtime/base/gmem.h"
 #include "virtio/hub.h"
 #include "virtio/virtqueue.h"
@@ -39,7 +40,11 @@ struct virtio_dev_ops {
 	/* The driver notified queue q (also called once per queue right after
 	 * activation, so a notification that raced it is never lost). */
 	void (*queue_notify)(struct virtio_dev *vd, unsigned q);
-	/* Snapshot hooks: plain, versioned state. -ENOTSUP for now. */
+	/* The device's own counters, running totals under fixed names (the
+	 * transport adds those it keeps for every device). */
+	void (*counters)(const struct virtio_dev *vd, device_counter_fn fn, void *ctx);
+	/* Snapshot state beyond the transport's, plain and versioned; NULL
+	 * while the device cannot be snapshotted. As struct device_ops. */
 	int (*save)(struct virtio_dev *vd, void *buf, size_t len);
 	int (*restore)(struct virtio_dev *vd, const void *buf, size_t len);
 	/* Frees the device (after reset, if it was active). */

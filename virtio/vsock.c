@@ -321,20 +321,20 @@ static void vsock_reset(struct virtio_dev *vd)
 	vs->nr_orphans = 0;
 }
 
-static int vsock_save(struct virtio_dev *vd, void *buf, size_t len)
+static void vsock_counters(const struct virtio_dev *vd, device_counter_fn fn, void *ctx)
 {
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
-}
-
-static int vsock_restore(struct virtio_dev *vd, const void *buf, size_t len)
-{
-	(void)vd;
-	(void)buf;
-	(void)len;
-	return -ENOTSUP;
+	const struct vsock_stats *s = vsock_stats(vd);
+	fn(ctx, "rx_packets_count", s->rx_packets);
+	fn(ctx, "rx_bytes_count", s->rx_bytes);
+	fn(ctx, "tx_packets_count", s->tx_packets);
+	fn(ctx, "tx_bytes_count", s->tx_bytes);
+	fn(ctx, "conns_added", s->conns_opened);
+	fn(ctx, "conns_removed", s->conns_closed);
+	fn(ctx, "conn_event_fails", s->conns_refused);
+	fn(ctx, "ember_rsts_dropped", s->rsts_dropped);
+	fn(ctx, "ember_credit_violations", s->credit_violations);
+	fn(ctx, "ember_rsts_sent", s->rsts_sent);
+	fn(ctx, "ember_malformed", s->malformed);
 }
 
 static void vsock_destroy(struct virtio_dev *vd)
@@ -352,8 +352,7 @@ static const struct virtio_dev_ops vsock_ops = {
 	.activate = vsock_activate,
 	.reset = vsock_reset,
 	.queue_notify = vsock_notify,
-	.save = vsock_save,
-	.restore = vsock_restore,
+	.counters = vsock_counters,
 	.destroy = vsock_destroy,
 };
 

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "runtime/backend/accel.h"
-#include "runtime/devices/i8042.h"
 #include "runtime/base/log.h"
 #include "runtime/vm/virtio.h"
 
@@ -454,7 +453,7 @@ static int do_action(struct controller *c, struct vmm_action *a, struct errbuf *
 	case VMM_INSTANCE_START:
 		return controller_start(c, err);
 	case VMM_SEND_CTRL_ALT_DEL:
-		rc = i8042_send_ctrl_alt_del(c->vm.i8042);
+		rc = vm_send_ctrl_alt_del(&c->vm);
 		return rc < 0 ? err_set(err, rc, "i8042: the keyboard queue is full (%s)",
 					strerror(-rc))
 			      : 0;

@@ -14,9 +14,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "runtime/devices/i8042.h"
-#include "runtime/devices/serial.h"
-#include "runtime/vm/virtio.h"
 
 /* Firecracker's WRITE_METRICS_PERIOD_MS. */
 #define METRICS_PERIOD_S 60
@@ -31,8 +28,6 @@ struct controller_metrics {
 	unsigned nr_prev;
 	uint64_t missed_lines; /* the sink was full */
 	uint64_t write_fails;  /* the sink failed or took part of a line */
-	struct serial_stats serial; /* the devices' last readings */
-	uint64_t kbd_dropped;
 };
 
 int controller_metrics_init(struct controller *c)
@@ -221,46 +216,28 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 #undef CNT
 #undef FAIL
 
-static void device_groups(struct controller *c, struct mbuild *b, json_t *root)
-{
-	struct controller_metrics *m = b->m;
-	/* Without a VM the devices' last values stand: deltas of 0. */
-	if (atomic_load(&c->vm_live) && c->vm.serial)
-		serial_get_stats(c->vm.serial, &m->serial);
-	if (atomic_load(&c->vm_live) && c->vm.i8042)
-		m->kbd_dropped = i8042_dropped(c->vm.i8042);
-	json_t *g = group(b, root, "uart");
-	put(b, g, "error_count", 0);
-	put(b, g, "write_count", m->serial.out_bytes);
-	put(b, g, "missed_write_count", m->serial.out_dropped);
-	put(b, g, "read_count", m->serial.in_bytes);
-	put(b, g, "missed_read_count", m->serial.missed_reads);
-	g = group(b, root, "ember_i8042");
-	put(b, g, "dropped_bytes", m->kbd_dropped);
-}
-
-struct virtio_build {
+struct device_build {
 	struct mbuild *b;
 	json_t *root;
 };
 
-static void virtio_counter(void *ctx, const char *section, const char *name, uint64_t value)
+static void device_counter(void *ctx, const char *group_name, const char *name, uint64_t value)
 {
-	struct virtio_build *v = ctx;
-	json_t *g = json_object_get(v->root, section);
+	struct device_build *d = ctx;
+	json_t *g = json_object_get(d->root, group_name);
 	if (!g)
-		g = group(v->b, v->root, section);
-	put(v->b, g, name, value);
+		g = group(d->b, d->root, group_name);
+	put(d->b, g, name, value);
 }
 
-/* The virtio devices' running totals ("block_<id>", "net_<id>", "vsock",
- * "entropy"). They come last: the set only exists while the VM does, and
- * the fixed counters before them keep their places in prev[]. */
-static void virtio_groups(struct controller *c, struct mbuild *b, json_t *root)
+/* Every device's counters, in its own group ("uart", "block_<id>", ...).
+ * Before a VM exists the groups every VM has are written as zeros; devices
+ * keep their places in prev[] because the VM lists them in a fixed order,
+ * the legacy ones (those zero groups) first. */
+static void device_groups(struct controller *c, struct mbuild *b, json_t *root)
 {
-	struct virtio_build v = { b, root };
-	if (atomic_load(&c->vm_live))
-		vm_virtio_counters(&c->vm, virtio_counter, &v);
+	struct device_build d = { b, root };
+	vm_counters(atomic_load(&c->vm_live) ? &c->vm : NULL, device_counter, &d);
 }
 
 int controller_flush_metrics(struct controller *c)
@@ -277,13 +254,12 @@ int controller_flush_metrics(struct controller *c)
 	json_object_set_new(root, "utc_timestamp_ms",
 			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
 	api_groups(&b, root, c->opts.api);
-	device_groups(c, &b, root);
 	json_t *g = group(&b, root, "logger");
 	put(&b, g, "missed_metrics_count", m->missed_lines);
 	put(&b, g, "metrics_fails", m->write_fails);
 	put(&b, g, "missed_log_count", 0);
 	put(&b, g, "log_fails", 0);
-	virtio_groups(c, &b, root);
+	device_groups(c, &b, root);
 	char *line = b.oom ? NULL : json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (!line) {

@@ -109,3 +109,12 @@ void boot_timer_destroy(struct boot_timer *bt)
 {
 	free(bt);
 }
+
+static void boot_timer_dev_destroy(void *dev)
+{
+	boot_timer_destroy(dev);
+}
+
+const struct device_ops boot_timer_device_ops = {
+	.destroy = boot_timer_dev_destroy,
+};

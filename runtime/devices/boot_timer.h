@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "runtime/base/bus.h"
+#include "runtime/base/device.h"
 
 #define BOOT_TIMER_SIZE 0x1000ULL
 #define BOOT_TIMER_MAGIC 123 /* MAGIC_VALUE_SIGNAL_GUEST_BOOT_COMPLETE */
@@ -34,5 +35,8 @@ uint64_t boot_timer_last_us(struct boot_timer *bt);
 void boot_timer_destroy(struct boot_timer *bt);
 
 extern const struct bus_ops boot_timer_bus_ops;
+/* Destroy only: it logs its one measurement and keeps no state worth a
+ * snapshot (a restored guest has booted already). */
+extern const struct device_ops boot_timer_device_ops;
 
 #endif

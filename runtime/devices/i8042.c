@@ -338,3 +338,18 @@ void i8042_destroy(struct i8042 *dev)
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }
+
+static void i8042_counters(void *dev, device_counter_fn fn, void *ctx)
+{
+	fn(ctx, "dropped_bytes", dev ? i8042_dropped(dev) : 0);
+}
+
+static void i8042_dev_destroy(void *dev)
+{
+	i8042_destroy(dev);
+}
+
+const struct device_ops i8042_device_ops = {
+	.counters = i8042_counters,
+	.destroy = i8042_dev_destroy,
+};

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "runtime/base/bus.h"
+#include "runtime/base/device.h"
 #include "runtime/base/irq.h"
 
 #define I8042_DATA_PORT 0x60
@@ -41,5 +42,7 @@ void i8042_destroy(struct i8042 *dev);
 /* One op table per port: 0x60 (data) and 0x64 (command/status). */
 extern const struct bus_ops i8042_data_ops;
 extern const struct bus_ops i8042_cmd_ops;
+/* Counters ("dropped_bytes") and destroy; no snapshot state yet. */
+extern const struct device_ops i8042_device_ops;
 
 #endif

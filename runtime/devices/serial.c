@@ -523,3 +523,46 @@ void serial_destroy(struct serial *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
+
+static void serial_counters(void *dev, device_counter_fn fn, void *ctx)
+{
+	struct serial_stats st = { 0 };
+	if (dev)
+		serial_get_stats(dev, &st);
+	fn(ctx, "error_count", 0);
+	fn(ctx, "write_count", st.out_bytes);
+	fn(ctx, "missed_write_count", st.out_dropped);
+	fn(ctx, "read_count", st.in_bytes);
+	fn(ctx, "missed_read_count", st.missed_reads);
+}
+
+static int serial_dev_save(void *dev, void *buf, size_t len)
+{
+	struct serial_state st;
+	if (len < sizeof(st))
+		return -ENOSPC;
+	serial_save(dev, &st);
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int serial_dev_restore(void *dev, const void *buf, size_t len)
+{
+	struct serial_state st; /* buf need not be aligned */
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	return serial_restore(dev, &st);
+}
+
+static void serial_dev_destroy(void *dev)
+{
+	serial_destroy(dev);
+}
+
+const struct device_ops serial_device_ops = {
+	.counters = serial_counters,
+	.save = serial_dev_save,
+	.restore = serial_dev_restore,
+	.destroy = serial_dev_destroy,
+};

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "runtime/base/bus.h"
+#include "runtime/base/device.h"
 #include "runtime/base/irq.h"
 
 #define SERIAL_NR_PORTS 8
@@ -67,5 +68,8 @@ int serial_restore(struct serial *s, const struct serial_state *in);
 void serial_destroy(struct serial *s);
 
 extern const struct bus_ops serial_bus_ops;
+/* Counters (Firecracker's "uart" metrics), snapshot state (struct
+ * serial_state), destroy. */
+extern const struct device_ops serial_device_ops;
 
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "runtime/base/log.h"
-#include "runtime/vm/vm.h"
 
 enum vcpu_action vcpu_dispatch_exit(const struct bus *mmio, const struct bus *pio,
 				    struct vcpu_exit *exit)
@@ -62,24 +61,24 @@ static const char *exit_name(const struct vcpu_exit *exit)
 /* One line naming the vCPU, RIP and the bytes there, for a fatal exit. */
 static void vcpu_report(struct vcpu *v, const struct vcpu_exit *exit)
 {
-	struct vm *vm = v->vm;
+	const struct vcpu_host *h = v->host;
 	struct x86_regs regs;
 	char bytes[3 * 16 + 1] = "";
 	uint8_t insn[16];
 	uint32_t n = 0;
 
-	if (vm->be->get_regs(v->bv, &regs) < 0)
+	if (h->be->get_regs(v->bv, &regs) < 0)
 		regs.rip = ~0ULL;
 	if (exit->reason == VCPU_EXIT_INTERNAL_ERROR && exit->error.nr_insn) {
 		n = exit->error.nr_insn;
 		memcpy(insn, exit->error.insn, n);
 	} else {
 		uint64_t gpa;
-		if (vm->be->translate(v->bv, regs.rip, &gpa) == 0) {
+		if (h->be->translate(v->bv, regs.rip, &gpa) == 0) {
 			/* Stop at the page end: the next page may not be mapped. */
 			uint64_t room = 4096 - (gpa & 4095);
 			n = room < sizeof(insn) ? (uint32_t)room : (uint32_t)sizeof(insn);
-			if (gm_read(&vm->mem, gpa, insn, n) < 0)
+			if (gm_read(h->mem, gpa, insn, n) < 0)
 				n = 0;
 		}
 	}
@@ -92,35 +91,32 @@ static void vcpu_report(struct vcpu *v, const struct vcpu_exit *exit)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct vm *vm = v->vm;
+	const struct vcpu_host *h = v->host;
 	struct vcpu_exit exit;
 	char name[16];
 
 	snprintf(name, sizeof(name), "ember-vcpu%u", v->index);
 	pthread_setname_np(pthread_self(), name);
-	while (!atomic_load(&vm->stopping)) {
-		vm_vcpu_checkpoint(vm);
-		if (atomic_load(&vm->stopping))
-			break;
-		int r = vm->be->vcpu_run(v->bv, &exit);
+	while (run_gate_pass(h->gate)) {
+		int r = h->be->vcpu_run(v->bv, &exit);
 		if (r < 0) {
 			log_err("vCPU %u: run failed: %s", v->index, strerror(-r));
-			vm_request_exit(vm, 1);
+			h->end(h->ctx, 1);
 			break;
 		}
-		enum vcpu_action act = vcpu_dispatch_exit(&vm->mmio, &vm->pio, &exit);
+		enum vcpu_action act = vcpu_dispatch_exit(h->mmio, h->pio, &exit);
 		if (act == VCPU_ACTION_RESET) {
 			log_info("vCPU %u: guest reset", v->index);
-			vm_request_exit(vm, 0);
+			h->end(h->ctx, 0);
 			break;
 		}
 		if (act == VCPU_ACTION_FATAL) {
 			vcpu_report(v, &exit);
-			vm_request_exit(vm, 1);
+			h->end(h->ctx, 1);
 			break;
 		}
 	}
-	vm_vcpu_gone(vm);
+	run_gate_leave(h->gate);
 	return NULL;
 }
 
@@ -136,10 +132,13 @@ int vcpu_start(struct vcpu *v)
 	sigaddset(&ctl, SIGQUIT);
 	sigaddset(&ctl, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &ctl, &old);
+	run_gate_enter(v->host->gate);
 	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0)
+	if (r != 0) {
+		run_gate_leave(v->host->gate);
 		return -r;
+	}
 	v->started = true;
 	return 0;
 }
@@ -148,7 +147,7 @@ void vcpu_stop(struct vcpu *v)
 {
 	if (!v->started)
 		return;
-	v->vm->be->vcpu_kick(v->bv);
+	v->host->be->vcpu_kick(v->bv);
 	pthread_join(v->thread, NULL);
 	v->started = false;
 }

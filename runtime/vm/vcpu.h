@@ -1,18 +1,31 @@
 /* vCPU threads: each runs guest code and dispatches exits to the buses;
- * nothing else happens on them. */
-#ifndef EMBER_VCPU_H
-#define EMBER_VCPU_H
+ * nothing else happens on them. A vCPU thread sees its VM only through
+ * struct vcpu_host. */
+#ifndef EMBER_VM_VCPU_H
+#define EMBER_VM_VCPU_H
 
 #include <pthread.h>
 #include <stdbool.h>
 
 #include "runtime/backend/backend.h"
 #include "runtime/base/bus.h"
+#include "runtime/base/gmem.h"
+#include "runtime/vm/run_gate.h"
 
-struct vm;
+/* What a vCPU thread may use of its VM; shared by all its vCPUs. */
+struct vcpu_host {
+	const struct backend_ops *be;
+	const struct bus *mmio, *pio;
+	const struct guest_mem *mem; /* to quote the code bytes of a fatal exit */
+	struct run_gate *gate;
+	/* Asks the VM to end with this exit code (0 after a guest reset, 1
+	 * after a fatal exit). Callable from any thread. */
+	void (*end)(void *ctx, int code);
+	void *ctx;
+};
 
 struct vcpu {
-	struct vm *vm;
+	const struct vcpu_host *host;
 	unsigned index;
 	struct backend_vcpu *bv;
 	pthread_t thread;
@@ -29,6 +42,7 @@ enum vcpu_action {
  * fake buses and crafted exits. */
 enum vcpu_action vcpu_dispatch_exit(const struct bus *mmio, const struct bus *pio,
 				    struct vcpu_exit *exit);
+/* Counts the thread in at the gate, then starts it. */
 int vcpu_start(struct vcpu *vcpu);
 /* Kicks and joins; safe to call on a vCPU that never started. */
 void vcpu_stop(struct vcpu *vcpu);

@@ -1,7 +1,9 @@
 /* The VM's virtio-mmio devices: one transport per device in its own 4 KiB
  * slot, announced on the kernel command line as Firecracker does
  * ("virtio_mmio.device=4K@0xADDR:IRQ"), and one hub (an epoll set) for all
- * of their fds, registered as a single handler in the VMM loop. */
+ * of their fds, registered as a single handler in the VMM loop. Which
+ * devices a config asks for is one table: a config section, how many
+ * instances it has, and how each is created. */
 #include "runtime/vm/virtio.h"
 
 #include <errno.h>
@@ -11,8 +13,8 @@
 #include <sys/epoll.h>
 
 #include "config/config.h"
-#include "runtime/boot/layout.h"
 #include "runtime/base/log.h"
+#include "runtime/boot/layout.h"
 #include "runtime/boot/mptable.h"
 #include "runtime/vm/vm.h"
 #include "virtio/blk.h"
@@ -25,16 +27,82 @@
 /* Slots end where the I/O APIC's pins do (runtime/boot/mptable.h). */
 #define VM_VIRTIO_MAX (MPTABLE_IRQS - LAYOUT_FIRST_VIRTIO_IRQ)
 
-enum vm_virtio_kind { VV_BLOCK, VV_NET, VV_VSOCK, VV_ENTROPY };
-
 struct vm_virtio {
-	struct vm *vm;
 	struct vhub hub;
 	bool hub_ok, hub_watched;
-	unsigned n;
-	struct virtio_mmio *devs[VM_VIRTIO_MAX];
-	enum vm_virtio_kind kind[VM_VIRTIO_MAX];
-	char section[VM_VIRTIO_MAX][CONFIG_ID_MAX + 8]; /* metrics section name */
+	unsigned n; /* slots taken */
+};
+
+/* One kind of virtio device in the config. */
+struct virtio_kind {
+	const char *what;   /* for messages: "drive", ... */
+	const char *prefix; /* metrics group: prefix + instance id */
+	size_t (*count)(const struct vm_config *cfg);
+	/* Creates instance i; *id is its config id, NULL for single devices. */
+	int (*create)(const struct vm_config *cfg, size_t i, struct virtio_dev **out,
+		      const char **id, struct errbuf *err);
+	/* After the device is on the bus: what else the command line needs. */
+	int (*announce)(const struct vm_config *cfg, size_t i, struct cmdline *cl,
+			struct errbuf *err);
+};
+
+static size_t count_drives(const struct vm_config *cfg) { return cfg->n_drives; }
+static size_t count_nets(const struct vm_config *cfg) { return cfg->n_nets; }
+static size_t count_vsock(const struct vm_config *cfg) { return cfg->vsock.present; }
+static size_t count_entropy(const struct vm_config *cfg) { return cfg->entropy.present; }
+
+static int create_drive(const struct vm_config *cfg, size_t i, struct virtio_dev **out,
+			const char **id, struct errbuf *err)
+{
+	*id = cfg->drives[i].drive_id;
+	return vblk_create(&cfg->drives[i], out, err);
+}
+
+static int create_net(const struct vm_config *cfg, size_t i, struct virtio_dev **out,
+		      const char **id, struct errbuf *err)
+{
+	*id = cfg->nets[i].iface_id;
+	return vnet_create(&cfg->nets[i], out, err);
+}
+
+static int create_vsock(const struct vm_config *cfg, size_t i, struct virtio_dev **out,
+			const char **id, struct errbuf *err)
+{
+	(void)i;
+	*id = NULL;
+	return vsock_create(&cfg->vsock, out, err);
+}
+
+static int create_entropy(const struct vm_config *cfg, size_t i, struct virtio_dev **out,
+			  const char **id, struct errbuf *err)
+{
+	(void)i;
+	*id = NULL;
+	return vrng_create(&cfg->entropy, out, err);
+}
+
+/* Firecracker's rule: the root drive's root= and rw/ro unless boot_args
+ * already chose a root. */
+static int announce_root(const struct vm_config *cfg, size_t i, struct cmdline *cl,
+			 struct errbuf *err)
+{
+	const struct config_drive *d = &cfg->drives[i];
+	if (!d->is_root_device || cmdline_has(cl, "root"))
+		return 0;
+	int r = d->partuuid ? cmdline_append(cl, err, "root=PARTUUID=%s", d->partuuid)
+			    : cmdline_append(cl, err, "root=/dev/vda");
+	if (r == 0)
+		r = cmdline_append(cl, err, "%s", d->is_read_only ? "ro" : "rw");
+	return r;
+}
+
+/* Drives first, root drive first (config keeps it at drives[0]), so it
+ * becomes /dev/vda. */
+static const struct virtio_kind kinds[] = {
+	{ "drive", "block_", count_drives, create_drive, announce_root },
+	{ "network interface", "net_", count_nets, create_net, NULL },
+	{ "vsock", "vsock", count_vsock, create_vsock, NULL },
+	{ "entropy", "entropy", count_entropy, create_entropy, NULL },
 };
 
 static void vm_virtio_on_hub(void *opaque, uint32_t events)
@@ -46,11 +114,12 @@ static void vm_virtio_on_hub(void *opaque, uint32_t events)
 		log_ratelimited(LOG_ERROR, "virtio: event dispatch: %s", strerror(-r));
 }
 
-/* Takes ownership of dev (destroyed on failure). */
-static int vm_virtio_add(struct vm_virtio *vv, struct virtio_dev *dev, enum vm_virtio_kind kind,
-			 const char *id, struct cmdline *cl, struct errbuf *err)
+/* Puts dev behind a transport in the next slot. Takes ownership of dev
+ * (destroyed on failure). */
+static int vm_virtio_add(struct vm *vm, struct virtio_dev *dev, const char *group,
+			 struct cmdline *cl, struct errbuf *err)
 {
-	struct vm *vm = vv->vm;
+	struct vm_virtio *vv = vm->virtio;
 	if (vv->n == VM_VIRTIO_MAX) {
 		err_set(err, -ENOSPC, "%s: no free virtio slot (at most %u devices)", dev->name,
 			VM_VIRTIO_MAX);
@@ -76,11 +145,10 @@ static int vm_virtio_add(struct vm_virtio *vv, struct virtio_dev *dev, enum vm_v
 		dev->ops->destroy(dev);
 		return r;
 	}
-	static const char *const prefix[] = { "block_", "net_", "vsock", "entropy" };
-	snprintf(vv->section[vv->n], sizeof(vv->section[vv->n]), "%s%s", prefix[kind],
-		 id ? id : "");
-	vv->kind[vv->n] = kind;
-	vv->devs[vv->n++] = t;
+	vv->n++;
+	r = vm_devices_add(&vm->devs, group, &virtio_mmio_device_ops, t);
+	if (r < 0)
+		return err_set(err, r, "%s: %s", dev->name, strerror(-r));
 	r = virtio_mmio_register(t, &vm->mmio);
 	if (r < 0)
 		return err_set(err, r, "%s: MMIO slot 0x%llx: %s", dev->name,
@@ -89,62 +157,48 @@ static int vm_virtio_add(struct vm_virtio *vv, struct virtio_dev *dev, enum vm_v
 			      (unsigned long long)base, irq);
 }
 
-/* Firecracker's rule: the root drive's root= and rw/ro unless boot_args
- * already chose a root. */
-static int vm_virtio_root(const struct config_drive *d, struct cmdline *cl, struct errbuf *err)
+static int vm_virtio_devices(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
+			     struct errbuf *err)
 {
-	if (cmdline_has(cl, "root"))
-		return 0;
-	int r = d->partuuid ? cmdline_append(cl, err, "root=PARTUUID=%s", d->partuuid)
-			    : cmdline_append(cl, err, "root=/dev/vda");
-	if (r == 0)
-		r = cmdline_append(cl, err, "%s", d->is_read_only ? "ro" : "rw");
-	return r;
-}
-
-static int vm_virtio_devices(struct vm_virtio *vv, const struct vm_config *cfg,
-			     struct cmdline *cl, struct errbuf *err)
-{
-	struct virtio_dev *dev;
-	int r;
-	/* Drives first, root drive first (config keeps it at drives[0]), so
-	 * it becomes /dev/vda. */
-	for (size_t i = 0; i < cfg->n_drives; i++) {
-		const struct config_drive *d = &cfg->drives[i];
-		if ((r = vblk_create(d, &dev, err)) < 0 || (r = vm_virtio_add(vv, dev, VV_BLOCK, d->drive_id, cl, err)) < 0)
-			return err_wrap(err, r, "drive %s", d->drive_id);
-		if (d->is_root_device && (r = vm_virtio_root(d, cl, err)) < 0)
-			return r;
-	}
-	for (size_t i = 0; i < cfg->n_nets; i++) {
-		const struct config_net *n = &cfg->nets[i];
-		if ((r = vnet_create(n, &dev, err)) < 0 || (r = vm_virtio_add(vv, dev, VV_NET, n->iface_id, cl, err)) < 0)
-			return err_wrap(err, r, "network interface %s", n->iface_id);
-	}
-	if (cfg->vsock.present) {
-		if ((r = vsock_create(&cfg->vsock, &dev, err)) < 0 ||
-		    (r = vm_virtio_add(vv, dev, VV_VSOCK, NULL, cl, err)) < 0)
-			return err_wrap(err, r, "vsock");
-	}
-	if (cfg->entropy.present) {
-		if ((r = vrng_create(&cfg->entropy, &dev, err)) < 0 ||
-		    (r = vm_virtio_add(vv, dev, VV_ENTROPY, NULL, cl, err)) < 0)
-			return err_wrap(err, r, "entropy");
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		const struct virtio_kind *kind = &kinds[k];
+		for (size_t i = 0; i < kind->count(cfg); i++) {
+			struct virtio_dev *dev;
+			const char *id = NULL;
+			char group[VM_DEVICE_NAME_MAX];
+			int r = kind->create(cfg, i, &dev, &id, err);
+			if (r == 0) {
+				snprintf(group, sizeof(group), "%s%s", kind->prefix, id ? id : "");
+				r = vm_virtio_add(vm, dev, group, cl, err);
+			}
+			if (r == 0 && kind->announce)
+				r = kind->announce(cfg, i, cl, err);
+			if (r < 0)
+				return id ? err_wrap(err, r, "%s %s", kind->what, id)
+					  : err_wrap(err, r, "%s", kind->what);
+		}
 	}
 	return 0;
+}
+
+static bool vm_virtio_wanted(const struct vm_config *cfg)
+{
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (kinds[k].count(cfg))
+			return true;
+	return false;
 }
 
 int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
 		     struct errbuf *err)
 {
-	if (!cfg->n_drives && !cfg->n_nets && !cfg->vsock.present && !cfg->entropy.present)
+	if (!vm_virtio_wanted(cfg))
 		return 0;
 	if (!vm->loop)
 		return err_set(err, -EINVAL, "virtio: the VM has no event loop");
 	struct vm_virtio *vv = calloc(1, sizeof(*vv));
 	if (!vv)
 		return err_set(err, -ENOMEM, "virtio: out of memory");
-	vv->vm = vm;
 	vm->virtio = vv;
 	int r = vhub_init(&vv->hub);
 	if (r < 0)
@@ -154,7 +208,7 @@ int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline 
 	if (r < 0)
 		return err_set(err, r, "virtio: VMM event loop: %s", strerror(-r));
 	vv->hub_watched = true;
-	return vm_virtio_devices(vv, cfg, cl, err);
+	return vm_virtio_devices(vm, cfg, cl, err);
 }
 
 void vm_virtio_destroy(struct vm *vm)
@@ -162,8 +216,6 @@ void vm_virtio_destroy(struct vm *vm)
 	if (!vm || !vm->virtio)
 		return;
 	struct vm_virtio *vv = vm->virtio;
-	for (unsigned i = vv->n; i-- > 0;)
-		virtio_mmio_destroy(vv->devs[i]);
 	if (vv->hub_watched)
 		evloop_del(vm->loop, vv->hub.epfd);
 	if (vv->hub_ok)
@@ -175,78 +227,11 @@ void vm_virtio_destroy(struct vm *vm)
 int vm_virtio_update_drive(struct vm *vm, const char *drive_id, const char *path,
 			   struct errbuf *err)
 {
-	struct vm_virtio *vv = vm ? vm->virtio : NULL;
-	char section[CONFIG_ID_MAX + 8];
-	snprintf(section, sizeof(section), "block_%s", drive_id);
-	for (unsigned i = 0; vv && i < vv->n; i++)
-		if (vv->kind[i] == VV_BLOCK && !strcmp(vv->section[i], section))
-			return vblk_update_path(vv->devs[i]->dev, path, err);
-	return err_set(err, -ENOENT, "drive %s: no such drive", drive_id);
-}
-
-static void vm_virtio_dev_counters(const char *sec, const struct virtio_dev *d,
-				   vm_virtio_counter_fn fn, void *ctx)
-{
-	fn(ctx, sec, "activate_fails", d->stats.activate_fails);
-	fn(ctx, sec, "queue_event_count", d->stats.queue_notifies);
-	fn(ctx, sec, "ember_interrupts", d->stats.interrupts);
-	fn(ctx, sec, "ember_resets", d->stats.resets);
-}
-
-void vm_virtio_counters(struct vm *vm, vm_virtio_counter_fn fn, void *ctx)
-{
-	struct vm_virtio *vv = vm ? vm->virtio : NULL;
-	for (unsigned i = 0; vv && i < vv->n; i++) {
-		const struct virtio_dev *d = vv->devs[i]->dev;
-		const char *sec = vv->section[i];
-		vm_virtio_dev_counters(sec, d, fn, ctx);
-		switch (vv->kind[i]) {
-		case VV_BLOCK: {
-			const struct vblk_stats *s = vblk_stats(d);
-			fn(ctx, sec, "read_count", s->reads);
-			fn(ctx, sec, "write_count", s->writes);
-			fn(ctx, sec, "flush_count", s->flushes);
-			fn(ctx, sec, "read_bytes", s->read_bytes);
-			fn(ctx, sec, "write_bytes", s->write_bytes);
-			fn(ctx, sec, "invalid_reqs_count", s->invalid + s->unsupported);
-			fn(ctx, sec, "ember_io_errors", s->io_errors);
-			fn(ctx, sec, "ember_discard_count", s->discards);
-			fn(ctx, sec, "ember_write_zeroes_count", s->write_zeroes);
-			break;
-		}
-		case VV_NET: {
-			const struct vnet_stats *s = vnet_stats(d);
-			fn(ctx, sec, "rx_packets_count", s->rx_packets);
-			fn(ctx, sec, "rx_bytes_count", s->rx_bytes);
-			fn(ctx, sec, "tx_packets_count", s->tx_packets);
-			fn(ctx, sec, "tx_bytes_count", s->tx_bytes);
-			fn(ctx, sec, "tx_malformed_frames", s->tx_dropped);
-			fn(ctx, sec, "ember_rx_dropped", s->rx_dropped);
-			fn(ctx, sec, "ember_rx_blocked", s->rx_blocked);
-			break;
-		}
-		case VV_VSOCK: {
-			const struct vsock_stats *s = vsock_stats(d);
-			fn(ctx, sec, "rx_packets_count", s->rx_packets);
-			fn(ctx, sec, "rx_bytes_count", s->rx_bytes);
-			fn(ctx, sec, "tx_packets_count", s->tx_packets);
-			fn(ctx, sec, "tx_bytes_count", s->tx_bytes);
-			fn(ctx, sec, "conns_added", s->conns_opened);
-			fn(ctx, sec, "conns_removed", s->conns_closed);
-			fn(ctx, sec, "conn_event_fails", s->conns_refused);
-			fn(ctx, sec, "ember_rsts_dropped", s->rsts_dropped);
-			fn(ctx, sec, "ember_credit_violations", s->credit_violations);
-			fn(ctx, sec, "ember_rsts_sent", s->rsts_sent);
-			fn(ctx, sec, "ember_malformed", s->malformed);
-			break;
-		}
-		case VV_ENTROPY: {
-			const struct vrng_stats *s = vrng_stats(d);
-			fn(ctx, sec, "entropy_event_count", s->requests);
-			fn(ctx, sec, "entropy_bytes", s->bytes);
-			fn(ctx, sec, "host_rng_fails", s->errors);
-			break;
-		}
-		}
-	}
+	char group[VM_DEVICE_NAME_MAX];
+	snprintf(group, sizeof(group), "%s%s", kinds[0].prefix, drive_id);
+	struct vm_device *d = vm ? vm_devices_find(&vm->devs, group) : NULL;
+	if (!d)
+		return err_set(err, -ENOENT, "drive %s: no such drive", drive_id);
+	struct virtio_mmio *t = d->dev;
+	return vblk_update_path(t->dev, path, err);
 }

@@ -1,12 +1,11 @@
 /* The VM's virtio-mmio devices, built from the config: the seam between
- * runtime/vm/vm.c and virtio/. */
+ * runtime/vm/ and virtio/. Each transport joins the VM's device list
+ * (runtime/vm/devices.h) under its metrics group name. VMM thread. */
 #ifndef EMBER_VM_VIRTIO_H
 #define EMBER_VM_VIRTIO_H
 
-#include <stdint.h>
-
-#include "runtime/boot/cmdline.h"
 #include "runtime/base/err.h"
+#include "runtime/boot/cmdline.h"
 
 struct vm;
 struct vm_config;
@@ -17,19 +16,14 @@ struct vm_config;
  * appends "virtio_mmio.device=4K@0x...:IRQ" (and root=) to cl. */
 int vm_virtio_create(struct vm *vm, const struct vm_config *cfg, struct cmdline *cl,
 		     struct errbuf *err);
+/* Frees what vm_virtio_create built besides the devices (their event hub):
+ * after the devices themselves are gone (vm_devices_destroy). */
 void vm_virtio_destroy(struct vm *vm);
 
 /* PATCH /drives/{id} on a running VM: the drive gets a new backing file
- * (same read-only mode) and the guest a config-change interrupt. VMM
- * thread. -ENOENT if there is no such drive. */
+ * (same read-only mode) and the guest a config-change interrupt. -ENOENT if
+ * there is no such drive. */
 int vm_virtio_update_drive(struct vm *vm, const char *drive_id, const char *path,
 			   struct errbuf *err);
-
-/* Every virtio counter, for metrics (VMM thread). Sections and names follow
- * Firecracker's metrics where it has them: "block_<drive_id>",
- * "net_<iface_id>", "vsock", "entropy"; the values are running totals. */
-typedef void (*vm_virtio_counter_fn)(void *ctx, const char *section, const char *name,
-				     uint64_t value);
-void vm_virtio_counters(struct vm *vm, vm_virtio_counter_fn fn, void *ctx);
 
 #endif

@@ -1,12 +1,14 @@
-/* A microVM: guest memory, buses, legacy devices, vCPU threads and the VMM
- * thread's event loop. Built from a struct vm_config; the backend is chosen
- * by the caller (runtime/backend/accel.h). */
-#ifndef EMBER_VM_H
-#define EMBER_VM_H
+/* A microVM: guest memory, buses, devices, vCPU threads, and its share of
+ * the VMM thread's event loop. Built from a struct vm_config
+ * (runtime/vm/build.c); the backend is chosen by the caller
+ * (runtime/backend/accel.h). Every function here but vm_request_exit and
+ * vm_stopping runs on the VMM thread. */
+#ifndef EMBER_VM_VM_H
+#define EMBER_VM_VM_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "runtime/backend/backend.h"
@@ -14,12 +16,14 @@
 #include "runtime/base/err.h"
 #include "runtime/base/evloop.h"
 #include "runtime/base/gmem.h"
+#include "runtime/vm/console.h"
+#include "runtime/vm/devices.h"
+#include "runtime/vm/run_gate.h"
+#include "runtime/vm/vcpu.h"
 
 struct vm_config;
 struct serial;
 struct i8042;
-struct boot_timer;
-struct vcpu;
 struct vm_virtio;
 
 struct vm_opts {
@@ -37,25 +41,18 @@ struct vm {
 	struct guest_mem mem;
 	struct bus mmio, pio;
 	struct evloop *loop;
+	struct vm_opts opts;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
-	struct serial *serial;
-	struct i8042 *i8042;
-	struct boot_timer *boot_timer;
-	struct vm_virtio *virtio; /* runtime/vm/virtio.c; NULL without virtio devices */
-	struct vm_opts opts;
-	int exit_efd;        /* written when some thread asks the VM to end */
-	int console_retry_fd; /* timerfd: retry console input when the UART was full */
-	bool console_in_armed;
-	atomic_bool stopping;
-	atomic_int exit_code;
-	/* Pause handshake: vm_pause sets pause_requested, kicks, and waits
-	 * until every started vCPU sits parked in vcpu_park(). */
-	pthread_mutex_t pause_lock;
-	pthread_cond_t pause_cond;
-	bool pause_requested;
-	unsigned nr_parked;
-	unsigned nr_started;
+	struct vcpu_host vcpu_host; /* what the vCPU threads see of this VM */
+	struct vm_devices devs;     /* every device: counters, snapshots, teardown */
+	struct serial *serial;      /* in devs too: console input goes here */
+	struct i8042 *i8042;        /* in devs too: Ctrl-Alt-Del */
+	struct vm_virtio *virtio;   /* runtime/vm/virtio.c; NULL without virtio devices */
+	struct vm_console console;
+	struct run_gate gate;       /* pause and end, with the vCPU threads */
+	int exit_efd;               /* written when some thread asks the VM to end */
+	atomic_int exit_code;       /* -1 until asked */
 };
 
 /* Builds memory, devices, loads the kernel and sets up the vCPUs.
@@ -64,7 +61,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	      const struct vm_opts *opts, struct errbuf *err);
 /* Adds the VM's handlers to the loop and starts the vCPU threads. */
 int vm_start(struct vm *vm);
-/* True once the guest reset, failed, or vm_request_exit() was called. */
+/* True once the guest reset, failed, or vm_request_exit() was called. Any thread. */
 bool vm_stopping(struct vm *vm);
 /* Stops and joins the vCPUs, removes the VM's handlers; returns the exit
  * code asked for (1 if none). */
@@ -75,17 +72,21 @@ int vm_run(struct vm *vm);
  * eventfd). The first code asked for wins. */
 void vm_request_exit(struct vm *vm, int code);
 void vm_destroy(struct vm *vm);
-/* From the VMM thread: stop all vCPUs at an exit boundary (device state is
- * then quiet for a snapshot) / let them run again. Idempotent. vm_pause
- * returns -ESHUTDOWN if the VM is ending, -ETIMEDOUT (and leaves the VM
- * running) if a vCPU does not park within 2 s. */
+/* Stop all vCPUs at an exit boundary (device state is then quiet for a
+ * snapshot) / let them run again. Idempotent. vm_pause returns -ESHUTDOWN
+ * if the VM is ending, -ETIMEDOUT (and leaves the VM running) if a vCPU
+ * does not park within 2 s. */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
-/* Called by a vCPU thread between exits: parks while a pause is asked for. */
-void vm_vcpu_checkpoint(struct vm *vm);
-/* Called by a vCPU thread as it ends, so a pending vm_pause stops waiting for it. */
-void vm_vcpu_gone(struct vm *vm);
+
+/* SendCtrlAltDel: the key presses through the i8042. -ENOSPC if its queue
+ * is full. */
+int vm_send_ctrl_alt_del(struct vm *vm);
+/* Every device's counters as (group, name, running total), devices in the
+ * order they were built. vm NULL: the groups every VM has, all 0, so that
+ * reports made before a VM exists have the same shape. */
+void vm_counters(struct vm *vm, vm_counter_fn fn, void *ctx);
 
 /* The irq_line callback devices get: drives a GSI on the backend. */
 int vm_irq_set(void *vm, unsigned gsi, bool level);

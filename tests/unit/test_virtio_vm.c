@@ -56,6 +56,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	vm_devices_destroy(&vm.devs);
 	vm_virtio_destroy(&vm);
 	cr_expect_null(vm.virtio);
 	bus_destroy(&vm.mmio);
@@ -182,7 +183,7 @@ Test(vm_virtio, counters)
 	cfg.entropy.present = true;
 	cr_assert_eq(create(NULL), 0);
 	struct counter_seen s = { 0 };
-	vm_virtio_counters(&vm, count, &s);
+	vm_counters(&vm, count, &s);
 	cr_expect(s.read_count);
 	cr_expect(s.entropy_bytes);
 	cr_expect_gt(s.n, 10);

@@ -1,0 +1,24 @@
+/* Building a VM, step by step. vm_create (build.c) builds one from a
+ * config and boots its kernel; a VM restored from a snapshot takes the
+ * same steps and then loads state instead of a kernel. Internal to
+ * runtime/vm/. */
+#ifndef EMBER_VM_BUILD_H
+#define EMBER_VM_BUILD_H
+
+#include <stdint.h>
+
+#include "runtime/vm/vm.h"
+
+/* The machine without devices: memory, buses, the backend's VM with the
+ * memory mapped, the exit eventfd and the run gate. */
+int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct vm_opts *opts,
+		     unsigned nr_vcpus, uint64_t mem_bytes, const char *cpu_template,
+		     struct errbuf *err);
+/* The legacy devices every VM has (UART, i8042) and the optional boot timer. */
+int vm_build_legacy(struct vm *vm, struct errbuf *err);
+/* The vCPUs, with no registers set yet; their threads start in vm_start. */
+int vm_build_vcpus(struct vm *vm, struct errbuf *err);
+/* The legacy devices' counters with every value 0 (vm_counters(NULL)). */
+void vm_legacy_zero_counters(vm_counter_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,111 @@
+/* The legacy devices of a VM, from one table: the UART on COM1 and the
+ * i8042 every VM has, and the boot timer when asked for. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/boot/layout.h"
+#include "runtime/devices/boot_timer.h"
+#include "runtime/devices/i8042.h"
+#include "runtime/devices/serial.h"
+#include "runtime/vm/build.h"
+
+struct legacy_kind {
+	const char *what;  /* for messages */
+	const char *group; /* metrics group and snapshot name */
+	const struct device_ops *ops;
+	bool (*wanted)(const struct vm *vm); /* NULL: every VM has it */
+	int (*create)(struct vm *vm, void **dev);
+	int (*attach)(struct vm *vm, void *dev); /* claims its bus range */
+};
+
+static int create_serial(struct vm *vm, void **dev)
+{
+	struct irq_line com1 = { vm_irq_set, vm, LAYOUT_COM1_IRQ };
+	int r = serial_create(&vm->serial, &com1, vm->opts.console_out);
+	*dev = vm->serial;
+	return r;
+}
+
+static int attach_serial(struct vm *vm, void *dev)
+{
+	return serial_register(dev, &vm->pio, LAYOUT_COM1_PORT);
+}
+
+static void on_reset(void *opaque)
+{
+	vm_request_exit(opaque, 0);
+}
+
+static int create_i8042(struct vm *vm, void **dev)
+{
+	struct irq_line kbd = { vm_irq_set, vm, LAYOUT_I8042_IRQ };
+	int r = i8042_create(&vm->i8042, &kbd, on_reset, vm);
+	*dev = vm->i8042;
+	return r;
+}
+
+static int attach_i8042(struct vm *vm, void *dev)
+{
+	return i8042_register(dev, &vm->pio);
+}
+
+static bool want_boot_timer(const struct vm *vm)
+{
+	return vm->opts.boot_timer;
+}
+
+static int create_boot_timer(struct vm *vm, void **dev)
+{
+	struct boot_timer *bt;
+	int r = boot_timer_create(&bt, &vm->opts.start_wall, &vm->opts.start_cpu);
+	*dev = bt;
+	return r;
+}
+
+static int attach_boot_timer(struct vm *vm, void *dev)
+{
+	return boot_timer_register(dev, &vm->mmio, LAYOUT_BOOT_TIMER);
+}
+
+/* Firecracker's metrics group names where it has one. */
+static const struct legacy_kind kinds[] = {
+	{ "serial console", "uart", &serial_device_ops, NULL, create_serial, attach_serial },
+	{ "i8042", "ember_i8042", &i8042_device_ops, NULL, create_i8042, attach_i8042 },
+	{ "boot timer", "boot_timer", &boot_timer_device_ops, want_boot_timer,
+	  create_boot_timer, attach_boot_timer },
+};
+
+int vm_build_legacy(struct vm *vm, struct errbuf *err)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const struct legacy_kind *k = &kinds[i];
+		if (k->wanted && !k->wanted(vm))
+			continue;
+		void *dev = NULL;
+		int r = k->create(vm, &dev);
+		if (r == 0)
+			r = vm_devices_add(&vm->devs, k->group, k->ops, dev);
+		if (r == 0)
+			r = k->attach(vm, dev);
+		if (r < 0)
+			return err_set(err, r, "%s: %s", k->what, strerror(-r));
+	}
+	return 0;
+}
+
+void vm_legacy_zero_counters(vm_counter_fn fn, void *ctx)
+{
+	struct vm_devices none = { 0 };
+	struct vm_device list[sizeof(kinds) / sizeof(kinds[0])];
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (kinds[i].wanted)
+			continue;
+		struct vm_device *d = &list[none.n++];
+		snprintf(d->name, sizeof(d->name), "%s", kinds[i].group);
+		d->ops = kinds[i].ops;
+		d->dev = NULL;
+	}
+	none.list = list;
+	vm_devices_counters(&none, fn, ctx);
+}

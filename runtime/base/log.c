@@ -94,12 +94,21 @@ void log_close(void)
 	pthread_mutex_unlock(&log_lock);
 }
 
+/* A module is a source folder at any depth ("runtime", "runtime/backend/tcg",
+ * "virtio/") or one file ("runtime/vm/build.c"). */
+static bool log_module_match(const char *file, const char *module)
+{
+	size_t n = strlen(module);
+	while (n > 0 && module[n - 1] == '/')
+		n--;
+	return strncmp(file, module, n) == 0 && (file[n] == '/' || file[n] == 0);
+}
+
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
 	if (level == LOG_OFF || level > log_level)
 		return;
-	if (log_module && (strncmp(file, log_module, strlen(log_module)) != 0 ||
-			   file[strlen(log_module)] != '/'))
+	if (log_module && !log_module_match(file, log_module))
 		return;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -112,10 +121,9 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec, log_id);
 	if (log_show_level)
 		fprintf(out, ":%s", level_names[level]);
-	if (log_show_origin) {
-		const char *base = strrchr(file, '/');
-		fprintf(out, ":%s:%d", base ? base + 1 : file, line);
-	}
+	/* The whole path: file names repeat across folders (vm.c, vcpu.c). */
+	if (log_show_origin)
+		fprintf(out, ":%s:%d", file, line);
 	fputs("] ", out);
 	va_list ap;
 	va_start(ap, fmt);

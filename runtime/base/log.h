@@ -25,8 +25,10 @@ void log_set_options(bool show_level, bool show_origin);
 void log_set_id(const char *id);
 /* Redirects output to path (appending). Returns 0 or -errno. */
 int log_set_path(const char *path);
-/* Only messages from source files under this folder ("runtime", "virtio",
- * ...) are logged; NULL logs all. The string must outlive the logger. */
+/* Only messages from source files under this folder, at any depth
+ * ("runtime", "runtime/backend/tcg", "virtio"), or from this one file
+ * ("runtime/vm/build.c"), are logged; NULL logs all. The string must
+ * outlive the logger. */
 void log_set_module(const char *module);
 void log_close(void);
 

@@ -87,7 +87,7 @@ getting_started() {
 	api 204 PUT /actions '{"action_type": "InstanceStart"}'
 	wait_for "ticker: running" "$API_OUT"
 	wait_for "VM built on $accel" "$log"
-	grep -q ":Info:controller.c:" "$log" || fail "log lacks level/origin: $(cat "$log")"
+	grep -q ":Info:runtime/control/controller.c:" "$log" || fail "log lacks level/origin: $(cat "$log")"
 	api 200 GET /
 	body_has '"state":"Running"'
 

@@ -222,7 +222,7 @@ Test(api_controller, logger_applies)
 	cr_assert_not_null(fgets(line, sizeof(line), f));
 	fclose(f);
 	cr_assert(strstr(line, "marker one"), "%s", line);
-	cr_assert(strstr(line, ":Info:test_api_controller.c:"), "%s", line);
+	cr_assert(strstr(line, ":Info:tests/unit/test_api_controller.c:"), "%s", line);
 	log_close();
 }
 

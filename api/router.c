@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/err.h"
+
 #define MAX_SEGMENTS 4
 #define SEGMENT_MAX 128
 

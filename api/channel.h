@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "runtime/control/controller.h"
+#include "runtime/control/action.h"
 
 struct api_job;
 

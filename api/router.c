@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/err.h"
+
 #define MAX_SEGMENTS 4
 #define SEGMENT_MAX 128
 
@@ -140,93 +142,124 @@ static int enum_field(struct api_route *r, json_t *j, const char *key, const cha
 		     echo(json_string_value(v), e), list);
 }
 
-static int route_actions(struct api_route *r, json_t *j)
+/* A PUT or PATCH request once its endpoint is known: what a body parser
+ * gets. patch tells PUT from PATCH for endpoints that take both. */
+struct body_req {
+	bool patch;
+	const char *id; /* the path's id segment; NULL when the endpoint has none */
+	json_t *json;
+};
+
+static int route_actions(struct api_route *r, const struct body_req *q)
 {
 	static const char *const names[] = { "InstanceStart", "SendCtrlAltDel", "FlushMetrics",
 					     NULL };
 	static const enum vmm_action_kind kinds[] = { VMM_INSTANCE_START, VMM_SEND_CTRL_ALT_DEL,
 						      VMM_FLUSH_METRICS };
 	unsigned i;
-	if (enum_field(r, j, "action_type", names, &i) < 0)
+	if (enum_field(r, q->json, "action_type", names, &i) < 0)
 		return -1;
 	r->action.kind = kinds[i];
 	return 0;
 }
 
-static int route_vm(struct api_route *r, json_t *j)
+static int route_vm(struct api_route *r, const struct body_req *q)
 {
 	static const char *const names[] = { "Paused", "Resumed", NULL };
 	unsigned i;
-	if (enum_field(r, j, "state", names, &i) < 0)
+	if (enum_field(r, q->json, "state", names, &i) < 0)
 		return -1;
 	r->action.kind = i == 0 ? VMM_PAUSE : VMM_RESUME;
 	return 0;
 }
 
-/* The single-object PUT sections, parsed straight into the action. */
-static int route_section(struct api_route *r, const char *name, json_t *j)
+/* The single-object PUT sections are parsed straight into the action. The
+ * parsers leave their output untouched on failure, so the action is zeroed
+ * again for vmm_action_free. */
+static int section_done(struct api_route *r, int rc, const char *name, const struct errbuf *err)
 {
-	struct errbuf err = { "" };
-	struct vmm_action *a = &r->action;
-	int rc;
-	if (strcmp(name, "boot-source") == 0) {
-		a->kind = VMM_PUT_BOOT_SOURCE;
-		rc = config_parse_boot(j, &a->u.boot, &err);
-	} else if (strcmp(name, "vsock") == 0) {
-		a->kind = VMM_PUT_VSOCK;
-		rc = config_parse_vsock(j, &a->u.vsock, &err);
-	} else if (strcmp(name, "entropy") == 0) {
-		a->kind = VMM_PUT_ENTROPY;
-		rc = config_parse_entropy(j, &a->u.entropy, &err);
-	} else if (strcmp(name, "logger") == 0) {
-		a->kind = VMM_PUT_LOGGER;
-		rc = config_parse_logger(j, &a->u.logger, &err);
-	} else {
-		a->kind = VMM_PUT_METRICS;
-		rc = config_parse_metrics(j, &a->u.metrics, &err);
-	}
-	if (rc < 0) {
-		memset(a, 0, sizeof(*a)); /* the parsers leave *out untouched on failure */
-		return fault(r, "%s: %s", name, err.msg);
-	}
-	return 0;
+	if (rc == 0)
+		return 0;
+	memset(&r->action, 0, sizeof(r->action));
+	return fault(r, "%s: %s", name, err->msg);
 }
 
-static int route_machine(struct api_route *r, bool patch, json_t *j)
+static int route_boot(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_BOOT_SOURCE;
+	return section_done(r, config_parse_boot(q->json, &r->action.u.boot, &err), "boot-source",
+			    &err);
+}
+
+static int route_vsock(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_VSOCK;
+	return section_done(r, config_parse_vsock(q->json, &r->action.u.vsock, &err), "vsock",
+			    &err);
+}
+
+static int route_entropy(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_ENTROPY;
+	return section_done(r, config_parse_entropy(q->json, &r->action.u.entropy, &err),
+			    "entropy", &err);
+}
+
+static int route_logger(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_LOGGER;
+	return section_done(r, config_parse_logger(q->json, &r->action.u.logger, &err), "logger",
+			    &err);
+}
+
+static int route_metrics(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_METRICS;
+	return section_done(r, config_parse_metrics(q->json, &r->action.u.metrics, &err),
+			    "metrics", &err);
+}
+
+static int route_machine(struct api_route *r, const struct body_req *q)
 {
 	/* Checked here against the defaults for types, ranges and unknown
 	 * fields; the controller applies it to the current value. */
 	struct config_machine m;
 	struct errbuf err = { "" };
 	config_machine_init(&m);
-	if (config_parse_machine(j, &m, patch, &err) < 0)
+	if (config_parse_machine(q->json, &m, q->patch, &err) < 0)
 		return fault(r, "machine-config: %s", err.msg);
-	r->action.kind = patch ? VMM_PATCH_MACHINE_CONFIG : VMM_PUT_MACHINE_CONFIG;
-	r->action.u.json = json_incref(j);
+	r->action.kind = q->patch ? VMM_PATCH_MACHINE_CONFIG : VMM_PUT_MACHINE_CONFIG;
+	r->action.u.json = json_incref(q->json);
 	return 0;
 }
 
-static int route_drive(struct api_route *r, bool patch, const char *id, json_t *j)
+static int route_drive(struct api_route *r, const struct body_req *q)
 {
 	struct errbuf err = { "" };
 	struct vmm_action *a = &r->action;
+	const char *id = q->id;
 	if (check_id(r, "drive", id) < 0)
 		return -1;
-	if (patch) {
+	if (q->patch) {
 		/* Validated against a drive of that id; applied by the controller. */
 		struct config_drive tmp = { .drive_id = (char *)id };
-		if (config_parse_drive_patch(j, &tmp, &err) < 0)
+		if (config_parse_drive_patch(q->json, &tmp, &err) < 0)
 			return fault(r, "drive \"%s\": %s", id, err.msg);
 		free(tmp.path_on_host);
 		a->kind = VMM_PATCH_DRIVE;
 		a->u.patch.id = strdup(id);
-		a->u.patch.json = json_incref(j);
+		a->u.patch.json = json_incref(q->json);
 		if (!a->u.patch.id)
 			return fault(r, "out of memory");
 		return 0;
 	}
 	struct config_drive d;
-	if (config_parse_drive(j, &d, &err) < 0)
+	if (config_parse_drive(q->json, &d, &err) < 0)
 		return fault(r, "drive \"%s\": %s", id, err.msg);
 	if (match_id(r, d.drive_id, id) < 0) {
 		config_drive_free(&d);
@@ -237,25 +270,26 @@ static int route_drive(struct api_route *r, bool patch, const char *id, json_t *
 	return 0;
 }
 
-static int route_net(struct api_route *r, bool patch, const char *id, json_t *j)
+static int route_net(struct api_route *r, const struct body_req *q)
 {
 	struct errbuf err = { "" };
 	struct vmm_action *a = &r->action;
+	const char *id = q->id;
 	if (check_id(r, "network interface", id) < 0)
 		return -1;
-	if (patch) {
+	if (q->patch) {
 		struct config_net tmp = { .iface_id = (char *)id };
-		if (config_parse_net_patch(j, &tmp, &err) < 0)
+		if (config_parse_net_patch(q->json, &tmp, &err) < 0)
 			return fault(r, "network interface \"%s\": %s", id, err.msg);
 		a->kind = VMM_PATCH_NET;
 		a->u.patch.id = strdup(id);
-		a->u.patch.json = json_incref(j);
+		a->u.patch.json = json_incref(q->json);
 		if (!a->u.patch.id)
 			return fault(r, "out of memory");
 		return 0;
 	}
 	struct config_net n;
-	if (config_parse_net(j, &n, &err) < 0)
+	if (config_parse_net(q->json, &n, &err) < 0)
 		return fault(r, "network interface \"%s\": %s", id, err.msg);
 	if (match_id(r, n.iface_id, id) < 0) {
 		config_net_free(&n);
@@ -311,6 +345,50 @@ static int route_get(struct api_route *r, char seg[MAX_SEGMENTS][SEGMENT_MAX], i
 	return 1;
 }
 
+#define M_PUT 1u
+#define M_PATCH 2u
+
+/* The endpoints that take a body. An endpoint with an id (noun, key) takes
+ * /seg/{key} and answers /seg alone with "Missing <noun> id"; any other
+ * takes /seg only. One endpoint per method: the metrics count PUT and
+ * PATCH apart. */
+static const struct body_route {
+	unsigned methods;
+	const char *seg;
+	struct {
+		const char *noun, *key;
+	} id;
+	enum api_endpoint ep;
+	int (*parse)(struct api_route *r, const struct body_req *q);
+} body_routes[] = {
+	{ M_PUT, "actions", { NULL, NULL }, API_EP_PUT_ACTIONS, route_actions },
+	{ M_PUT, "boot-source", { NULL, NULL }, API_EP_PUT_BOOT_SOURCE, route_boot },
+	{ M_PUT, "vsock", { NULL, NULL }, API_EP_PUT_VSOCK, route_vsock },
+	{ M_PUT, "entropy", { NULL, NULL }, API_EP_PUT_ENTROPY, route_entropy },
+	{ M_PUT, "logger", { NULL, NULL }, API_EP_PUT_LOGGER, route_logger },
+	{ M_PUT, "metrics", { NULL, NULL }, API_EP_PUT_METRICS, route_metrics },
+	{ M_PUT, "machine-config", { NULL, NULL }, API_EP_PUT_MACHINE_CONFIG, route_machine },
+	{ M_PATCH, "machine-config", { NULL, NULL }, API_EP_PATCH_MACHINE_CONFIG, route_machine },
+	{ M_PATCH, "vm", { NULL, NULL }, API_EP_PATCH_VM, route_vm },
+	{ M_PUT, "drives", { "drive", "drive_id" }, API_EP_PUT_DRIVE, route_drive },
+	{ M_PATCH, "drives", { "drive", "drive_id" }, API_EP_PATCH_DRIVE, route_drive },
+	{ M_PUT, "network-interfaces", { "interface", "iface_id" }, API_EP_PUT_NETWORK, route_net },
+	{ M_PATCH, "network-interfaces", { "interface", "iface_id" }, API_EP_PATCH_NETWORK,
+	  route_net },
+};
+
+static const struct body_route *find_body_route(unsigned method,
+						char seg[MAX_SEGMENTS][SEGMENT_MAX], int n)
+{
+	for (size_t i = 0; i < sizeof(body_routes) / sizeof(body_routes[0]); i++) {
+		const struct body_route *e = &body_routes[i];
+		int max = e->id.key ? 2 : 1;
+		if ((e->methods & method) && n >= 1 && n <= max && strcmp(seg[0], e->seg) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 int api_route(const char *method, const char *path, const char *body, size_t body_len,
 	      struct api_route *out)
 {
@@ -345,55 +423,19 @@ int api_route(const char *method, const char *path, const char *body, size_t bod
 		return bad_path(out, method, path);
 
 	/* Which endpoint, before looking at the body, so failures count. */
-	const char *s0 = n ? seg[0] : "";
-	bool one = n == 1, two = n == 2;
-	enum api_endpoint ep = API_EP_NONE;
-	if (put && one && strcmp(s0, "actions") == 0)
-		ep = API_EP_PUT_ACTIONS;
-	else if (put && one && strcmp(s0, "boot-source") == 0)
-		ep = API_EP_PUT_BOOT_SOURCE;
-	else if (put && one && strcmp(s0, "vsock") == 0)
-		ep = API_EP_PUT_VSOCK;
-	else if (put && one && strcmp(s0, "entropy") == 0)
-		ep = API_EP_PUT_ENTROPY;
-	else if (put && one && strcmp(s0, "logger") == 0)
-		ep = API_EP_PUT_LOGGER;
-	else if (put && one && strcmp(s0, "metrics") == 0)
-		ep = API_EP_PUT_METRICS;
-	else if (one && strcmp(s0, "machine-config") == 0)
-		ep = put ? API_EP_PUT_MACHINE_CONFIG : API_EP_PATCH_MACHINE_CONFIG;
-	else if (patch && one && strcmp(s0, "vm") == 0)
-		ep = API_EP_PATCH_VM;
-	else if ((one || two) && strcmp(s0, "drives") == 0)
-		ep = put ? API_EP_PUT_DRIVE : API_EP_PATCH_DRIVE;
-	else if ((one || two) && strcmp(s0, "network-interfaces") == 0)
-		ep = put ? API_EP_PUT_NETWORK : API_EP_PATCH_NETWORK;
-	if (ep == API_EP_NONE)
+	const struct body_route *e = find_body_route(put ? M_PUT : M_PATCH, seg, n);
+	if (!e)
 		return bad_path(out, method, path);
-	out->ep = ep;
-	if (one && (ep == API_EP_PUT_DRIVE || ep == API_EP_PATCH_DRIVE))
-		return fault(out, "Missing drive id in the path: %s /drives/{drive_id}.", method);
-	if (one && (ep == API_EP_PUT_NETWORK || ep == API_EP_PATCH_NETWORK))
-		return fault(out, "Missing interface id in the path: %s "
-				  "/network-interfaces/{iface_id}.",
-			     method);
+	out->ep = e->ep;
+	if (e->id.key && n == 1)
+		return fault(out, "Missing %s id in the path: %s /%s/{%s}.", e->id.noun, method,
+			     e->seg, e->id.key);
 
-	json_t *j = NULL;
-	if (load_body(out, method, body, body_len, &j) < 0)
+	struct body_req q = { .patch = patch, .id = e->id.key ? seg[1] : NULL };
+	if (load_body(out, method, body, body_len, &q.json) < 0)
 		return -1;
-	int rc;
-	switch (ep) {
-	case API_EP_PUT_ACTIONS: rc = route_actions(out, j); break;
-	case API_EP_PATCH_VM: rc = route_vm(out, j); break;
-	case API_EP_PUT_MACHINE_CONFIG:
-	case API_EP_PATCH_MACHINE_CONFIG: rc = route_machine(out, patch, j); break;
-	case API_EP_PUT_DRIVE:
-	case API_EP_PATCH_DRIVE: rc = route_drive(out, patch, seg[1], j); break;
-	case API_EP_PUT_NETWORK:
-	case API_EP_PATCH_NETWORK: rc = route_net(out, patch, seg[1], j); break;
-	default: rc = route_section(out, s0, j); break;
-	}
-	json_decref(j);
+	int rc = e->parse(out, &q);
+	json_decref(q.json);
 	if (rc < 0) {
 		vmm_action_free(&out->action);
 		memset(&out->action, 0, sizeof(out->action));

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "runtime/control/controller.h"
+#include "runtime/control/action.h"
 
 /* Firecracker's default --http-api-max-payload-size. */
 #define API_MAX_BODY 51200

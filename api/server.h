@@ -11,7 +11,7 @@
 #ifndef EMBER_API_SERVER_H
 #define EMBER_API_SERVER_H
 
-#include "runtime/control/controller.h"
+#include "runtime/control/action.h"
 #include "runtime/base/err.h"
 
 #define API_MAX_HEADERS 64

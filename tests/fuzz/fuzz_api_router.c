@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "api/router.h"
+#include "runtime/base/evloop.h"
+#include "runtime/base/log.h"
+#include "runtime/control/controller.h"
 
 static struct evloop loop;
 

@@ -76,7 +76,7 @@ static struct api_job *pop(struct api_channel *ch)
 	return j;
 }
 
-void api_channel_serve(struct api_channel *ch, api_channel_handler handler, void *ctx)
+void api_channel_serve(struct api_channel *ch, vmm_action_handler handler, void *ctx)
 {
 	uint64_t v;
 	ssize_t n = read(ch->efd, &v, sizeof(v));

@@ -19,8 +19,6 @@ struct api_channel {
 	bool closed;
 };
 
-typedef void (*api_channel_handler)(void *ctx, struct vmm_action *a, struct vmm_reply *r);
-
 int api_channel_init(struct api_channel *ch);
 /* After api_channel_close and once no thread calls in any more. */
 void api_channel_destroy(struct api_channel *ch);
@@ -28,7 +26,7 @@ void api_channel_destroy(struct api_channel *ch);
  * and waits for the reply. A closed channel answers 400 at once. */
 void api_channel_call(struct api_channel *ch, struct vmm_action *a, struct vmm_reply *r);
 /* VMM thread, when efd is readable: runs handler on every queued job. */
-void api_channel_serve(struct api_channel *ch, api_channel_handler handler, void *ctx);
+void api_channel_serve(struct api_channel *ch, vmm_action_handler handler, void *ctx);
 /* VMM thread: jobs still queued and every later call get a 400 "shutting
  * down" reply, so no API thread waits for a loop that no longer runs. */
 void api_channel_close(struct api_channel *ch);

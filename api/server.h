@@ -20,14 +20,12 @@
 /* Request line and headers must fit in this (libmicrohttpd's pool). */
 #define API_CONN_MEMORY (32 * 1024)
 
-typedef void (*api_dispatch_fn)(void *ctx, struct vmm_action *a, struct vmm_reply *r);
-
 struct api_server_opts {
 	/* The socket to create (removed again by api_server_stop); NULL for
 	 * a server without one, fed by api_server_add_connection and driven
 	 * by api_server_run (the fuzz target). */
 	const char *sock_path;
-	api_dispatch_fn dispatch; /* consumes the action, fills the reply */
+	vmm_action_handler dispatch;
 	void *dispatch_ctx;
 	struct api_counters *counters; /* may be NULL */
 };

@@ -58,6 +58,9 @@ struct vmm_action {
 };
 
 void vmm_action_free(struct vmm_action *a);
+struct vmm_reply;
+/* Whoever answers an action: consumes *a, fills *r. */
+typedef void (*vmm_action_handler)(void *ctx, struct vmm_action *a, struct vmm_reply *r);
 /* "PUT /boot-source" style name, for logs and metrics. */
 const char *vmm_action_name(enum vmm_action_kind k);
 

@@ -268,8 +268,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 		r = vm_create_devices(vm, err);
 	if (r == 0)
 		r = vm_virtio_create(vm, cfg, cl, err);
-	if (r == 0 && be->kernel_cmdline)
-		r = be->kernel_cmdline(vm->bvm, cl, err);
+	if (r == 0 && be->kernel_cmdline) {
+		char extra[256];
+		r = be->kernel_cmdline(vm->bvm, extra, sizeof(extra));
+		if (r < 0)
+			err_set(err, r, "%s: kernel parameters: %s", be->name, strerror(-r));
+		else
+			r = cmdline_append_missing(cl, err, extra);
+	}
 	if (r == 0)
 		r = vm_create_vcpus(vm, err);
 	if (r == 0)

@@ -109,6 +109,7 @@ struct backend_ops {
 	void (*guest_written)(struct backend_vm *vm, uint64_t gpa, uint64_t len);
 };
 
-extern const struct backend_ops backend_kvm;
+/* The backends built in (runtime/backend/kvm/, runtime/backend/tcg/). */
+extern const struct backend_ops backend_kvm, backend_tcg;
 
 #endif

@@ -18,8 +18,6 @@
 #include "runtime/base/gmem.h"
 #include "runtime/backend/x86.h"
 
-extern const struct backend_ops backend_tcg;
-
 #define MEM (4ULL << 20)
 #define CODE 0x8000ULL
 #define IDT 0x3000ULL

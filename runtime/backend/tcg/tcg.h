@@ -26,8 +26,6 @@
 #include "runtime/backend/tcg/pit.h"
 #include "runtime/backend/tcg/qemu/qemu.h"
 
-extern const struct backend_ops backend_tcg;
-
 #define TCG_MAX_SLOTS 8
 #define TCG_MAX_GAPS 8
 /* Device writes queued for the vCPU to invalidate; more: all code pages. */

@@ -1,49 +1,79 @@
+/* --accel: the backends built in, in the order auto prefers them. */
 #include "runtime/backend/accel.h"
 
 #include <errno.h>
-#include <stddef.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 #include "runtime/base/log.h"
 
-/* The software-CPU backend, once built in, is listed here. */
-extern const struct backend_ops backend_tcg; static const struct backend_ops *const tcg_backend = &backend_tcg;
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+struct accel_backend {
+	enum config_accel accel;
+	const char *label;          /* in messages */
+	const struct backend_ops *ops;
+	/* KVM's own errors say what is wrong when the VM is built; a TCG whose
+	 * unicorn we cannot drive would fail obscurely in the guest, so its
+	 * self-test runs first even when asked for by name. */
+	bool probe_when_asked;
+};
+
+/* Preference order for auto; the last one is the fallback. */
+static const struct accel_backend accel_backends[] = {
+	{ CONFIG_ACCEL_KVM, "KVM", &backend_kvm, false },
+	{ CONFIG_ACCEL_TCG, "TCG", &backend_tcg, true },
+};
 
 const char *accel_built_in(void)
 {
-	return tcg_backend ? "kvm tcg" : "kvm";
+	static char names[64];
+	size_t len = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(accel_backends); i++) {
+		int n = snprintf(names + len, sizeof(names) - len, "%s%s", i ? " " : "",
+				 accel_backends[i].ops->name);
+		if (n < 0 || (size_t)n >= sizeof(names) - len)
+			break;
+		len += (size_t)n;
+	}
+	return names;
 }
 
-static const struct backend_ops *accel_tcg(struct errbuf *err, const char *why)
+static const struct backend_ops *accel_take(const struct accel_backend *b, struct errbuf *err)
 {
-	if (!tcg_backend) {
-		err_set(err, -ENOTSUP, "%s%sthe TCG backend is not built into this ember yet",
-			why ? why : "", why ? "; " : "");
+	char why[256] = "";
+
+	if (b->probe_when_asked && b->ops->probe(why, sizeof(why)) < 0) {
+		err_set(err, -ENOTSUP, "%s backend unavailable: %s", b->label, why);
 		return NULL;
 	}
-	char tcg_why[256] = "";
-	if (tcg_backend->probe(tcg_why, sizeof(tcg_why)) < 0) {
-		err_set(err, -ENOTSUP, "TCG backend unavailable: %s", tcg_why);
-		return NULL;
+	return b->ops;
+}
+
+/* Each but the last must pass its self-test; the last is taken as if
+ * asked for by name, so its error is the one the user sees. */
+static const struct backend_ops *accel_auto(struct errbuf *err)
+{
+	size_t last = ARRAY_LEN(accel_backends) - 1;
+
+	for (size_t i = 0; i < last; i++) {
+		const struct accel_backend *b = &accel_backends[i];
+		char why[256] = "";
+		if (b->ops->probe(why, sizeof(why)) == 0) {
+			log_info("accel auto: %s passed its self-test", b->label);
+			return b->ops;
+		}
+		log_warn("accel auto: %s not usable (%s); falling back to %s", b->label, why,
+			 accel_backends[i + 1].label);
 	}
-	return tcg_backend;
+	return accel_take(&accel_backends[last], err);
 }
 
 const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *err)
 {
-	switch (accel) {
-	case CONFIG_ACCEL_KVM:
-		return &backend_kvm;
-	case CONFIG_ACCEL_TCG:
-		return accel_tcg(err, NULL);
-	case CONFIG_ACCEL_AUTO:
-	default: {
-		char why[256] = "";
-		if (backend_kvm.probe(why, sizeof(why)) == 0) {
-			log_info("accel auto: KVM passed its self-test");
-			return &backend_kvm;
-		}
-		log_warn("accel auto: KVM not usable (%s); falling back to TCG", why);
-		return accel_tcg(err, "KVM not usable");
-	}
-	}
+	for (size_t i = 0; i < ARRAY_LEN(accel_backends); i++)
+		if (accel_backends[i].accel == accel)
+			return accel_take(&accel_backends[i], err);
+	return accel_auto(err);
 }

@@ -6,9 +6,10 @@
 #include "runtime/backend/backend.h"
 #include "runtime/base/err.h"
 
-/* kvm and tcg are taken as asked (no probe: the user knows the host);
- * auto probes KVM with its self-test guest and falls back to TCG, logging
- * why. Returns NULL with err set when nothing can run. */
+/* kvm is taken as asked (no probe: the user knows the host); tcg must
+ * pass its self-test first; auto probes KVM with its self-test guest and
+ * falls back to TCG, logging why. Returns NULL with err set when nothing
+ * can run. */
 const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *err);
 /* Space-separated names of the backends built in, e.g. "kvm tcg". */
 const char *accel_built_in(void);

@@ -12,8 +12,6 @@
 #include "runtime/backend/x86.h"
 
 struct bus;
-struct cmdline;
-struct errbuf;
 struct guest_mem;
 struct backend_vm;
 struct backend_vcpu;
@@ -94,9 +92,11 @@ struct backend_ops {
 	int (*add_ioeventfd)(struct backend_vm *vm, uint64_t addr, uint32_t len,
 			     uint64_t datamatch, int fd);
 	int (*add_irqfd)(struct backend_vm *vm, unsigned gsi, int fd);
-	/* Optional: kernel parameters this CPU needs (e.g. the TSC rate a
-	 * software CPU cannot let the guest calibrate). */
-	int (*kernel_cmdline)(struct backend_vm *vm, struct cmdline *cl, struct errbuf *err);
+	/* Optional: writes the space-separated kernel parameters this CPU
+	 * needs (e.g. tsc_early_khz= for a software CPU that cannot let the
+	 * guest calibrate) into buf, NUL-terminated; empty when none. Returns
+	 * 0, or -E2BIG if they do not fit. */
+	int (*kernel_cmdline)(struct backend_vm *vm, char *buf, size_t len);
 	/* Optional (NULL: the CPU sees memory as it is, as KVM does): a
 	 * device (any thread but a vCPU's) wrote guest memory [gpa, gpa + len)
 	 * through a host pointer. Rule: call it after the writes and before
@@ -109,6 +109,7 @@ struct backend_ops {
 	void (*guest_written)(struct backend_vm *vm, uint64_t gpa, uint64_t len);
 };
 
-extern const struct backend_ops backend_kvm;
+/* The backends built in (runtime/backend/kvm/, runtime/backend/tcg/). */
+extern const struct backend_ops backend_kvm, backend_tcg;
 
 #endif

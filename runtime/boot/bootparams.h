@@ -1,14 +1,14 @@
 /* The Linux zero page (struct boot_params), its e820 memory map and the
  * kernel command line (Documentation/arch/x86/boot.rst, zero-page.rst). */
-#ifndef EMBER_BOOTPARAMS_H
-#define EMBER_BOOTPARAMS_H
+#ifndef EMBER_BOOT_BOOTPARAMS_H
+#define EMBER_BOOT_BOOTPARAMS_H
 
 #include <asm/bootparam.h>
 #include <stdint.h>
 
 #include "runtime/base/err.h"
 #include "runtime/base/gmem.h"
-#include "runtime/boot/loader.h"
+#include "runtime/boot/kernel.h"
 
 /* e820 types (ACPI "Address Range Types"; Linux asm/e820/types.h). */
 #define BOOT_E820_RAM 1

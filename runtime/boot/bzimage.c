@@ -2,7 +2,7 @@
  * Documentation/arch/x86/boot.rst, "The Real-Mode Kernel Header" and
  * "64-bit Boot Protocol"): only the protected-mode part is loaded; the
  * real-mode setup code never runs, its header goes into the zero page. */
-#include "runtime/boot/loader.h"
+#include "runtime/boot/bzimage.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -41,14 +41,42 @@ int cmdline_append(struct cmdline *cl, struct errbuf *err, const char *fmt, ...)
 	return 0;
 }
 
+/* key need not be NUL-terminated: the names in a parameter list are not. */
+static int cmdline_has_n(const struct cmdline *cl, const char *key, size_t k)
+{
+	if (!k)
+		return 0;
+	const char *end = cl->buf + cl->len;
+	for (const char *p = cl->buf; (p = memmem(p, (size_t)(end - p), key, k)); p += k) {
+		bool start = p == cl->buf || p[-1] == ' ';
+		bool whole = p[k] == '=' || p[k] == ' ' || p[k] == '\0';
+		if (start && whole)
+			return 1;
+	}
+	return 0;
+}
+
 int cmdline_has(const struct cmdline *cl, const char *key)
 {
-	size_t k = strlen(key);
-	for (const char *p = cl->buf; (p = strstr(p, key)); p += k) {
-		bool start = p == cl->buf || p[-1] == ' ';
-		bool end = p[k] == '=' || p[k] == ' ' || p[k] == '\0';
-		if (start && end)
-			return 1;
+	return cmdline_has_n(cl, key, strlen(key));
+}
+
+int cmdline_append_missing(struct cmdline *cl, struct errbuf *err, const char *params)
+{
+	size_t len0 = cl->len;
+
+	for (const char *p = params + strspn(params, " "); *p; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " ");
+		size_t k = strcspn(p, "= ");
+		if (!cmdline_has_n(cl, p, k)) {
+			int r = cmdline_append(cl, err, "%.*s", (int)n, p);
+			if (r) {
+				cl->len = len0;
+				cl->buf[len0] = '\0';
+				return r;
+			}
+		}
+		p += n;
 	}
 	return 0;
 }

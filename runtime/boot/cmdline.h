@@ -1,7 +1,7 @@
 /* The guest kernel command line, built from boot_args plus what devices
  * add (virtio_mmio.device=..., root=...). */
-#ifndef EMBER_CMDLINE_H
-#define EMBER_CMDLINE_H
+#ifndef EMBER_BOOT_CMDLINE_H
+#define EMBER_BOOT_CMDLINE_H
 
 #include <stddef.h>
 
@@ -23,6 +23,11 @@ int cmdline_init(struct cmdline *cl, const char *base, struct errbuf *err);
  * result would not fit; the line is then unchanged. */
 int cmdline_append(struct cmdline *cl, struct errbuf *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Appends each space-separated parameter of params (no quoted spaces)
+ * whose name, the part before any '=', is not on the line yet: a value
+ * the user gave wins, as the kernel would take the last one. -E2BIG if
+ * the result would not fit; the line is then unchanged. */
+int cmdline_append_missing(struct cmdline *cl, struct errbuf *err, const char *params);
 /* True if a parameter named `key` (e.g. "root") is already there. */
 int cmdline_has(const struct cmdline *cl, const char *key);
 

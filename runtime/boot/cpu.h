@@ -8,7 +8,7 @@
 #include "runtime/base/err.h"
 #include "runtime/base/gmem.h"
 #include "runtime/boot/layout.h"
-#include "runtime/boot/loader.h"
+#include "runtime/boot/kernel.h"
 #include "runtime/backend/x86.h"
 
 /* Linux boot.rst, "64-bit Boot Protocol": __BOOT_CS 0x10, __BOOT_DS 0x18.

@@ -3,7 +3,7 @@
  * against the file size and guest RAM before anything is copied. A Xen
  * PHYS32_ENTRY note marks a kernel that supports the PVH boot ABI
  * (xen/include/public/elfnote.h; Linux arch/x86/platform/pvh/head.S). */
-#include "runtime/boot/loader.h"
+#include "runtime/boot/elf.h"
 
 #include <elf.h>
 #include <errno.h>

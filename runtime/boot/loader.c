@@ -1,6 +1,6 @@
 /* boot_load: kernel, command line, initrd and boot tables into guest
- * memory. The format loaders (loader_elf.c, loader_bzimage.c) validate and
- * place the kernel; this file does the rest and the bounded file I/O. */
+ * memory. The format loaders (elf.c, bzimage.c) validate and place the
+ * kernel; this file picks one and does the rest. */
 #include "runtime/boot/loader.h"
 
 #include <elf.h>
@@ -11,52 +11,15 @@
 #include <unistd.h>
 
 #include "runtime/boot/bootparams.h"
+#include "runtime/boot/bzimage.h"
+#include "runtime/boot/elf.h"
 #include "runtime/boot/layout.h"
 #include "runtime/boot/mptable.h"
 #include "runtime/boot/pvh.h"
 
 #define LOADER_PAGE 4096ULL
-/* One pread moves at most this much, so a size never overflows ssize_t. */
-#define LOADER_IO_CHUNK (1ULL << 30)
 
 typedef unsigned long long ull;
-
-int loader_pread_full(int fd, void *buf, uint64_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		size_t n = len < LOADER_IO_CHUNK ? (size_t)len : (size_t)LOADER_IO_CHUNK;
-		ssize_t r = pread(fd, p, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO; /* the file shrank after we sized it */
-		p += r;
-		off += (uint64_t)r;
-		len -= (uint64_t)r;
-	}
-	return 0;
-}
-
-int loader_copy_to_guest(struct guest_mem *mem, int fd, uint64_t off, uint64_t gpa, uint64_t len)
-{
-	if (len == 0)
-		return 0;
-	void *dst = gm_ptr(mem, gpa, len);
-	if (!dst)
-		return -EFAULT;
-	return loader_pread_full(fd, dst, len, off);
-}
-
-uint64_t loader_low_end(const struct guest_mem *mem)
-{
-	if (!mem->nr_regions || mem->regions[0].gpa != 0)
-		return 0;
-	return mem->regions[0].size;
-}
 
 int loader_place_initrd(uint64_t floor, uint64_t limit, uint64_t size, uint64_t *gpa)
 {

@@ -1,7 +1,7 @@
 /* PVH boot: the hvm_start_info block a PVH kernel finds through ebx.
  * Layouts from Xen's public/arch-x86/hvm/start_info.h (version 1). */
-#ifndef EMBER_PVH_H
-#define EMBER_PVH_H
+#ifndef EMBER_BOOT_PVH_H
+#define EMBER_BOOT_PVH_H
 
 #include <asm/bootparam.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include "runtime/base/err.h"
 #include "runtime/base/gmem.h"
 #include "runtime/boot/layout.h"
-#include "runtime/boot/loader.h"
+#include "runtime/boot/kernel.h"
 
 #define PVH_START_MAGIC 0x336ec578 /* "xEn3" with the 0x80 bit of the "E" set */
 #define PVH_START_VERSION 1        /* adds memmap_paddr/memmap_entries */

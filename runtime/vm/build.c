@@ -105,7 +105,12 @@ static int vm_backend_cmdline(struct vm *vm, struct cmdline *cl, struct errbuf *
 {
 	if (!vm->be->kernel_cmdline)
 		return 0;
-	return vm->be->kernel_cmdline(vm->bvm, cl, err);
+	char extra[256];
+	int r = vm->be->kernel_cmdline(vm->bvm, extra, sizeof(extra));
+	if (r < 0)
+		return err_set(err, r, "%s: kernel parameters: %s", vm->be->name, strerror(-r));
+	/* The user's own value of a parameter wins (Linux takes the last one). */
+	return cmdline_append_missing(cl, err, extra);
 }
 
 static int vm_load(struct vm *vm, const struct vm_config *cfg, const struct cmdline *cl,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "runtime/boot/bootparams.h"
+#include "runtime/boot/kernel.h"
 #include "runtime/boot/layout.h"
 
 #define MIB (1ULL << 20)

@@ -52,3 +52,31 @@ Test(cmdline, has_matches_whole_keys_only)
 	cr_assert_eq(cmdline_append(&cl, NULL, "root=/dev/vda"), 0);
 	cr_assert(cmdline_has(&cl, "root"));
 }
+
+Test(cmdline, append_missing_keeps_what_is_there)
+{
+	cr_assert_eq(cmdline_init(&cl, "console=ttyS0 tsc_early_khz=1000 quiet", NULL), 0);
+	cr_assert_eq(cmdline_append_missing(&cl, NULL, "tsc_early_khz=2000 quiet  noapic lpj=5"), 0);
+	cr_assert_str_eq(cl.buf, "console=ttyS0 tsc_early_khz=1000 quiet noapic lpj=5");
+	cr_assert_eq(cl.len, strlen(cl.buf));
+	cr_assert_eq(cmdline_append_missing(&cl, NULL, ""), 0);
+	cr_assert_eq(cmdline_append_missing(&cl, NULL, " "), 0);
+	cr_assert_str_eq(cl.buf, "console=ttyS0 tsc_early_khz=1000 quiet noapic lpj=5");
+}
+
+Test(cmdline, append_missing_onto_empty_line)
+{
+	cr_assert_eq(cmdline_init(&cl, NULL, NULL), 0);
+	cr_assert_eq(cmdline_append_missing(&cl, NULL, "tsc_early_khz=2000"), 0);
+	cr_assert_str_eq(cl.buf, "tsc_early_khz=2000");
+}
+
+Test(cmdline, append_missing_past_limit_leaves_line_unchanged)
+{
+	static char big[CMDLINE_MAX + 1];
+	memset(big, 'a', CMDLINE_MAX - 6);
+	cr_assert_eq(cmdline_init(&cl, big, NULL), 0);
+	cr_assert_eq(cmdline_append_missing(&cl, NULL, "b=1 c=22"), -E2BIG, "b=1 fits, c=22 not");
+	cr_assert_eq(cl.len, CMDLINE_MAX - 6);
+	cr_assert_eq(strlen(cl.buf), CMDLINE_MAX - 6);
+}

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,8 +17,6 @@
 #include "runtime/base/bus.h"
 #include "runtime/base/gmem.h"
 #include "runtime/backend/x86.h"
-
-extern const struct backend_ops backend_tcg;
 
 #define MEM (4ULL << 20)
 #define CODE 0x8000ULL
@@ -159,6 +158,35 @@ Test(tcg_backend, one_vcpu_only)
 	cr_assert_eq(backend_tcg.vm_create(&opts, &vm), -EINVAL);
 	cr_assert_null(vm);
 	cr_assert_eq(backend_tcg.add_irqfd(NULL, 5, -1), -EOPNOTSUPP);
+	gm_free(&mem);
+}
+
+/* Empty only on a host without a usable TSC (then the guest calibrates). */
+Test(tcg_backend, kernel_cmdline_gives_the_tsc_rate)
+{
+	struct guest_mem mem;
+	struct bus mmio, pio;
+	struct backend_vm *vm = NULL;
+	char buf[64], small[8] = "x";
+	unsigned long khz = 0;
+	int used = 0;
+	cr_assert_eq(gm_alloc(&mem, MEM), 0);
+	bus_init(&mmio, "mmio");
+	bus_init(&pio, "pio");
+	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
+	cr_assert_eq(backend_tcg.vm_create(&opts, &vm), 0);
+	cr_assert_eq(backend_tcg.kernel_cmdline(vm, buf, sizeof(buf)), 0);
+	if (buf[0]) {
+		cr_assert_eq(sscanf(buf, "tsc_early_khz=%lu%n", &khz, &used), 1, "%s", buf);
+		cr_assert_eq((size_t)used, strlen(buf), "one parameter: %s", buf);
+		cr_assert_gt(khz, 0);
+		cr_assert_eq(backend_tcg.kernel_cmdline(vm, small, sizeof(small)), -E2BIG);
+		cr_assert_str_empty(small);
+	}
+	cr_assert_eq(backend_tcg.kernel_cmdline(vm, small, 0), -E2BIG);
+	backend_tcg.vm_destroy(vm);
+	bus_destroy(&pio);
+	bus_destroy(&mmio);
 	gm_free(&mem);
 }
 

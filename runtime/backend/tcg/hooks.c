@@ -13,7 +13,6 @@
 #include "runtime/base/log.h"
 #include "runtime/backend/tcg/cpuid.h"
 #include "runtime/backend/tcg/deliver.h"
-#include "runtime/backend/tcg/mmu.h"
 #include "runtime/backend/x86.h"
 
 #define MSR_STAR 0xc0000081u
@@ -44,15 +43,6 @@ static void set_exit(struct backend_vcpu *v, enum vcpu_exit_reason why, const ch
 	v->exit_set = true;
 	snprintf(v->exit_what, sizeof(v->exit_what), "%s", what);
 	uc_emu_stop(v->uc);
-}
-
-int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la)
-{
-	uint64_t gpa;
-	if (tcg_translate(v, la, &gpa))
-		return -1;
-	const uint8_t *p = gm_ptr(v->vm->mem, gpa, 1);
-	return p ? *p : -1;
 }
 
 /* Delivers ev on the CPU state in e (a saved snapshot, or the live state

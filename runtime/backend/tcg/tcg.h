@@ -6,12 +6,12 @@
  * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); a timer thread
  * raises IRQ 0 from the PIT; any thread may call set_irq_line or
  * vcpu_kick, which reach a running vCPU through QEMU's interrupt request
- * (tcg_qemu.h). The PIC, PIT and the vCPU's wait state are guarded by
+ * (qemu/qemu.h). The PIC, PIT and the vCPU's wait state are guarded by
  * vm->lock. Port and MMIO accesses reach the buses synchronously on the
  * vCPU thread inside vcpu_run (no VCPU_EXIT_IO / VCPU_EXIT_MMIO), so a
  * device that needs the run loop to act must also kick the vCPU. */
-#ifndef EMBER_BACKEND_TCG_H
-#define EMBER_BACKEND_TCG_H
+#ifndef EMBER_BACKEND_TCG_TCG_H
+#define EMBER_BACKEND_TCG_TCG_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,8 +25,6 @@
 #include "runtime/backend/tcg/pic.h"
 #include "runtime/backend/tcg/pit.h"
 #include "runtime/backend/tcg/qemu/qemu.h"
-
-extern const struct backend_ops backend_tcg;
 
 #define TCG_MAX_SLOTS 8
 #define TCG_MAX_GAPS 8
@@ -99,7 +97,7 @@ struct backend_vcpu {
 	char exit_what[64];
 };
 
-/* backend_tcg.c: the platform (PIC, PIT, timer thread). */
+/* vm.c: the platform (PIC, PIT, timer thread). */
 int64_t tcg_now_ns(void);
 /* Port I/O for ports the platform owns; false if the port is not ours. */
 bool tcg_platform_in(struct backend_vm *vm, uint16_t port, uint32_t *val);
@@ -119,25 +117,28 @@ void tcg_inval_drain_locked(struct backend_vcpu *v);
 void tcg_guest_leave(struct backend_vcpu *v);
 void tcg_guest_enter(struct backend_vcpu *v);
 
-/* backend_tcg_vcpu.c */
+/* vcpu.c: the engine, its memory map and the run loop. */
 int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
 void tcg_vcpu_destroy(struct backend_vcpu *v);
 int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
 void tcg_vcpu_kick(struct backend_vcpu *v);
+/* Maps RAM and the MMIO catch-all regions into a new engine. */
+int tcg_vcpu_map(struct backend_vcpu *v);
+
+/* vcpu_state.c: registers and address translation, for the backend ops
+ * and for the run loop and hooks alike. */
 int tcg_get_regs(struct backend_vcpu *v, struct x86_regs *regs);
 int tcg_set_regs(struct backend_vcpu *v, const struct x86_regs *regs);
 int tcg_get_sregs(struct backend_vcpu *v, struct x86_sregs *sregs);
 int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *sregs);
 int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa);
-/* Maps RAM and the MMIO catch-all regions into a new engine. */
-int tcg_vcpu_map(struct backend_vcpu *v);
-
-/* backend_tcg_hooks.c */
-int tcg_hooks_install(struct backend_vcpu *v);
-/* QEMU's interrupt check (tcg_qemu.h): kicks and external interrupts. */
-bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env);
-void tcg_on_cs(struct tcg_qemu_ctx *q);
 /* The byte at linear address la, or -1 (for the HLT checks). */
 int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
+
+/* hooks.c */
+int tcg_hooks_install(struct backend_vcpu *v);
+/* QEMU's interrupt check (qemu/qemu.h): kicks and external interrupts. */
+bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env);
+void tcg_on_cs(struct tcg_qemu_ctx *q);
 
 #endif

@@ -1,7 +1,7 @@
 /* The TCG backend's VM: probe, memory slots, and the platform devices KVM
  * would keep in the kernel — the 8259A pair and the 8254 with its timer
- * thread. The vCPU lives in backend_tcg_vcpu.c, its hooks in
- * backend_tcg_hooks.c. */
+ * thread. The vCPU lives in vcpu.c (its registers in vcpu_state.c), its
+ * hooks in hooks.c. */
 #include "runtime/backend/tcg/tcg.h"
 
 #include <errno.h>
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "runtime/boot/cmdline.h"
 #include "runtime/base/log.h"
 #include "runtime/backend/tcg/selftest.h"
 #include "runtime/backend/tcg/tsc.h"
@@ -351,15 +350,24 @@ void tcg_guest_enter(struct backend_vcpu *v)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-/* Linux cannot calibrate the TSC against an emulated PIT (see tcg_tsc.h):
- * tell it the rate, unless the user already did. */
-static int tcg_kernel_cmdline(struct backend_vm *vm, struct cmdline *cl, struct errbuf *err)
+/* Linux cannot calibrate the TSC against an emulated PIT (see tsc.h):
+ * tell it the rate. A tsc_early_khz= the user gave wins; the VM leaves
+ * ours out then. */
+static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 {
 	(void)vm;
-	if (cmdline_has(cl, "tsc_early_khz"))
-		return 0;
+	if (!len)
+		return -E2BIG;
+	buf[0] = '\0';
 	unsigned long khz = tcg_tsc_khz();
-	return khz ? cmdline_append(cl, err, "tsc_early_khz=%lu", khz) : 0;
+	if (!khz)
+		return 0;
+	int n = snprintf(buf, len, "tsc_early_khz=%lu", khz);
+	if (n < 0 || (size_t)n >= len) {
+		buf[0] = '\0';
+		return -E2BIG;
+	}
+	return 0;
 }
 
 const struct backend_ops backend_tcg = {

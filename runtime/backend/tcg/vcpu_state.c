@@ -1,0 +1,170 @@
+/* The TCG vCPU's state as the VMM sees it: general and system registers
+ * to and from unicorn and QEMU's CPU state (env.h), and linear addresses
+ * through the guest's own page tables. Below vcpu.c and hooks.c, which
+ * both use it. */
+#include "runtime/backend/tcg/tcg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "runtime/base/gmem.h"
+#include "runtime/backend/tcg/mmu.h"
+#include "runtime/backend/x86.h"
+
+#define MSR_EFER 0xc0000080u
+
+static uint64_t reg(uc_engine *uc, int id)
+{
+	uint64_t v = 0;
+	uc_reg_read(uc, id, &v);
+	return v;
+}
+
+static void set_reg(uc_engine *uc, int id, uint64_t v)
+{
+	uc_reg_write(uc, id, &v);
+}
+
+static const int gpr_ids[16] = {
+	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX,
+	UC_X86_REG_RSI, UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP,
+	UC_X86_REG_R8,	UC_X86_REG_R9,	UC_X86_REG_R10, UC_X86_REG_R11,
+	UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+};
+
+int tcg_get_regs(struct backend_vcpu *v, struct x86_regs *regs)
+{
+	uint64_t *r = &regs->rax; /* x86_regs starts with the 16 GPRs in this order */
+	for (int i = 0; i < 16; i++)
+		r[i] = reg(v->uc, gpr_ids[i]);
+	regs->rip = reg(v->uc, UC_X86_REG_RIP);
+	regs->rflags = reg(v->uc, UC_X86_REG_RFLAGS);
+	return 0;
+}
+
+int tcg_set_regs(struct backend_vcpu *v, const struct x86_regs *regs)
+{
+	const uint64_t *r = &regs->rax;
+	for (int i = 0; i < 16; i++)
+		set_reg(v->uc, gpr_ids[i], r[i]);
+	set_reg(v->uc, UC_X86_REG_RIP, regs->rip);
+	set_reg(v->uc, UC_X86_REG_RFLAGS, regs->rflags | X86_RFLAGS_FIXED);
+	return 0;
+}
+
+static struct tcg_seg seg_in(const struct x86_segment *s)
+{
+	bool p = s->present && !s->unusable;
+	uint32_t f = (uint32_t)(s->type & 0xf) << 8 | (uint32_t)(s->s & 1) << 12 |
+		     (uint32_t)(s->dpl & 3) << 13 | (uint32_t)p << 15 | (uint32_t)(s->avl & 1) << 20 |
+		     (uint32_t)(s->l & 1) << 21 | (uint32_t)(s->db & 1) << 22 | (uint32_t)(s->g & 1) << 23;
+	return (struct tcg_seg){ s->base, s->limit, f, s->selector };
+}
+
+static struct x86_segment seg_out(const struct tcg_seg *s)
+{
+	return (struct x86_segment){
+		.base = s->base, .limit = s->limit, .selector = s->sel,
+		.type = (s->flags >> 8) & 0xf, .s = (s->flags >> 12) & 1,
+		.dpl = (s->flags >> 13) & 3, .present = (s->flags >> 15) & 1,
+		.avl = (s->flags >> 20) & 1, .l = (s->flags >> 21) & 1,
+		.db = (s->flags >> 22) & 1, .g = (s->flags >> 23) & 1,
+		.unusable = !((s->flags >> 15) & 1),
+	};
+}
+
+static const size_t seg_offs[6] = {
+	TCG_ENV_SEGS + TCG_R_CS * TCG_SC_SIZE, TCG_ENV_SEGS + TCG_R_DS * TCG_SC_SIZE,
+	TCG_ENV_SEGS + TCG_R_ES * TCG_SC_SIZE, TCG_ENV_SEGS + TCG_R_FS * TCG_SC_SIZE,
+	TCG_ENV_SEGS + TCG_R_GS * TCG_SC_SIZE, TCG_ENV_SEGS + TCG_R_SS * TCG_SC_SIZE,
+};
+
+int tcg_get_sregs(struct backend_vcpu *v, struct x86_sregs *s)
+{
+	struct x86_segment *segs[6] = { &s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss };
+	struct tcg_seg t;
+	memset(s, 0, sizeof(*s));
+	tcg_env_save(&v->env);
+	for (int i = 0; i < 6; i++) {
+		tcg_env_get_seg(&v->env, seg_offs[i], &t);
+		*segs[i] = seg_out(&t);
+	}
+	tcg_env_get_seg(&v->env, TCG_ENV_TR, &t);
+	s->tr = seg_out(&t);
+	tcg_env_get_seg(&v->env, TCG_ENV_LDT, &t);
+	s->ldt = seg_out(&t);
+	s->gdt.base = tcg_env_u64(&v->env, TCG_ENV_GDT + TCG_SC_BASE);
+	s->gdt.limit = (uint16_t)tcg_env_u32(&v->env, TCG_ENV_GDT + TCG_SC_LIMIT);
+	s->idt.base = tcg_env_u64(&v->env, TCG_ENV_IDT + TCG_SC_BASE);
+	s->idt.limit = (uint16_t)tcg_env_u32(&v->env, TCG_ENV_IDT + TCG_SC_LIMIT);
+	s->cr0 = tcg_env_u64(&v->env, TCG_ENV_CR);
+	s->cr2 = tcg_env_u64(&v->env, TCG_ENV_CR + 16);
+	s->cr3 = tcg_env_u64(&v->env, TCG_ENV_CR + 24);
+	s->cr4 = tcg_env_u64(&v->env, TCG_ENV_CR + 32);
+	s->efer = tcg_env_u64(&v->env, TCG_ENV_EFER);
+	s->cr8 = v->cr8;
+	s->apic_base = v->apic_base;
+	return 0;
+}
+
+int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *s)
+{
+	const struct x86_segment *segs[6] = { &s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss };
+	uc_engine *uc = v->uc;
+
+	/* Control registers through the API, in an order that keeps QEMU's
+	 * long-mode bookkeeping right: paging off, EFER, CR4, CR3, then CR0
+	 * (setting PG with EFER.LME and CR4.PAE activates IA-32e mode). */
+	set_reg(uc, UC_X86_REG_CR0, (s->cr0 & ~X86_CR0_PG) | X86_CR0_ET);
+	uc_x86_msr efer = { MSR_EFER, s->efer & ~X86_EFER_LMA };
+	uc_reg_write(uc, UC_X86_REG_MSR, &efer);
+	set_reg(uc, UC_X86_REG_CR4, s->cr4);
+	set_reg(uc, UC_X86_REG_CR3, s->cr3);
+	set_reg(uc, UC_X86_REG_CR0, s->cr0 | X86_CR0_ET);
+	v->cr8 = s->cr8; /* no local APIC: the TPR is kept, unused */
+	v->apic_base = s->apic_base;
+
+	/* Hidden segment state, descriptor tables and the EFER bits WRMSR
+	 * drops, straight into QEMU's state (tcg_env.h). */
+	tcg_env_save(&v->env);
+	for (int i = 0; i < 6; i++) {
+		struct tcg_seg t = seg_in(segs[i]);
+		tcg_env_set_seg(&v->env, seg_offs[i], &t);
+	}
+	struct tcg_seg tr = seg_in(&s->tr), ldt = seg_in(&s->ldt);
+	tcg_env_set_seg(&v->env, TCG_ENV_TR, &tr);
+	tcg_env_set_seg(&v->env, TCG_ENV_LDT, &ldt);
+	tcg_env_set_u64(&v->env, TCG_ENV_GDT + TCG_SC_BASE, s->gdt.base);
+	tcg_env_set_u32(&v->env, TCG_ENV_GDT + TCG_SC_LIMIT, s->gdt.limit);
+	tcg_env_set_u64(&v->env, TCG_ENV_IDT + TCG_SC_BASE, s->idt.base);
+	tcg_env_set_u32(&v->env, TCG_ENV_IDT + TCG_SC_LIMIT, s->idt.limit);
+	tcg_env_set_u64(&v->env, TCG_ENV_CR + 16, s->cr2);
+	uint64_t lma = tcg_env_u64(&v->env, TCG_ENV_EFER) & X86_EFER_LMA;
+	tcg_env_set_u64(&v->env, TCG_ENV_EFER, (s->efer & ~X86_EFER_LMA) | lma);
+	tcg_env_sync_hflags(&v->env);
+	tcg_env_restore(&v->env);
+	return 0;
+}
+
+int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa)
+{
+	uc_x86_msr efer = { MSR_EFER, 0 };
+	uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);
+	struct tcg_paging pg = { reg(v->uc, UC_X86_REG_CR0), reg(v->uc, UC_X86_REG_CR3),
+				 reg(v->uc, UC_X86_REG_CR4), efer.value, v->q.nx };
+	struct tcg_walk w;
+	uint32_t err;
+	if (tcg_mmu_walk(v->vm->mem, &pg, gva, TCG_ACC_READ, false, false, &w, &err))
+		return -EFAULT;
+	*gpa = w.gpa;
+	return 0;
+}
+
+int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la)
+{
+	uint64_t gpa;
+	if (tcg_translate(v, la, &gpa))
+		return -1;
+	const uint8_t *p = gm_ptr(v->vm->mem, gpa, 1);
+	return p ? *p : -1;
+}

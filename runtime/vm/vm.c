@@ -17,12 +17,6 @@
 
 #define VM_PAUSE_TIMEOUT_MS 2000
 
-int vm_irq_set(void *opaque, unsigned gsi, bool level)
-{
-	struct vm *vm = opaque;
-	return vm->be->set_irq_line(vm->bvm, gsi, level);
-}
-
 static void vm_kick_all(void *opaque)
 {
 	struct vm *vm = opaque;
@@ -45,21 +39,6 @@ int vm_resume(struct vm *vm)
 bool vm_is_paused(struct vm *vm)
 {
 	return run_gate_paused(&vm->gate);
-}
-
-void vm_request_exit(struct vm *vm, int code)
-{
-	int expected = -1;
-	atomic_compare_exchange_strong(&vm->exit_code, &expected, code);
-	run_gate_close(&vm->gate);
-	uint64_t one = 1;
-	ssize_t w = write(vm->exit_efd, &one, sizeof(one));
-	(void)w; /* a full counter still wakes the loop */
-}
-
-bool vm_stopping(struct vm *vm)
-{
-	return run_gate_closed(&vm->gate);
 }
 
 int vm_send_ctrl_alt_del(struct vm *vm)

@@ -43,13 +43,14 @@ DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time \
 	clang bc python3
 
-.PHONY: all deps test unit integration guest run bench clean help
+.PHONY: all deps test layers unit integration guest run bench clean help
 all: $(B)/ember
 
 help:
 	@echo "make          build build/ember"
 	@echo "make deps     install missing Debian packages (apt-get)"
-	@echo "make test     sanitizer build + unit and integration tests"
+	@echo "make test     layer check, sanitizer build, unit and integration tests, fuzz smoke"
+	@echo "make layers   check the one-way include rule between folders"
 	@echo "make guest    build the guest kernel and images (cached in ~/.cache/ember)"
 	@echo "make run      boot the demo microVM and print its console"
 	@echo "make bench    benchmarks, side by side with QEMU microvm"
@@ -91,9 +92,13 @@ $(BUILD_ROOT)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/g
 # `make test` = sanitizer build, then every test; the last line of each
 # suite is a summary CI can read. The guest images come first: the Linux
 # tests boot them (built once, then cached in ~/.cache/ember).
-test: deps guest
+test: deps layers guest
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 unit integration
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+
+# The one-way include rule between folders (docs/architecture.md).
+layers:
+	$(Q)python3 tests/check_layers.py
 
 unit: $(B)/unit-tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1 $(B)/unit-tests --jobs 2

@@ -1,4 +1,4 @@
-/* Private to the KVM backend files (backend_kvm*.c, kvm_selftest.c). */
+/* Private to the KVM backend (runtime/backend/kvm/). */
 #ifndef EMBER_BACKEND_KVM_H
 #define EMBER_BACKEND_KVM_H
 

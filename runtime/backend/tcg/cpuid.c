@@ -1,4 +1,4 @@
-/* The fixed CPUID table of the TCG backend; see tcg_cpuid.h for why each
+/* The fixed CPUID table of the TCG backend; see cpuid.h for why each
  * feature is in or out. */
 #include "runtime/backend/tcg/cpuid.h"
 

@@ -7,7 +7,7 @@
  *    them: they are absent from unicorn's feature words), no SMAP/SMEP,
  *    no FSGSBASE, no PCID, no MTRR/MCE (TCG's MSRs report none);
  *  - NX and SYSCALL offered: TCG masks them out of EFER, the backend puts
- *    them back (see tcg_env.h);
+ *    them back (see env.h);
  *  - the hypervisor bit, and leaf 0x40000000 "EmberEmber\0\0" — not KVM's
  *    signature, so Linux does not look for kvmclock;
  *  - an invariant TSC: RDTSC reads the host TSC. */

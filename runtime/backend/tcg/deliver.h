@@ -38,7 +38,7 @@ struct tcg_cpu {
 	uint64_t gdt_base, ldt_base, idt_base, tr_base;
 	uint32_t gdt_limit, ldt_limit, idt_limit, tr_limit;
 	uint16_t tr_sel;
-	bool nx; /* honour XD bits in page walks (see tcg_mmu.h) */
+	bool nx; /* honour XD bits in page walks (see mmu.h) */
 };
 
 enum tcg_event_kind {

@@ -1,4 +1,4 @@
-/* Patching unicorn's saved CPU state; see tcg_env.h for why. */
+/* Patching unicorn's saved CPU state; see env.h for why. */
 #include "runtime/backend/tcg/env.h"
 
 #include <errno.h>

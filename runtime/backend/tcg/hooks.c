@@ -1,5 +1,5 @@
 /* The TCG vCPU's unicorn hooks: port I/O, CPUID, SYSCALL, exceptions,
- * and external interrupts at QEMU's own interrupt check (tcg_qemu.h). No
+ * and external interrupts at QEMU's own interrupt check (qemu/qemu.h). No
  * per-instruction or per-block hooks: they cost more than the guest's own
  * work. */
 #include "runtime/backend/tcg/tcg.h"

@@ -27,7 +27,7 @@ enum tcg_access { TCG_ACC_READ = 0, TCG_ACC_WRITE = 1, TCG_ACC_FETCH = 2 };
 struct tcg_paging {
 	uint64_t cr0, cr3, cr4, efer;
 	/* XD bits are honoured (else reserved). The backend sets it whenever
-	 * CPUID offers NX: TCG drops EFER.NXE on WRMSR (see tcg_env.h). */
+	 * CPUID offers NX: TCG drops EFER.NXE on WRMSR (see env.h). */
 	bool nx;
 };
 

@@ -1,4 +1,4 @@
-/* The probe guest; see tcg_selftest.h. */
+/* The probe guest; see selftest.h. */
 #include "runtime/backend/tcg/selftest.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Measuring the host TSC; see tcg_tsc.h. */
+/* Measuring the host TSC; see tsc.h. */
 #include "runtime/backend/tcg/tsc.h"
 
 #include <time.h>

@@ -125,7 +125,7 @@ int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *s)
 	v->apic_base = s->apic_base;
 
 	/* Hidden segment state, descriptor tables and the EFER bits WRMSR
-	 * drops, straight into QEMU's state (tcg_env.h). */
+	 * drops, straight into QEMU's state (env.h). */
 	tcg_env_save(&v->env);
 	for (int i = 0; i < 6; i++) {
 		struct tcg_seg t = seg_in(segs[i]);

@@ -1,4 +1,4 @@
-/* Block chaining, and breaking it on demand (see tcg_qemu.h).
+/* Block chaining, and breaking it on demand (see qemu.h).
  *
  * QEMU patches a block's direct jump to go straight into the next block
  * (tb_set_jmp_target); a chained loop then never returns to QEMU's main

@@ -1,4 +1,4 @@
-/* The replaced QEMU functions; see tcg_qemu.h. */
+/* The replaced QEMU functions; see qemu.h. */
 #include "runtime/backend/tcg/qemu/qemu.h"
 
 #include <dlfcn.h>

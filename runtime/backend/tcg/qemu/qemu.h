@@ -18,7 +18,7 @@
  * their blocks), with RIP exact — and that function is ours too.
  *
  * A block chain that never returns to QEMU's loop would never see the
- * request: tcg_chain.c records chained jumps so that another thread can
+ * request: chain.c records chained jumps so that another thread can
  * break the chains (tcg_qemu_unchain) when a request waits too long.
  *
  * Stores: unicorn 2.0 stubbed out QEMU's dirty-memory tracking, so every
@@ -32,7 +32,7 @@
  *
  * libunicorn.so exports all of these and reaches the replaced ones
  * through its GOT or PLT, so the executable's definitions win by ELF
- * symbol interposition; tcg_selftest.c checks it took. */
+ * symbol interposition; selftest.c checks it took. */
 #ifndef EMBER_TCG_QEMU_H
 #define EMBER_TCG_QEMU_H
 
@@ -48,7 +48,7 @@ struct tcg_qemu_ctx {
 	 * on the vCPU thread, read by devices too: atomics. */
 	uint8_t *code_pages;
 	uint64_t nr_pages;
-	bool nx;          /* honour XD bits whatever EFER.NXE says (tcg_cpuid.h) */
+	bool nx;          /* honour XD bits whatever EFER.NXE says (cpuid.h) */
 	/* Control registers as last set, to find CPUX86State inside QEMU's
 	 * CPUState on the first fill. */
 	uint64_t cr[5];

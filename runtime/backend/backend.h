@@ -60,6 +60,8 @@ struct backend_vm_opts {
 	/* Buses for backends that dispatch accesses synchronously (TCG). */
 	const struct bus *mmio_bus;
 	const struct bus *pio_bus;
+	/* Keep a log of the pages guest CPUs write (Diff snapshots). */
+	bool track_dirty;
 };
 
 struct backend_ops {
@@ -107,6 +109,27 @@ struct backend_ops {
 	 * anything a vCPU needs to get there; it does not wait while the
 	 * vCPU is outside guest code (e.g. in a bus callback). */
 	void (*guest_written)(struct backend_vm *vm, uint64_t gpa, uint64_t len);
+
+	/* Snapshots, from the VMM thread while every vCPU is paused outside
+	 * guest code (runtime/vm/run_gate.h). The vCPU's whole state in the
+	 * neutral form; restore checks what it is given (a file's content)
+	 * and fails with -EINVAL naming nothing it half applied: a failed
+	 * restore discards the VM. */
+	int (*vcpu_save)(struct backend_vcpu *vcpu, struct x86_cpu_state *st);
+	int (*vcpu_restore)(struct backend_vcpu *vcpu, const struct x86_cpu_state *st);
+	/* The platform's interrupt controllers and timers (KVM: PIC pair,
+	 * I/O APIC, PIT, clock; TCG: PIC pair, PIT, port 0x61) in the
+	 * backend's own versioned layout, tagged with the backend's name in
+	 * the snapshot. save returns the bytes written, or -ENOSPC if len is
+	 * too small; restore checks everything first. */
+	int (*platform_save)(struct backend_vm *vm, void *buf, size_t len);
+	int (*platform_restore)(struct backend_vm *vm, const void *buf, size_t len);
+	/* Optional, with backend_vm_opts.track_dirty: ORs into bitmap (one
+	 * bit per 4 KiB page of memory slot `slot`, as map_memory got it) the
+	 * pages the guest's CPUs wrote since the previous call, and starts a
+	 * new interval. NULL when the backend cannot tell (the VM then tracks
+	 * writes itself). Device writes are not included. */
+	int (*dirty_log)(struct backend_vm *vm, unsigned slot, uint64_t *bitmap);
 };
 
 /* The backends built in (runtime/backend/kvm/, runtime/backend/tcg/). */

@@ -1,6 +1,6 @@
 /* Backend-neutral x86-64 vCPU state, as the boot code and snapshots see it. */
-#ifndef EMBER_X86_H
-#define EMBER_X86_H
+#ifndef EMBER_BACKEND_X86_H
+#define EMBER_BACKEND_X86_H
 
 #include <stdint.h>
 
@@ -26,6 +26,70 @@ struct x86_sregs {
 	struct x86_segment cs, ds, es, fs, gs, ss, tr, ldt;
 	struct x86_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+};
+
+/* A whole vCPU as a snapshot carries it, in one form for every backend, so
+ * a later version can restore a KVM snapshot on the software CPU and back.
+ * Plain data with fixed-width fields and explicit padding: it is written
+ * to and read from the state file as is, and every field is checked on
+ * restore (it comes from a file). What a backend does not model it leaves
+ * 0 and says so in flags. */
+#define X86_CPU_STATE_VERSION 1
+#define X86_MAX_MSRS 128
+#define X86_FXSAVE_SIZE 512
+#define X86_XSAVE_SIZE 4096 /* KVM_GET_XSAVE's area */
+#define X86_LAPIC_SIZE 1024 /* the APIC register page, KVM_GET_LAPIC's layout */
+
+enum {
+	X86_STATE_HAS_XSAVE = 1u << 0, /* xsave[] and xcr0 valid (else fxsave[] only) */
+	X86_STATE_HAS_LAPIC = 1u << 1, /* lapic[] valid */
+	X86_STATE_HAS_EVENTS = 1u << 2, /* events valid */
+	X86_STATE_HAS_TSC_KHZ = 1u << 3,
+};
+
+struct x86_msr {
+	uint32_t index;
+	uint32_t reserved; /* 0 */
+	uint64_t value;
+};
+
+/* Pending and injected events (KVM's kvm_vcpu_events, in neutral dress). */
+struct x86_events {
+	uint8_t exception_injected, exception_nr, exception_has_error, exception_pending;
+	uint32_t exception_error;
+	uint8_t interrupt_injected, interrupt_nr, interrupt_soft, interrupt_shadow;
+	uint8_t nmi_injected, nmi_pending, nmi_masked, smi_pending;
+	uint32_t sipi_vector;
+	uint32_t reserved; /* 0 */
+};
+
+/* Multiprocessing state, numbered as KVM_MP_STATE_*. */
+enum x86_mp_state {
+	X86_MP_RUNNABLE = 0,
+	X86_MP_UNINITIALIZED = 1,
+	X86_MP_INIT_RECEIVED = 2,
+	X86_MP_HALTED = 3,
+	X86_MP_SIPI_RECEIVED = 4,
+};
+
+struct x86_cpu_state {
+	uint32_t version; /* X86_CPU_STATE_VERSION */
+	uint32_t flags;   /* X86_STATE_HAS_* */
+	struct x86_regs regs;
+	struct x86_sregs sregs;
+	uint64_t dr[4], dr6, dr7;
+	uint64_t xcr0;
+	uint32_t mp_state;   /* enum x86_mp_state */
+	uint32_t tsc_khz;    /* the guest's TSC rate; HAS_TSC_KHZ */
+	uint32_t nr_msrs;    /* <= X86_MAX_MSRS */
+	uint32_t reserved;   /* 0 */
+	struct x86_events events;
+	/* The FXSAVE image: FPU, MMX and SSE state (also the first 512 bytes
+	 * of xsave[] when HAS_XSAVE). */
+	uint8_t fxsave[X86_FXSAVE_SIZE];
+	uint8_t xsave[X86_XSAVE_SIZE];
+	uint8_t lapic[X86_LAPIC_SIZE];
+	struct x86_msr msrs[X86_MAX_MSRS];
 };
 
 /* Architectural bits the boot path and the backends share. */

@@ -224,6 +224,22 @@ static int route_metrics(struct api_route *r, const struct body_req *q)
 			    "metrics", &err);
 }
 
+static int route_snapshot_create(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_SNAPSHOT_CREATE;
+	return section_done(r, config_parse_snapshot_create(q->json, &r->action.u.snap_create, &err),
+			    "snapshot/create", &err);
+}
+
+static int route_snapshot_load(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_SNAPSHOT_LOAD;
+	return section_done(r, config_parse_snapshot_load(q->json, &r->action.u.snap_load, &err),
+			    "snapshot/load", &err);
+}
+
 static int route_machine(struct api_route *r, const struct body_req *q)
 {
 	/* Checked here against the defaults for types, ranges and unknown
@@ -307,7 +323,6 @@ static const char *unsupported(const char *first)
 	static const struct {
 		const char *seg, *what;
 	} list[] = {
-		{ "snapshot", "snapshots" },
 		{ "balloon", "the balloon device" },
 		{ "mmds", "MMDS (the microVM metadata service)" },
 		{ "cpu-config", "custom CPU templates" },
@@ -349,32 +364,38 @@ static int route_get(struct api_route *r, char seg[MAX_SEGMENTS][SEGMENT_MAX], i
 #define M_PATCH 2u
 
 /* The endpoints that take a body. An endpoint with an id (noun, key) takes
- * /seg/{key} and answers /seg alone with "Missing <noun> id"; any other
- * takes /seg only. One endpoint per method: the metrics count PUT and
- * PATCH apart. */
+ * /seg/{key} and answers /seg alone with "Missing <noun> id"; one with a
+ * sub takes /seg/sub only; any other takes /seg only. One endpoint per
+ * method: the metrics count PUT and PATCH apart. */
 static const struct body_route {
 	unsigned methods;
 	const char *seg;
+	const char *sub;
 	struct {
 		const char *noun, *key;
 	} id;
 	enum api_endpoint ep;
 	int (*parse)(struct api_route *r, const struct body_req *q);
 } body_routes[] = {
-	{ M_PUT, "actions", { NULL, NULL }, API_EP_PUT_ACTIONS, route_actions },
-	{ M_PUT, "boot-source", { NULL, NULL }, API_EP_PUT_BOOT_SOURCE, route_boot },
-	{ M_PUT, "vsock", { NULL, NULL }, API_EP_PUT_VSOCK, route_vsock },
-	{ M_PUT, "entropy", { NULL, NULL }, API_EP_PUT_ENTROPY, route_entropy },
-	{ M_PUT, "logger", { NULL, NULL }, API_EP_PUT_LOGGER, route_logger },
-	{ M_PUT, "metrics", { NULL, NULL }, API_EP_PUT_METRICS, route_metrics },
-	{ M_PUT, "machine-config", { NULL, NULL }, API_EP_PUT_MACHINE_CONFIG, route_machine },
-	{ M_PATCH, "machine-config", { NULL, NULL }, API_EP_PATCH_MACHINE_CONFIG, route_machine },
-	{ M_PATCH, "vm", { NULL, NULL }, API_EP_PATCH_VM, route_vm },
-	{ M_PUT, "drives", { "drive", "drive_id" }, API_EP_PUT_DRIVE, route_drive },
-	{ M_PATCH, "drives", { "drive", "drive_id" }, API_EP_PATCH_DRIVE, route_drive },
-	{ M_PUT, "network-interfaces", { "interface", "iface_id" }, API_EP_PUT_NETWORK, route_net },
-	{ M_PATCH, "network-interfaces", { "interface", "iface_id" }, API_EP_PATCH_NETWORK,
+	{ M_PUT, "actions", NULL, { NULL, NULL }, API_EP_PUT_ACTIONS, route_actions },
+	{ M_PUT, "boot-source", NULL, { NULL, NULL }, API_EP_PUT_BOOT_SOURCE, route_boot },
+	{ M_PUT, "vsock", NULL, { NULL, NULL }, API_EP_PUT_VSOCK, route_vsock },
+	{ M_PUT, "entropy", NULL, { NULL, NULL }, API_EP_PUT_ENTROPY, route_entropy },
+	{ M_PUT, "logger", NULL, { NULL, NULL }, API_EP_PUT_LOGGER, route_logger },
+	{ M_PUT, "metrics", NULL, { NULL, NULL }, API_EP_PUT_METRICS, route_metrics },
+	{ M_PUT, "machine-config", NULL, { NULL, NULL }, API_EP_PUT_MACHINE_CONFIG, route_machine },
+	{ M_PATCH, "machine-config", NULL, { NULL, NULL }, API_EP_PATCH_MACHINE_CONFIG,
+	  route_machine },
+	{ M_PATCH, "vm", NULL, { NULL, NULL }, API_EP_PATCH_VM, route_vm },
+	{ M_PUT, "drives", NULL, { "drive", "drive_id" }, API_EP_PUT_DRIVE, route_drive },
+	{ M_PATCH, "drives", NULL, { "drive", "drive_id" }, API_EP_PATCH_DRIVE, route_drive },
+	{ M_PUT, "network-interfaces", NULL, { "interface", "iface_id" }, API_EP_PUT_NETWORK,
 	  route_net },
+	{ M_PATCH, "network-interfaces", NULL, { "interface", "iface_id" }, API_EP_PATCH_NETWORK,
+	  route_net },
+	{ M_PUT, "snapshot", "create", { NULL, NULL }, API_EP_PUT_SNAPSHOT_CREATE,
+	  route_snapshot_create },
+	{ M_PUT, "snapshot", "load", { NULL, NULL }, API_EP_PUT_SNAPSHOT_LOAD, route_snapshot_load },
 };
 
 static const struct body_route *find_body_route(unsigned method,
@@ -382,8 +403,9 @@ static const struct body_route *find_body_route(unsigned method,
 {
 	for (size_t i = 0; i < sizeof(body_routes) / sizeof(body_routes[0]); i++) {
 		const struct body_route *e = &body_routes[i];
-		int max = e->id.key ? 2 : 1;
-		if ((e->methods & method) && n >= 1 && n <= max && strcmp(seg[0], e->seg) == 0)
+		int min = e->sub ? 2 : 1, max = e->id.key || e->sub ? 2 : 1;
+		if ((e->methods & method) && n >= min && n <= max && strcmp(seg[0], e->seg) == 0 &&
+		    (!e->sub || strcmp(seg[1], e->sub) == 0))
 			return e;
 	}
 	return NULL;

@@ -26,6 +26,8 @@ static const char *const action_names[VMM_ACTION_COUNT] = {
 	[VMM_FLUSH_METRICS] = "FlushMetrics",
 	[VMM_PAUSE] = "PATCH /vm Paused",
 	[VMM_RESUME] = "PATCH /vm Resumed",
+	[VMM_SNAPSHOT_CREATE] = "PUT /snapshot/create",
+	[VMM_SNAPSHOT_LOAD] = "PUT /snapshot/load",
 };
 
 const char *vmm_action_name(enum vmm_action_kind k)
@@ -53,6 +55,12 @@ void vmm_action_free(struct vmm_action *a)
 		break;
 	case VMM_PUT_METRICS:
 		config_metrics_free(&a->u.metrics);
+		break;
+	case VMM_SNAPSHOT_CREATE:
+		config_snapshot_create_free(&a->u.snap_create);
+		break;
+	case VMM_SNAPSHOT_LOAD:
+		config_snapshot_load_free(&a->u.snap_load);
 		break;
 	case VMM_PUT_MACHINE_CONFIG:
 	case VMM_PATCH_MACHINE_CONFIG:

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "config/config.h"
+#include "config/snapshot.h"
 
 enum vmm_action_kind {
 	VMM_GET_INSTANCE_INFO,
@@ -34,6 +35,8 @@ enum vmm_action_kind {
 	VMM_FLUSH_METRICS,
 	VMM_PAUSE,
 	VMM_RESUME,
+	VMM_SNAPSHOT_CREATE, /* u.snap_create; only while Paused */
+	VMM_SNAPSHOT_LOAD,   /* u.snap_load; only on a fresh VMM */
 	VMM_ACTION_COUNT
 };
 
@@ -49,6 +52,8 @@ struct vmm_action {
 		struct config_entropy entropy;
 		struct config_logger logger;
 		struct config_metrics metrics;
+		struct config_snapshot_create snap_create;
+		struct config_snapshot_load snap_load;
 		json_t *json; /* a body whose meaning depends on the current state */
 		struct {
 			char *id;   /* from the URL */
@@ -98,7 +103,9 @@ enum api_endpoint {
 	API_EP_PATCH_NETWORK,
 	API_EP_PATCH_MACHINE_CONFIG,
 	API_EP_PATCH_VM,
-	API_EP_UNSUPPORTED, /* snapshot, balloon, mmds ...: known, not built */
+	API_EP_PUT_SNAPSHOT_CREATE,
+	API_EP_PUT_SNAPSHOT_LOAD,
+	API_EP_UNSUPPORTED, /* balloon, mmds ...: known, not built */
 	API_EP_COUNT
 };
 

@@ -28,7 +28,7 @@
 #define SNAP_MAX_FILE (64u << 20)
 #define SNAP_MAX_PAYLOAD (16u << 20)
 #define SNAP_MAX_SECTIONS 4096u
-#define SNAP_NAME_MAX 63u
+#define SNAP_NAME_MAX 127u
 
 /* ---- Writing ---- */
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "runtime/base/log.h"
 
@@ -76,4 +77,14 @@ const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *e
 		if (accel_backends[i].accel == accel)
 			return accel_take(&accel_backends[i], err);
 	return accel_auto(err);
+}
+
+const struct backend_ops *accel_by_name(const char *name, struct errbuf *err)
+{
+	for (size_t i = 0; i < ARRAY_LEN(accel_backends); i++)
+		if (strcmp(accel_backends[i].ops->name, name) == 0)
+			return accel_take(&accel_backends[i], err);
+	err_set(err, -ENOTSUP, "no backend \"%s\" in this ember (it has: %s)", name,
+		accel_built_in());
+	return NULL;
 }

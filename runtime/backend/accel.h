@@ -11,6 +11,10 @@
  * falls back to TCG, logging why. Returns NULL with err set when nothing
  * can run. */
 const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *err);
+/* A restore runs on the backend its snapshot was taken on: the backend
+ * named name ("kvm", "tcg"), taken as if asked for by name. NULL with err
+ * set if there is none or it cannot run here. */
+const struct backend_ops *accel_by_name(const char *name, struct errbuf *err);
 /* Space-separated names of the backends built in, e.g. "kvm tcg". */
 const char *accel_built_in(void);
 

@@ -40,6 +40,18 @@ int gm_alloc(struct guest_mem *mem, uint64_t size)
 		return -errno;
 	madvise(p, size, MADV_MERGEABLE);
 	gm_layout(mem, p, size);
+	mem->untouched_is_zero = true;
+	return 0;
+}
+
+int gm_map_file(struct guest_mem *mem, int fd, uint64_t size)
+{
+	if (size == 0 || size % 4096 || size > (1ULL << 46))
+		return -EINVAL;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	gm_layout(mem, p, size);
 	return 0;
 }
 

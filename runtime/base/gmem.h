@@ -3,6 +3,7 @@
 #ifndef EMBER_GMEM_H
 #define EMBER_GMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@ struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS];
 	unsigned nr_regions;
 	uint64_t total; /* bytes of RAM, all regions */
+	/* A page the host never backed reads as zeros (fresh anonymous
+	 * memory), rather than as a file's or a page-fault handler's data. */
+	bool untouched_is_zero;
 };
 
 /* Allocates `size` bytes of anonymous, private memory split around the
@@ -29,6 +33,10 @@ int gm_alloc(struct guest_mem *mem, uint64_t size);
 /* Adopts an existing mapping as the whole guest memory (snapshot restore
  * maps the memory file itself); the layout is the same as gm_alloc's. */
 int gm_adopt(struct guest_mem *mem, uint8_t *host, uint64_t size);
+/* Maps `size` bytes of fd from offset 0 as the whole guest memory, private
+ * (copy on write): pages come in from the file on first touch, and guests
+ * restored from one file share its page cache. The fd may be closed after. */
+int gm_map_file(struct guest_mem *mem, int fd, uint64_t size);
 void gm_free(struct guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies entirely inside one region,

@@ -27,16 +27,36 @@ static void vm_end(void *opaque, int code)
 	vm_request_exit(opaque, code);
 }
 
+static int vm_build_memory(struct vm *vm, const struct vm_machine_spec *spec, struct errbuf *err)
+{
+	if (spec->mem) {
+		vm->mem = *spec->mem;
+		memset(spec->mem, 0, sizeof(*spec->mem));
+		vm->uffd = spec->uffd;
+	} else {
+		int r = gm_alloc(&vm->mem, spec->mem_bytes);
+		if (r < 0)
+			return err_set(err, r, "guest memory (%" PRIu64 " MiB): %s",
+				       spec->mem_bytes >> 20, strerror(-r));
+	}
+	if (spec->track_dirty) {
+		int r = vm_dirty_init(&vm->dirty, &vm->mem, !spec->mem);
+		if (r < 0)
+			return err_set(err, r, "dirty page tracking: %s", strerror(-r));
+	}
+	return 0;
+}
+
 int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct vm_opts *opts,
-		     unsigned nr_vcpus, uint64_t mem_bytes, const char *cpu_template,
-		     struct errbuf *err)
+		     const struct vm_machine_spec *spec, struct errbuf *err)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->be = be;
 	vm->opts = *opts;
 	vm->loop = opts->loop;
-	vm->nr_vcpus = nr_vcpus;
+	vm->nr_vcpus = spec->nr_vcpus;
 	vm->exit_efd = -1;
+	vm->uffd = -1;
 	vm->console.retry_fd = -1;
 	atomic_init(&vm->exit_code, -1);
 	run_gate_init(&vm->gate);
@@ -47,19 +67,19 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 		.gate = &vm->gate, .end = vm_end, .ctx = vm,
 	};
 
+	int r = vm_build_memory(vm, spec, err);
+	if (r < 0)
+		return r;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0)
 		return err_set(err, -errno, "exit eventfd: %s", strerror(errno));
-	int r = gm_alloc(&vm->mem, mem_bytes);
-	if (r < 0)
-		return err_set(err, r, "guest memory (%" PRIu64 " MiB): %s", mem_bytes >> 20,
-			       strerror(-r));
 	struct backend_vm_opts bopts = {
-		.nr_vcpus = nr_vcpus,
-		.cpu_template = cpu_template,
+		.nr_vcpus = spec->nr_vcpus,
+		.cpu_template = spec->cpu_template,
 		.mem = &vm->mem,
 		.mmio_bus = &vm->mmio,
 		.pio_bus = &vm->pio,
+		.track_dirty = spec->track_dirty,
 	};
 	r = be->vm_create(&bopts, &vm->bvm);
 	if (r < 0)
@@ -148,9 +168,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	int r = vm_check_supported(cfg, err);
 	if (r < 0)
 		return r;
-	r = vm_build_machine(vm, be, opts, cfg->machine.vcpu_count,
-				 cfg->machine.mem_size_mib << 20,
-				 config_cpu_template_name(cfg->machine.cpu_template), err);
+	struct vm_machine_spec spec = {
+		.nr_vcpus = cfg->machine.vcpu_count,
+		.mem_bytes = cfg->machine.mem_size_mib << 20,
+		.cpu_template = config_cpu_template_name(cfg->machine.cpu_template),
+		.track_dirty = cfg->machine.track_dirty_pages,
+		.uffd = -1,
+	};
+	r = vm_build_machine(vm, be, opts, &spec, err);
 	/* The command line outlives vm_create only inside guest memory. */
 	struct cmdline *cl = r == 0 ? malloc(sizeof(*cl)) : NULL;
 	if (r == 0 && !cl)

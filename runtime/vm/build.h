@@ -9,11 +9,22 @@
 
 #include "runtime/vm/vm.h"
 
+struct vm_machine_spec {
+	unsigned nr_vcpus;
+	uint64_t mem_bytes;
+	const char *cpu_template;
+	bool track_dirty; /* dirty-page tracking for Diff snapshots */
+	/* NULL: fresh memory of mem_bytes, every page counted dirty (the
+	 * loader writes before any tracking). Else memory already mapped (a
+	 * snapshot's), taken over whole: *mem is left empty; nothing dirty. */
+	struct guest_mem *mem;
+	int uffd; /* with mem: its userfaultfd, taken over; else -1 */
+};
+
 /* The machine without devices: memory, buses, the backend's VM with the
  * memory mapped, the exit eventfd and the run gate. */
 int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct vm_opts *opts,
-		     unsigned nr_vcpus, uint64_t mem_bytes, const char *cpu_template,
-		     struct errbuf *err);
+		     const struct vm_machine_spec *spec, struct errbuf *err);
 /* The legacy devices every VM has (UART, i8042) and the optional boot timer. */
 int vm_build_legacy(struct vm *vm, struct errbuf *err);
 /* The vCPUs, with no registers set yet; their threads start in vm_start. */

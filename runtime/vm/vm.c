@@ -159,7 +159,11 @@ void vm_destroy(struct vm *vm)
 	if (vm->bvm)
 		vm->be->vm_destroy(vm->bvm);
 	vm->bvm = NULL;
+	vm_dirty_free(&vm->dirty);
 	gm_free(&vm->mem);
+	if (vm->uffd >= 0)
+		close(vm->uffd);
+	vm->uffd = -1;
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
 	if (vm->loop)

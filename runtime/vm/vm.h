@@ -18,6 +18,7 @@
 #include "runtime/base/gmem.h"
 #include "runtime/vm/console.h"
 #include "runtime/vm/devices.h"
+#include "runtime/vm/dirty.h"
 #include "runtime/vm/run_gate.h"
 #include "runtime/vm/vcpu.h"
 
@@ -39,6 +40,8 @@ struct vm {
 	const struct backend_ops *be;
 	struct backend_vm *bvm;
 	struct guest_mem mem;
+	struct vm_dirty dirty;      /* pages written since the last snapshot (track_dirty_pages) */
+	int uffd;                   /* the Uffd memory backend's userfaultfd, or -1 */
 	struct bus mmio, pio;
 	struct evloop *loop;
 	struct vm_opts opts;

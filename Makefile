@@ -78,6 +78,13 @@ $(B)/ember: $(B)/obj/runtime/main.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Writes a snapshot state file from the command line, for the integration
+# tests and the fuzz seeds.
+$(B)/tests/mkvmstate: $(B)/obj/tests/tools/mkvmstate.o $(B)/libember.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
 $(B)/unit-tests: $(UNIT_OBJS) $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion

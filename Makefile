@@ -28,9 +28,10 @@ ifeq ($(COVERAGE),1)
   LDFLAGS += --coverage
 endif
 
-# Every .c under these folders but runtime/main.c goes into libember.a.
+# Every .c under these folders but the programs' main files goes into libember.a.
 MODULES := runtime config api virtio snapshots
-LIB_SRCS := $(filter-out runtime/main.c,$(shell find $(MODULES) -name '*.c' | LC_ALL=C sort))
+MAIN_SRCS := runtime/main.c snapshots/editor/main.c
+LIB_SRCS := $(filter-out $(MAIN_SRCS),$(shell find $(MODULES) -name '*.c' | LC_ALL=C sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/obj/%.o)
@@ -44,10 +45,10 @@ DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	clang bc python3
 
 .PHONY: all deps test unit integration guest run bench clean help
-all: $(B)/ember
+all: $(B)/ember $(B)/ember-snapshot-editor
 
 help:
-	@echo "make          build build/ember"
+	@echo "make          build build/ember and build/ember-snapshot-editor"
 	@echo "make deps     install missing Debian packages (apt-get)"
 	@echo "make test     sanitizer build + unit and integration tests"
 	@echo "make guest    build the guest kernel and images (cached in ~/.cache/ember)"
@@ -85,6 +86,10 @@ $(B)/tests/mkvmstate: $(B)/obj/tests/tools/mkvmstate.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
+$(B)/ember-snapshot-editor: $(B)/obj/snapshots/editor/main.o $(B)/libember.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
 $(B)/unit-tests: $(UNIT_OBJS) $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
@@ -105,8 +110,9 @@ test: deps guest
 unit: $(B)/unit-tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1 $(B)/unit-tests --jobs 2
 
-integration: $(B)/ember $(GUEST_TESTS)
-	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests bash tests/integration/run.sh
+integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/tests/mkvmstate $(GUEST_TESTS)
+	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests SNAPSHOT_EDITOR=$(B)/ember-snapshot-editor \
+		MKVMSTATE=$(B)/tests/mkvmstate bash tests/integration/run.sh
 
 -include guest/guest.mk
 -include bench/bench.mk

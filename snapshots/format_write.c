@@ -138,7 +138,6 @@ static size_t payload_start(const struct snap_writer *w)
 	return w->open + SNAP_SECTION_HEADER_LEN + le16_load(w->buf + w->open);
 }
 
-
 int snap_put_bytes(struct snap_writer *w, const void *data, size_t len)
 {
 	if (w->error)

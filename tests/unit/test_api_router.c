@@ -341,9 +341,6 @@ Test(api_router, metrics)
 
 Test(api_router, unsupported_endpoints_say_so)
 {
-	expect_err("PUT", "/snapshot/create", "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\"}",
-		   "snapshots: not supported yet", API_EP_UNSUPPORTED);
-	expect_err("PUT", "/snapshot/load", "{}", "snapshots", API_EP_UNSUPPORTED);
 	expect_err("PUT", "/balloon", "{\"amount_mib\":1,\"deflate_on_oom\":true}",
 		   "balloon device: not supported yet", API_EP_UNSUPPORTED);
 	expect_err("GET", "/balloon/statistics", NULL, "balloon", API_EP_UNSUPPORTED);

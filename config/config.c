@@ -28,6 +28,9 @@ void config_free(struct vm_config *cfg)
 	config_vsock_free(&cfg->vsock);
 	config_logger_free(&cfg->logger);
 	config_metrics_free(&cfg->metrics);
+	if (cfg->snapshot_load)
+		config_snapshot_load_free(cfg->snapshot_load);
+	free(cfg->snapshot_load);
 	config_init(cfg);
 }
 
@@ -61,6 +64,20 @@ static int sec_logger(json_t *v, struct vm_config *cfg, struct errbuf *err)
 static int sec_metrics(json_t *v, struct vm_config *cfg, struct errbuf *err)
 {
 	return config_parse_metrics(v, &cfg->metrics, err);
+}
+
+static int sec_snapshot_load(json_t *v, struct vm_config *cfg, struct errbuf *err)
+{
+	struct config_snapshot_load *l = calloc(1, sizeof(*l));
+	if (!l)
+		return err_set(err, -ENOMEM, "out of memory");
+	int rc = config_parse_snapshot_load(v, l, err);
+	if (rc < 0) {
+		free(l);
+		return rc;
+	}
+	cfg->snapshot_load = l;
+	return 0;
 }
 
 /* A config file names each device once: duplicates are errors, not the
@@ -105,7 +122,25 @@ static const struct {
 	{ "pmem", NULL, true },
 	{ "memory-hotplug", NULL, false },
 	{ "serial", NULL, false },
+	/* Ember's own: the body of PUT /snapshot/load, restored at start-up. */
+	{ "snapshot-load", sec_snapshot_load, false },
 };
+
+/* With "snapshot-load" the snapshot brings the machine and its devices. */
+static int check_snapshot_load(json_t *root, struct errbuf *err)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "snapshot-load") && strcmp(key, "logger") && strcmp(key, "metrics") &&
+		    !json_is_null(v))
+			return err_set(err, -EINVAL,
+				       "\"%s\" cannot come with \"snapshot-load\" (only \"logger\" "
+				       "and \"metrics\" can)",
+				       key);
+	}
+	return 0;
+}
 
 static int load_section(const char *key, json_t *v, struct vm_config *cfg, struct errbuf *err)
 {
@@ -153,11 +188,13 @@ int config_load_json(json_t *root, struct vm_config *cfg, struct errbuf *err)
 		if ((rc = load_section(key, v, cfg, err)))
 			goto fail;
 	}
-	if (!json_is_object(json_object_get(root, "boot-source"))) {
+	if (cfg->snapshot_load)
+		rc = check_snapshot_load(root, err);
+	else if (!json_is_object(json_object_get(root, "boot-source")))
 		rc = err_set(err, -EINVAL, "missing section \"boot-source\"");
-		goto fail;
-	}
-	if ((rc = config_validate(cfg, err)))
+	else
+		rc = config_validate(cfg, err);
+	if (rc)
 		goto fail;
 	return 0;
 fail:

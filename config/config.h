@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/snapshot.h"
 #include "runtime/base/err.h"
 #include "runtime/base/log.h"
 
@@ -159,6 +160,9 @@ struct vm_config {
 	struct config_entropy entropy;
 	struct config_logger logger;
 	struct config_metrics metrics;
+	/* Ember's "snapshot-load" section: restore at start-up instead of a
+	 * boot; only "logger" and "metrics" may come with it. NULL if absent. */
+	struct config_snapshot_load *snapshot_load;
 };
 
 /* --- whole configuration (config.c) --- */

@@ -176,7 +176,7 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		log_info("API server listening on %s", cli->api_sock);
 	}
 	/* A config file boots at once, with or without the API (Firecracker). */
-	if (cli->config_file && controller_start(&ctl, &err) < 0) {
+	if (cli->config_file && controller_start_config(&ctl, &err) < 0) {
 		log_err("%s", err.msg);
 		goto out;
 	}

@@ -171,6 +171,19 @@ int controller_load_config(struct controller *c, struct vm_config *cfg, struct e
 	config_free(&c->cfg);
 	c->cfg = *cfg;
 	config_init(cfg);
+	c->configured = !c->cfg.snapshot_load;
+	return r;
+}
+
+int controller_start_config(struct controller *c, struct errbuf *err)
+{
+	struct config_snapshot_load *l = c->cfg.snapshot_load;
+	if (!l)
+		return controller_start(c, err);
+	c->cfg.snapshot_load = NULL;
+	int r = controller_snapshot_load(c, l, err);
+	config_snapshot_load_free(l);
+	free(l);
 	return r;
 }
 
@@ -187,7 +200,21 @@ int controller_start(struct controller *c, struct errbuf *err)
 	const struct backend_ops *be = accel_select(accel, err);
 	if (!be)
 		return err_wrap(err, -ENODEV, "accel %s", config_accel_name(accel));
-	struct vm_opts vopts = {
+	struct vm_opts vopts = controller_vm_opts(c);
+	r = vm_create(&c->vm, &c->cfg, be, &vopts, err);
+	if (r < 0)
+		return err_wrap(err, r, "cannot build the VM");
+	log_info("VM built on %s: %u vCPU(s), %llu MiB", be->name, c->cfg.machine.vcpu_count,
+		 (unsigned long long)c->cfg.machine.mem_size_mib);
+	r = controller_go_live(c, err);
+	if (r == 0)
+		c->state = CONTROLLER_RUNNING;
+	return r;
+}
+
+struct vm_opts controller_vm_opts(const struct controller *c)
+{
+	return (struct vm_opts){
 		.loop = c->opts.loop,
 		.boot_timer = c->opts.boot_timer,
 		.console_in = c->opts.console_in,
@@ -195,24 +222,21 @@ int controller_start(struct controller *c, struct errbuf *err)
 		.start_wall = c->opts.start_wall,
 		.start_cpu = c->opts.start_cpu,
 	};
-	r = vm_create(&c->vm, &c->cfg, be, &vopts, err);
-	if (r < 0)
-		return err_wrap(err, r, "cannot build the VM");
-	log_info("VM built on %s: %u vCPU(s), %llu MiB", be->name, c->cfg.machine.vcpu_count,
-		 (unsigned long long)c->cfg.machine.mem_size_mib);
+}
+
+int controller_go_live(struct controller *c, struct errbuf *err)
+{
 	atomic_store(&c->vm_live, true);
-	/* A signal that came before the VM existed still ends it. */
 	int code = atomic_load(&c->exit_request);
 	if (code >= 0)
 		vm_request_exit(&c->vm, code);
-	r = vm_start(&c->vm);
+	int r = vm_start(&c->vm);
 	if (r < 0) {
 		vm_stop(&c->vm);
 		atomic_store(&c->vm_live, false);
 		vm_destroy(&c->vm);
 		return err_set(err, r, "cannot start the VM: %s", strerror(-r));
 	}
-	c->state = CONTROLLER_RUNNING;
 	return 0;
 }
 
@@ -231,6 +255,25 @@ static bool pre_boot_only(enum vmm_action_kind k)
 	case VMM_PUT_LOGGER:
 	case VMM_PUT_METRICS:
 	case VMM_INSTANCE_START:
+	case VMM_SNAPSHOT_LOAD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* What a loaded snapshot would replace: Firecracker refuses a load after
+ * any of these. */
+static bool boot_resource(enum vmm_action_kind k)
+{
+	switch (k) {
+	case VMM_PUT_BOOT_SOURCE:
+	case VMM_PUT_MACHINE_CONFIG:
+	case VMM_PATCH_MACHINE_CONFIG:
+	case VMM_PUT_DRIVE:
+	case VMM_PUT_NET:
+	case VMM_PUT_VSOCK:
+	case VMM_PUT_ENTROPY:
 		return true;
 	default:
 		return false;
@@ -245,6 +288,7 @@ static bool post_boot_only(enum vmm_action_kind k)
 	case VMM_RESUME:
 	case VMM_PATCH_DRIVE:
 	case VMM_PATCH_NET:
+	case VMM_SNAPSHOT_CREATE:
 		return true;
 	default:
 		return false;
@@ -375,6 +419,10 @@ static int do_action(struct controller *c, struct vmm_action *a, struct errbuf *
 	case VMM_PATCH_DRIVE:
 	case VMM_PATCH_NET:
 		return do_patch_device(c, a, err);
+	case VMM_SNAPSHOT_CREATE:
+		return controller_snapshot_create(c, &a->u.snap_create, err);
+	case VMM_SNAPSHOT_LOAD:
+		return controller_snapshot_load(c, &a->u.snap_load, err);
 	default:
 		return err_set(err, -EINVAL, "unknown action %d", (int)a->kind);
 	}
@@ -394,6 +442,8 @@ void controller_handle(struct controller *c, struct vmm_action *a, struct vmm_re
 		/* answered */
 	} else if (do_action(c, a, &err) < 0) {
 		vmm_reply_fault(r, 400, err.msg);
+	} else if (boot_resource(a->kind)) {
+		c->configured = true;
 	}
 	if (r->status >= 400)
 		log_info("%s: %d %s", vmm_action_name(a->kind), r->status,

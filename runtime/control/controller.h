@@ -60,6 +60,9 @@ struct controller {
 	char *modules[16];
 	unsigned nr_modules;
 	struct controller_metrics *metrics;
+	/* A boot resource (anything but the logger and metrics) was set: a
+	 * snapshot can no longer be loaded (Firecracker's rule). */
+	bool configured;
 	bool finished; /* controller_finish ran: exit_code is final */
 	int exit_code;
 };
@@ -73,6 +76,9 @@ void controller_handle(struct controller *c, struct vmm_action *a, struct vmm_re
 /* Takes a whole configuration (--config-file): moves *cfg in (cfg is left
  * as after config_init), applies its logger and metrics sections. */
 int controller_load_config(struct controller *c, struct vm_config *cfg, struct errbuf *err);
+/* A config file's start: its "snapshot-load" section restores, otherwise
+ * InstanceStart. */
+int controller_start_config(struct controller *c, struct errbuf *err);
 /* InstanceStart: builds and starts the VM. On failure nothing is left
  * built and the state stays "Not started". */
 int controller_start(struct controller *c, struct errbuf *err);
@@ -88,6 +94,19 @@ bool controller_done(struct controller *c);
 /* Stops the VM (if any) and returns the process exit code. */
 int controller_finish(struct controller *c);
 const char *controller_state_name(enum controller_state s);
+
+/* PUT /snapshot/create (Paused only) and /snapshot/load (fresh VMM only);
+ * runtime/control/snapshot.c. */
+int controller_snapshot_create(struct controller *c, const struct config_snapshot_create *req,
+			       struct errbuf *err);
+int controller_snapshot_load(struct controller *c, const struct config_snapshot_load *req,
+			     struct errbuf *err);
+/* The VM just built (from a config or a snapshot) goes live: a signal that
+ * came before it existed still ends it; its vCPU threads start. On failure
+ * the VM is gone again. */
+int controller_go_live(struct controller *c, struct errbuf *err);
+/* The options every VM of this process is built with. */
+struct vm_opts controller_vm_opts(const struct controller *c);
 
 /* Internal to the controller (runtime/control/metrics.c). */
 int controller_metrics_init(struct controller *c);

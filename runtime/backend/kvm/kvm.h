@@ -9,6 +9,17 @@
 
 #include "runtime/backend/backend.h"
 
+/* Memory slots the backend knows, indexed by slot number: Ember maps one
+ * per guest RAM region (runtime/base/gmem.h), so a few suffice. */
+#define KVM_MAX_SLOTS 8
+
+struct kvm_slot {
+	uint64_t size; /* 0: not mapped */
+	/* KVM_GET_DIRTY_LOG overwrites what it is given, so it writes here
+	 * and dirty_log ORs this into the caller's bitmap (track_dirty only). */
+	uint64_t *dirty_scratch;
+};
+
 struct backend_vm {
 	int kvm_fd;
 	int vm_fd;
@@ -16,6 +27,8 @@ struct backend_vm {
 	char *cpu_template;
 	struct kvm_cpuid2 *supported_cpuid;
 	int run_size;
+	bool track_dirty;
+	struct kvm_slot slots[KVM_MAX_SLOTS];
 };
 
 struct backend_vcpu {

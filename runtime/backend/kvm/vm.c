@@ -263,5 +263,7 @@ const struct backend_ops backend_kvm = {
 	.set_irq_line = kvm_set_irq_line,
 	.add_ioeventfd = kvm_add_ioeventfd,
 	.add_irqfd = kvm_add_irqfd,
+	.vcpu_save = kvm_vcpu_save,
+	.vcpu_restore = kvm_vcpu_restore,
 	.dirty_log = kvm_dirty_log,
 };

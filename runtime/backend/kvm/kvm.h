@@ -83,5 +83,8 @@ uint32_t kvm_host_mxcsr_mask(void);
 /* msrs.c: fills vcpu->msr_list once (KVM's list, filtered to what this
  * vCPU answers). */
 int kvm_msr_list_init(struct backend_vcpu *vcpu);
+/* platform.c: the VM-wide half (PIC pair, I/O APIC, PIT, clock) */
+int kvm_platform_save(struct backend_vm *vm, void *buf, size_t len);
+int kvm_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
 
 #endif

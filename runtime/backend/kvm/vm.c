@@ -265,5 +265,7 @@ const struct backend_ops backend_kvm = {
 	.add_irqfd = kvm_add_irqfd,
 	.vcpu_save = kvm_vcpu_save,
 	.vcpu_restore = kvm_vcpu_restore,
+	.platform_save = kvm_platform_save,
+	.platform_restore = kvm_platform_restore,
 	.dirty_log = kvm_dirty_log,
 };

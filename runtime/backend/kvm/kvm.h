@@ -9,6 +9,17 @@
 
 #include "runtime/backend/backend.h"
 
+/* Memory slots the backend knows, indexed by slot number: Ember maps one
+ * per guest RAM region (runtime/base/gmem.h), so a few suffice. */
+#define KVM_MAX_SLOTS 8
+
+struct kvm_slot {
+	uint64_t size; /* 0: not mapped */
+	/* KVM_GET_DIRTY_LOG overwrites what it is given, so it writes here
+	 * and dirty_log ORs this into the caller's bitmap (track_dirty only). */
+	uint64_t *dirty_scratch;
+};
+
 struct backend_vm {
 	int kvm_fd;
 	int vm_fd;
@@ -16,6 +27,8 @@ struct backend_vm {
 	char *cpu_template;
 	struct kvm_cpuid2 *supported_cpuid;
 	int run_size;
+	bool track_dirty;
+	struct kvm_slot slots[KVM_MAX_SLOTS];
 };
 
 struct backend_vcpu {
@@ -26,6 +39,19 @@ struct backend_vcpu {
 	/* The thread inside vcpu_run, for vcpu_kick's signal. */
 	pthread_t thread;
 	atomic_bool thread_known;
+	/* The last exit was port I/O or MMIO that KVM completes only on the
+	 * next KVM_RUN (the instruction is not retired yet). Written by the
+	 * vCPU thread, read by vcpu_save while it is parked behind the run
+	 * gate, whose mutex orders the two. */
+	bool completion_pending;
+	/* vcpu_save's completing KVM_RUN stopped at a further exit (an MMIO
+	 * access KVM splits in parts): the next vcpu_run hands it out
+	 * without entering. */
+	bool exit_waiting;
+	/* The MSRs vcpu_save reads, found on its first call (msrs.c). */
+	uint32_t msr_list[X86_MAX_MSRS];
+	unsigned nr_msr_list;
+	bool msr_list_known;
 };
 
 /* The signal vcpu_kick sends: it only makes KVM_RUN return -EINTR. */
@@ -36,7 +62,7 @@ int kvm_open_dev(int *kvm_fd);
 int kvm_selftest(int kvm_fd, char *why, size_t why_len);
 void kvm_kick_signal_install(void);
 
-/* backend_kvm_vcpu.c */
+/* vcpu.c */
 int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
 void kvm_vcpu_destroy(struct backend_vcpu *vcpu);
 int kvm_vcpu_run(struct backend_vcpu *vcpu, struct vcpu_exit *exit);
@@ -46,5 +72,19 @@ int kvm_set_regs(struct backend_vcpu *vcpu, const struct x86_regs *regs);
 int kvm_get_sregs(struct backend_vcpu *vcpu, struct x86_sregs *sregs);
 int kvm_set_sregs(struct backend_vcpu *vcpu, const struct x86_sregs *sregs);
 int kvm_translate(struct backend_vcpu *vcpu, uint64_t gva, uint64_t *gpa);
+
+/* state.c: the vCPU half of a snapshot */
+int kvm_vcpu_save(struct backend_vcpu *vcpu, struct x86_cpu_state *st);
+int kvm_vcpu_restore(struct backend_vcpu *vcpu, const struct x86_cpu_state *st);
+/* state_check.c: 0 if st is fit to restore, else -EINVAL with a log line. */
+int kvm_state_check(unsigned index, const struct x86_cpu_state *st);
+/* The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK). */
+uint32_t kvm_host_mxcsr_mask(void);
+/* msrs.c: fills vcpu->msr_list once (KVM's list, filtered to what this
+ * vCPU answers). */
+int kvm_msr_list_init(struct backend_vcpu *vcpu);
+/* platform.c: the VM-wide half (PIC pair, I/O APIC, PIT, clock) */
+int kvm_platform_save(struct backend_vm *vm, void *buf, size_t len);
+int kvm_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
 
 #endif

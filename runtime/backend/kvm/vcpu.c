@@ -211,14 +211,22 @@ int kvm_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		atomic_store(&v->thread_known, true);
 	}
 	memset(exit, 0, sizeof(*exit));
-	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-		int e = errno;
-		if (e == EINTR || e == EAGAIN) {
-			run->immediate_exit = 0;
-			exit->reason = VCPU_EXIT_KICKED;
-			return 0;
+	if (v->exit_waiting) {
+		/* vcpu_save's KVM_RUN ended in an exit nobody has served yet. */
+		v->exit_waiting = false;
+	} else {
+		/* Entering completes the previous exit's I/O, even when a kick
+		 * makes KVM_RUN return at once. */
+		v->completion_pending = false;
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			int e = errno;
+			if (e == EINTR || e == EAGAIN) {
+				run->immediate_exit = 0;
+				exit->reason = VCPU_EXIT_KICKED;
+				return 0;
+			}
+			return -e;
 		}
-		return -e;
 	}
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
@@ -228,6 +236,7 @@ int kvm_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		exit->io.is_write = run->io.direction == KVM_EXIT_IO_OUT;
 		exit->io.count = run->io.count;
 		exit->io.data = (uint8_t *)run + run->io.data_offset;
+		v->completion_pending = true;
 		break;
 	case KVM_EXIT_MMIO:
 		exit->reason = VCPU_EXIT_MMIO;
@@ -235,6 +244,7 @@ int kvm_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		exit->mmio.len = run->mmio.len;
 		exit->mmio.is_write = run->mmio.is_write;
 		exit->mmio.data = run->mmio.data;
+		v->completion_pending = true;
 		break;
 	case KVM_EXIT_HLT:
 		exit->reason = VCPU_EXIT_HLT;

@@ -1,4 +1,5 @@
-/* KVM backend: the VM-wide half (VM fd, memory slots, irqchip, eventfds).
+/* KVM backend: the VM-wide half (VM fd, memory slots and their dirty log,
+ * irqchip, eventfds).
  * See Documentation/virt/kvm/api.rst. */
 #include "runtime/backend/kvm/kvm.h"
 
@@ -79,6 +80,8 @@ static void kvm_vm_destroy(struct backend_vm *vm)
 {
 	if (!vm)
 		return;
+	for (unsigned i = 0; i < KVM_MAX_SLOTS; i++)
+		free(vm->slots[i].dirty_scratch);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -95,6 +98,7 @@ static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 		return -ENOMEM;
 	vm->vm_fd = -1;
 	vm->nr_vcpus = opts->nr_vcpus;
+	vm->track_dirty = opts->track_dirty;
 	int r = kvm_open_dev(&vm->kvm_fd);
 	if (r < 0) {
 		vm->kvm_fd = -1;
@@ -154,17 +158,58 @@ fail:
 	return r;
 }
 
+#define PAGE_SIZE 4096ULL
+
+/* One bit per page, in 64-bit words, as KVM_GET_DIRTY_LOG writes it. */
+static size_t dirty_words(uint64_t size)
+{
+	return (size_t)((size / PAGE_SIZE + 63) / 64);
+}
+
 static int kvm_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
 			  void *host)
 {
+	if (slot >= KVM_MAX_SLOTS || size % PAGE_SIZE)
+		return -EINVAL;
+	struct kvm_slot *s = &vm->slots[slot];
+	uint64_t *scratch = NULL;
+	if (vm->track_dirty && size) {
+		scratch = calloc(dirty_words(size), sizeof(*scratch));
+		if (!scratch)
+			return -ENOMEM;
+	}
 	struct kvm_userspace_memory_region region = {
 		.slot = slot,
+		.flags = vm->track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,
 	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return -errno;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		int r = -errno;
+		free(scratch);
+		return r;
+	}
+	free(s->dirty_scratch);
+	s->dirty_scratch = scratch;
+	s->size = size;
+	return 0;
+}
+
+static int kvm_dirty_log(struct backend_vm *vm, unsigned slot, uint64_t *bitmap)
+{
+	if (!vm->track_dirty || slot >= KVM_MAX_SLOTS || !vm->slots[slot].size || !bitmap)
+		return -EINVAL;
+	struct kvm_slot *s = &vm->slots[slot];
+	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = s->dirty_scratch };
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+		int r = -errno;
+		log_err("kvm: KVM_GET_DIRTY_LOG slot %u: %s", slot, strerror(-r));
+		return r;
+	}
+	size_t n = dirty_words(s->size);
+	for (size_t i = 0; i < n; i++)
+		bitmap[i] |= s->dirty_scratch[i];
 	return 0;
 }
 
@@ -218,4 +263,9 @@ const struct backend_ops backend_kvm = {
 	.set_irq_line = kvm_set_irq_line,
 	.add_ioeventfd = kvm_add_ioeventfd,
 	.add_irqfd = kvm_add_irqfd,
+	.vcpu_save = kvm_vcpu_save,
+	.vcpu_restore = kvm_vcpu_restore,
+	.platform_save = kvm_platform_save,
+	.platform_restore = kvm_platform_restore,
+	.dirty_log = kvm_dirty_log,
 };

@@ -184,9 +184,13 @@ int vm_restore(struct vm *vm, const struct backend_ops *be, const struct vm_opts
 			vm_destroy(vm);
 		return r;
 	}
-	r = restore_platform(vm, snap, err);
+	/* Firecracker's order: the vCPUs (their local APICs) before the
+	 * VM-wide interrupt controllers and timers, the devices last (a
+	 * pending interrupt is raised again through the restored
+	 * controllers). */
+	r = restore_vcpus(vm, snap, err);
 	if (r == 0)
-		r = restore_vcpus(vm, snap, err);
+		r = restore_platform(vm, snap, err);
 	if (r == 0)
 		r = restore_devices(vm, snap, err);
 	/* No vCPU thread runs yet: the pause only arms the gate, so they

@@ -46,7 +46,7 @@ int vm_snapshot_config(const struct snap_file *snap, const struct vm_snapshot_in
 /* Builds vm from the snapshot: memory from the load request's backend
  * (File: the memory file mapped private; Uffd: a page-fault handler), the
  * devices of cfg (from vm_snapshot_config), the vCPUs, then each state
- * restored: platform, vCPUs, devices. The VM is left paused, its vCPU
+ * restored: vCPUs, platform, devices. The VM is left paused, its vCPU
  * threads not started (vm_start parks them at once). On failure nothing
  * is left. */
 int vm_restore(struct vm *vm, const struct backend_ops *be, const struct vm_opts *opts,

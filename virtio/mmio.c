@@ -186,7 +186,9 @@ static bool mmio_write_status(struct virtio_mmio *t, uint32_t v)
 			v &= ~(uint32_t)VIRTIO_CONFIG_S_FEATURES_OK;
 		}
 	}
-	t->status = v;
+	/* NEEDS_RESET is the device's: a driver writing the status back
+	 * without it does not clear it, only a reset does (2.1.2). */
+	t->status = v | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
 	if (!(added & VIRTIO_CONFIG_S_DRIVER_OK))
 		return false;
 	if (mmio_start_queues(t) < 0) {

@@ -476,8 +476,14 @@ Test(virtio_mmio, broken_ring_marks_needs_reset)
 	thub_pump(&hub);
 	cr_expect(status() & VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_expect(tmmio_rd(t, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
-	/* The only way on is a reset. */
+	/* The only way on is a reset: writing the status back without
+	 * NEEDS_RESET does not clear it, adding FAILED keeps it. */
 	tmmio_wr(t, VIRTIO_MMIO_STATUS, status() | S_DOK);
+	tmmio_wr(t, VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
+	cr_expect_eq(status(), S_ACK | S_DRV | S_FOK | S_DOK | VIRTIO_CONFIG_S_NEEDS_RESET);
+	tmmio_wr(t, VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK | VIRTIO_CONFIG_S_FAILED);
+	cr_expect_eq(status(), S_ACK | S_DRV | S_FOK | S_DOK | VIRTIO_CONFIG_S_FAILED |
+				       VIRTIO_CONFIG_S_NEEDS_RESET);
 	tq_set_avail_idx(&g.q[0], 0);
 	cr_expect_eq(tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1), S_ACK | S_DRV | S_FOK | S_DOK);
 	thub_pump(&hub);

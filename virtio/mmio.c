@@ -129,8 +129,8 @@ static void mmio_write_features(struct virtio_mmio *t, uint32_t v)
 	}
 }
 
-/* run_lock and regs_lock held. 0 is a reset (2.1.2, 4.2.2.1). */
-static void mmio_reset(struct virtio_mmio *t)
+/* 0 written to Status is a reset (2.1.2, 4.2.2.1). */
+void virtio_mmio_reset(struct virtio_mmio *t)
 {
 	const struct virtio_dev *d = t->dev;
 	t->status = 0;
@@ -151,7 +151,7 @@ static bool mmio_write_status(struct virtio_mmio *t, uint32_t v)
 {
 	uint32_t old = t->status;
 	if (v == 0) {
-		mmio_reset(t);
+		virtio_mmio_reset(t);
 		return true;
 	}
 	uint32_t added = v & ~old;

@@ -179,19 +179,38 @@ int tirq_set(void *ctx, unsigned gsi, bool level)
 	return 0;
 }
 
-uint32_t tbed_init(struct tbed *b, struct virtio_dev *dev, uint16_t qsize, uint64_t features)
+void tbed_attach(struct tbed *b, struct virtio_dev *dev)
 {
 	memset(&b->irq, 0, sizeof(b->irq));
-	tguest_init(&b->g);
-	for (unsigned i = 0; i < dev->nr_queues; i++)
-		tq_init(&b->g, i, qsize);
-	cr_assert_eq(vhub_init(&b->hub), 0);
 	struct virtio_mmio_opts o = {
 		.base = 0xd0000000ULL, .irq = { tirq_set, &b->irq, 5 }, .hub = &b->hub,
 		.mem = &b->g.mem,
 	};
 	b->dev = dev;
 	cr_assert_eq(virtio_mmio_create(dev, &o, &b->t), 0);
+}
+
+int tbed_save(struct tbed *b, void *buf, size_t len)
+{
+	int n = virtio_mmio_save(b->t, buf, len);
+	cr_assert_gt(n, (int)sizeof(struct virtio_mmio_state), "save: %d", n);
+	return n;
+}
+
+void tbed_drop(struct tbed *b)
+{
+	virtio_mmio_destroy(b->t);
+	b->t = NULL;
+	b->dev = NULL;
+}
+
+uint32_t tbed_init(struct tbed *b, struct virtio_dev *dev, uint16_t qsize, uint64_t features)
+{
+	tguest_init(&b->g);
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		tq_init(&b->g, i, qsize);
+	cr_assert_eq(vhub_init(&b->hub), 0);
+	tbed_attach(b, dev);
 	uint32_t st = tmmio_init(b->t, &b->g, features ? features : dev->features);
 	thub_pump(&b->hub);
 	return st;

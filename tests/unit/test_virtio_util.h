@@ -84,4 +84,13 @@ void tbed_fini(struct tbed *b);
 /* Notifies queue q and runs the hub until idle. */
 void tbed_kick(struct tbed *b, unsigned q);
 
+/* Snapshots, as a new VMM process sees them: tbed_save writes b's
+ * transport blob into buf and returns its size; tbed_drop destroys the
+ * transport and its device, keeping guest memory, hub and the driver's
+ * view of the queues; tbed_attach puts dev on a new transport over them,
+ * never driven by a driver (what a restore starts from). */
+int tbed_save(struct tbed *b, void *buf, size_t len);
+void tbed_drop(struct tbed *b);
+void tbed_attach(struct tbed *b, struct virtio_dev *dev);
+
 #endif

@@ -228,6 +228,9 @@ static int mmio_apply(struct virtio_mmio *t, const struct virtio_mmio_state *st,
 		}
 	}
 	t->live = live;
+	/* A reset or activation a driver left for the VMM thread is
+	 * superseded by the state restored. */
+	t->pending = 0;
 	virtio_mmio_update_line(t);
 	return 0;
 }

@@ -293,11 +293,52 @@ static void vblk_destroy(struct virtio_dev *vd)
 	free(b);
 }
 
+_Static_assert(sizeof(struct vblk_state) == 16, "vblk_state must have no padding");
+
+static uint32_t vblk_state_flags(const struct vblk *b)
+{
+	return (b->ro ? VBLK_STATE_RO : 0) | (b->writeback ? VBLK_STATE_WRITEBACK : 0);
+}
+
+static int vblk_save(struct virtio_dev *vd, void *buf, size_t len)
+{
+	const struct vblk *b = (const struct vblk *)vd;
+	struct vblk_state st = { .version = VBLK_STATE_VERSION, .flags = vblk_state_flags(b),
+				 .nsectors = b->nsectors };
+	if (len < sizeof(st))
+		return -ENOSPC;
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int vblk_restore(struct virtio_dev *vd, const void *buf, size_t len)
+{
+	struct vblk *b = (struct vblk *)vd;
+	struct vblk_state st;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.version != VBLK_STATE_VERSION || st.flags != vblk_state_flags(b))
+		return -EINVAL;
+	/* The file as it is now, not as it was when the device was made. */
+	off_t size = lseek(b->fd, 0, SEEK_END);
+	if (size < 0 || st.nsectors > (uint64_t)size / VBLK_SECTOR) {
+		log_warn("%s: snapshot capacity %" PRIu64 " sectors, backing file only %" PRIu64,
+			 b->name, st.nsectors, size < 0 ? 0 : (uint64_t)(size / (off_t)VBLK_SECTOR));
+		return -EINVAL;
+	}
+	b->nsectors = st.nsectors;
+	b->config.capacity = st.nsectors;
+	return 0;
+}
+
 static const struct virtio_dev_ops vblk_ops = {
 	.activate = vblk_activate,
 	.reset = vblk_reset,
 	.queue_notify = vblk_notify,
 	.counters = vblk_counters,
+	.save = vblk_save,
+	.restore = vblk_restore,
 	.destroy = vblk_destroy,
 };
 

@@ -24,11 +24,22 @@ struct vblk_stats {
 	uint64_t invalid;     /* requests too malformed to answer (dropped) */
 };
 
-/* Snapshot state (the queue's is in the transport's). */
+/* Snapshot state, beside the queue's in the transport's (fixed-width, no
+ * padding, host byte order). No request is ever in flight at a save:
+ * vblk_notify pops, performs (preadv, pwritev, fdatasync, fallocate) and
+ * pushes each request before it returns, on the VMM thread under the
+ * transport's run lock, and io_engine Async runs as Sync (vblk_create), so
+ * the queue's indexes say all. Restore wants a backing file (opened by the
+ * VM from the saved configuration) of at least the saved capacity, which
+ * the guest keeps seeing even if the file grew; the disk id (GET_ID) is
+ * the new file's. */
 #define VBLK_STATE_VERSION 1
+#define VBLK_STATE_RO 0x1u        /* is_read_only */
+#define VBLK_STATE_WRITEBACK 0x2u /* cache_type Writeback */
 struct vblk_state {
 	uint32_t version;
-	uint64_t nsectors;
+	uint32_t flags;    /* VBLK_STATE_*: must match the drive restored into */
+	uint64_t nsectors; /* capacity the guest was told, in 512-byte sectors */
 };
 
 int vblk_create(const struct config_drive *cfg, struct virtio_dev **out, struct errbuf *err);

@@ -129,8 +129,8 @@ static void mmio_write_features(struct virtio_mmio *t, uint32_t v)
 	}
 }
 
-/* run_lock and regs_lock held. 0 is a reset (2.1.2, 4.2.2.1). */
-static void mmio_reset(struct virtio_mmio *t)
+/* 0 written to Status is a reset (2.1.2, 4.2.2.1). */
+void virtio_mmio_reset(struct virtio_mmio *t)
 {
 	const struct virtio_dev *d = t->dev;
 	t->status = 0;
@@ -151,7 +151,7 @@ static bool mmio_write_status(struct virtio_mmio *t, uint32_t v)
 {
 	uint32_t old = t->status;
 	if (v == 0) {
-		mmio_reset(t);
+		virtio_mmio_reset(t);
 		return true;
 	}
 	uint32_t added = v & ~old;
@@ -186,7 +186,9 @@ static bool mmio_write_status(struct virtio_mmio *t, uint32_t v)
 			v &= ~(uint32_t)VIRTIO_CONFIG_S_FEATURES_OK;
 		}
 	}
-	t->status = v;
+	/* NEEDS_RESET is the device's: a driver writing the status back
+	 * without it does not clear it, only a reset does (2.1.2). */
+	t->status = v | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
 	if (!(added & VIRTIO_CONFIG_S_DRIVER_OK))
 		return false;
 	if (mmio_start_queues(t) < 0) {

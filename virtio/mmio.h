@@ -50,14 +50,37 @@ struct virtio_mmio_opts {
 	const struct guest_mem *mem;
 };
 
-/* Explicit, versioned transport state for snapshots. */
-#define VIRTIO_MMIO_STATE_VERSION 1
+/* Snapshot blob (virtio_mmio_save): this header, then config_len bytes of
+ * config space as the guest sees it, then dev_len bytes of the device's
+ * own state (virtio_dev_ops.save). Fixed-width fields, no padding, host
+ * byte order; reserved fields are 0. Version 1 was an in-memory struct
+ * that never reached a file. */
+#define VIRTIO_MMIO_STATE_VERSION 2
+
+/* One queue: the registers as the driver wrote them, and the virtqueue's
+ * indexes (struct virtq_state), which are 0 unless the queue is live. */
+struct virtio_mmio_queue_state {
+	uint64_t desc, avail, used;
+	uint16_t size;            /* QueueNum (0 if the driver wrote > 0xffff) */
+	uint16_t last_avail, used_idx, signalled_used;
+	uint8_t ready;            /* QueueReady, 0 or 1 */
+	uint8_t signalled_valid;  /* 0 or 1 */
+	uint8_t reserved[6];
+};
+
 struct virtio_mmio_state {
 	uint32_t version;
-	uint32_t status, dev_features_sel, drv_features_sel, queue_sel;
+	uint32_t device_id, nr_queues; /* must match the device restored into */
+	uint32_t status;
+	uint32_t dev_features_sel, drv_features_sel, queue_sel;
+	uint32_t isr;                  /* InterruptStatus */
 	uint64_t drv_features;
-	uint32_t isr, config_gen;
-	struct virtq_config queues[VIRTIO_MAX_QUEUES];
+	uint32_t config_gen;
+	uint32_t config_len;           /* bytes of config space after the header */
+	uint32_t dev_len;              /* bytes of device state after those */
+	uint8_t bad_features;          /* unoffered bits acked: FEATURES_OK will be refused */
+	uint8_t reserved[3];
+	struct virtio_mmio_queue_state queues[VIRTIO_MAX_QUEUES];
 };
 
 struct virtio_mmio {
@@ -91,12 +114,15 @@ struct virtio_mmio {
 
 extern const struct bus_ops virtio_mmio_bus_ops;
 /* A transport and its device as the VM sees them: counters (the
- * transport's, then the device's), destroy (virtio_mmio_destroy). */
+ * transport's, then the device's), snapshot state (virtio_mmio_save and
+ * virtio_mmio_restore), destroy (virtio_mmio_destroy). */
 extern const struct device_ops virtio_mmio_device_ops;
 
 /* Builds the transport around dev (eventfds, ioeventfd/irqfd when the
- * backend has them). On failure nothing is left behind and dev is still
- * the caller's; on success the transport owns dev. */
+ * backend has them). -EINVAL for a device the transport cannot carry (too
+ * many queues or too much config, no VIRTIO_F_VERSION_1, no snapshot
+ * ops). On failure nothing is left behind and dev is still the caller's;
+ * on success the transport owns dev. */
 int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
 		       struct virtio_mmio **out);
 int virtio_mmio_register(struct virtio_mmio *t, struct bus *bus);
@@ -108,6 +134,30 @@ void virtio_mmio_destroy(struct virtio_mmio *t);
 void virtio_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
 void virtio_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);
 
-int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st);
+/* Snapshots (mmio_state.c), on the VMM thread with the vCPUs stopped.
+ *
+ * save writes the blob above into buf and returns its size; -ENOSPC if
+ * len is too small, -E2BIG if the device's state outgrew
+ * VIRTIO_DEV_STATE_MAX. Nothing is in flight at that point: every device
+ * completes what it pops within the callback that popped it.
+ *
+ * restore takes a blob from a file (hostile) into a transport just created
+ * around a fresh device, before any guest code runs; -EBUSY if the
+ * transport was already driven. It checks the whole blob first (-EINVAL,
+ * nothing changed; the device's own restore is undone if the config space
+ * it then presents differs from the saved one). Then: the device's state,
+ * the registers, and with DRIVER_OK (and no NEEDS_RESET) the live queues at
+ * their saved indexes, dev->ops->activate with the negotiated features, the
+ * interrupt re-asserted if InterruptStatus was non-zero (the edge may have
+ * been lost with the old process; a spurious one is harmless), and every
+ * queue's notify eventfd written once, since a notification pending at
+ * save time died with the old eventfd: the hub then looks at each queue as
+ * after an activation. Restore itself reads no guest memory. If activate
+ * fails, the transport is left reset and its error returned. FAILED and
+ * NEEDS_RESET come back as they were; a NEEDS_RESET device stays stopped
+ * until the driver resets it. The VM should restore its interrupt
+ * controller first, so the re-asserted interrupt lands on top of it. */
+int virtio_mmio_save(struct virtio_mmio *t, void *buf, size_t len);
+int virtio_mmio_restore(struct virtio_mmio *t, const void *buf, size_t len);
 
 #endif

@@ -17,5 +17,8 @@ void virtio_mmio_update_line(struct virtio_mmio *t);
 void virtio_mmio_raise(struct virtio_mmio *t, uint32_t bits);
 /* run_lock held. */
 void virtio_mmio_stop_queues(struct virtio_mmio *t);
+/* run_lock and regs_lock held: registers as after a driver's reset,
+ * queues stopped, device reset left to the VMM thread. */
+void virtio_mmio_reset(struct virtio_mmio *t);
 
 #endif

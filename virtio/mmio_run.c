@@ -217,7 +217,7 @@ int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
 {
 	if (dev->nr_queues > VIRTIO_MAX_QUEUES || dev->config_len > VIRTIO_MMIO_CONFIG_MAX ||
 	    dev->queue_max == 0 || dev->queue_max > VIRTQ_MAX_SIZE ||
-	    !(dev->features & VIRTIO_FEAT_VERSION_1))
+	    !(dev->features & VIRTIO_FEAT_VERSION_1) || !dev->ops->save || !dev->ops->restore)
 		return -EINVAL;
 	struct virtio_mmio *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -303,23 +303,6 @@ void virtio_mmio_destroy(struct virtio_mmio *t)
 	mmio_free(t);
 }
 
-int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st)
-{
-	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&t->regs_lock);
-	st->version = VIRTIO_MMIO_STATE_VERSION;
-	st->status = t->status;
-	st->dev_features_sel = t->dev_features_sel;
-	st->drv_features_sel = t->drv_features_sel;
-	st->queue_sel = t->queue_sel;
-	st->drv_features = t->drv_features;
-	st->isr = t->isr;
-	st->config_gen = t->config_gen;
-	memcpy(st->queues, t->queues, sizeof(st->queues));
-	pthread_mutex_unlock(&t->regs_lock);
-	return 0;
-}
-
 static void virtio_mmio_counters(void *opaque, device_counter_fn fn, void *ctx)
 {
 	const struct virtio_mmio *t = opaque;
@@ -337,8 +320,19 @@ static void virtio_mmio_dev_destroy(void *opaque)
 	virtio_mmio_destroy(opaque);
 }
 
-/* Snapshots come once the devices can save their state (NULL until then). */
+static int virtio_mmio_dev_save(void *opaque, void *buf, size_t len)
+{
+	return virtio_mmio_save(opaque, buf, len);
+}
+
+static int virtio_mmio_dev_restore(void *opaque, const void *buf, size_t len)
+{
+	return virtio_mmio_restore(opaque, buf, len);
+}
+
 const struct device_ops virtio_mmio_device_ops = {
 	.counters = virtio_mmio_counters,
+	.save = virtio_mmio_dev_save,
+	.restore = virtio_mmio_dev_restore,
 	.destroy = virtio_mmio_dev_destroy,
 };

@@ -321,11 +321,50 @@ static void vnet_destroy(struct virtio_dev *vd)
 	free(n);
 }
 
+_Static_assert(sizeof(struct vnet_state) == 12, "vnet_state must have no padding");
+
+static void vnet_state_of(const struct vnet *n, struct vnet_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->version = VNET_STATE_VERSION;
+	st->has_mac = (n->vd.features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) != 0;
+	if (st->has_mac)
+		memcpy(st->mac, n->config, sizeof(st->mac));
+}
+
+static int vnet_save(struct virtio_dev *vd, void *buf, size_t len)
+{
+	struct vnet_state st;
+	if (len < sizeof(st))
+		return -ENOSPC;
+	vnet_state_of((const struct vnet *)vd, &st);
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int vnet_restore(struct virtio_dev *vd, const void *buf, size_t len)
+{
+	struct vnet_state st, now;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	/* Everything saved is what this device already is. */
+	vnet_state_of((const struct vnet *)vd, &now);
+	if (memcmp(&st, &now, sizeof(st))) {
+		log_warn("%s: snapshot state (version %u) is not this interface's",
+			 ((const struct vnet *)vd)->name, st.version);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const struct virtio_dev_ops vnet_ops = {
 	.activate = vnet_activate,
 	.reset = vnet_reset,
 	.queue_notify = vnet_notify,
 	.counters = vnet_counters,
+	.save = vnet_save,
+	.restore = vnet_restore,
 	.destroy = vnet_destroy,
 };
 

@@ -23,12 +23,21 @@ struct vnet_stats {
 	uint64_t tx_dropped;           /* refused headers, bad sizes, TAP write errors */
 };
 
-/* Snapshot state (the queues' is in the transport's). */
+/* Snapshot state, beside the queues' in the transport's (fixed-width, no
+ * padding, host byte order): the MAC, which must be the one the device was
+ * created with (the VM reopens the TAP by name from the saved
+ * configuration). Nothing else carries over because nothing else is
+ * state: TX completes each frame within its notification, RX readv()s a
+ * frame straight into the buffers it pushes, offloads follow the
+ * negotiated features at activation, and "waiting for RX buffers" is
+ * found again by the first RX pass after activation. Frames the TAP held
+ * belong to the host kernel and are not carried. */
 #define VNET_STATE_VERSION 1
 struct vnet_state {
 	uint32_t version;
-	uint8_t mac[6];
-	uint8_t has_mac;
+	uint8_t mac[6];  /* all 0 without has_mac */
+	uint8_t has_mac; /* VIRTIO_NET_F_MAC offered, 0 or 1 */
+	uint8_t reserved;
 };
 
 int vnet_create(const struct config_net *cfg, struct virtio_dev **out, struct errbuf *err);

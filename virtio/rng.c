@@ -89,11 +89,33 @@ static void vrng_destroy(struct virtio_dev *vd)
 	free(vd);
 }
 
+static int vrng_save(struct virtio_dev *vd, void *buf, size_t len)
+{
+	(void)vd;
+	struct vrng_state st = { .version = VRNG_STATE_VERSION };
+	if (len < sizeof(st))
+		return -ENOSPC;
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int vrng_restore(struct virtio_dev *vd, const void *buf, size_t len)
+{
+	(void)vd;
+	struct vrng_state st;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	return st.version == VRNG_STATE_VERSION ? 0 : -EINVAL;
+}
+
 static const struct virtio_dev_ops vrng_ops = {
 	.activate = vrng_activate,
 	.reset = vrng_reset,
 	.queue_notify = vrng_notify,
 	.counters = vrng_counters,
+	.save = vrng_save,
+	.restore = vrng_restore,
 	.destroy = vrng_destroy,
 };
 

@@ -17,7 +17,9 @@ struct vrng_stats {
 	uint64_t errors; /* getrandom failures (the request is completed short) */
 };
 
-/* Snapshot state: the device has none beyond its queue. */
+/* Snapshot state: only a version; the device keeps nothing beyond its
+ * queue (in the transport's state), and every request completes within
+ * its notification. */
 #define VRNG_STATE_VERSION 1
 struct vrng_state {
 	uint32_t version;

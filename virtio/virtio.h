@@ -26,6 +26,7 @@
 #define VIRTIO_FEAT_VERSION_1 VIRTIO_BIT(32)     /* required of modern drivers */
 
 #define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_DEV_STATE_MAX 256 /* bytes of a device's own snapshot state */
 
 struct virtio_dev;
 
@@ -43,8 +44,13 @@ struct virtio_dev_ops {
 	/* The device's own counters, running totals under fixed names (the
 	 * transport adds those it keeps for every device). */
 	void (*counters)(const struct virtio_dev *vd, device_counter_fn fn, void *ctx);
-	/* Snapshot state beyond the transport's, plain and versioned; NULL
-	 * while the device cannot be snapshotted. As struct device_ops. */
+	/* Snapshot state beyond the transport's, plain and versioned, at most
+	 * VIRTIO_DEV_STATE_MAX bytes; required (the transport refuses a
+	 * device without them). save: as struct device_ops; nothing is in
+	 * flight then. restore: on a device just created and never
+	 * activated, before the transport activates it (if the saved status
+	 * had DRIVER_OK); checks all of buf, -EINVAL and nothing changed if
+	 * bad. activate must then keep what restore set. */
 	int (*save)(struct virtio_dev *vd, void *buf, size_t len);
 	int (*restore)(struct virtio_dev *vd, const void *buf, size_t len);
 	/* Frees the device (after reset, if it was active). */
@@ -70,7 +76,10 @@ struct virtio_dev {
 	unsigned nr_queues;          /* <= VIRTIO_MAX_QUEUES */
 	uint16_t queue_max;          /* QueueNumMax of every queue */
 	struct virtq vqs[VIRTIO_MAX_QUEUES];
-	const uint8_t *config;       /* initial config space (copied by the transport) */
+	/* The config space, kept current by the device (what it passes to
+	 * virtio_dev_config_changed): copied by the transport at creation,
+	 * compared with the saved one on restore. */
+	const uint8_t *config;
 	size_t config_len;
 	const struct guest_mem *mem; /* set by the transport */
 	struct vhub *hub;            /* set by the transport */

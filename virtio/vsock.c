@@ -117,8 +117,39 @@ fill:
 	return true;
 }
 
+/* The event after a restore (vsock.h): into the first event buffer with
+ * room; without one, the guest's next notify of any queue tries again. */
+static void vsock_send_reset_event(struct vsock *vs)
+{
+	struct virtq *vq = &vs->vd.vqs[VSOCK_EVQ];
+	struct virtq_chain *ch = &vs->chain;
+	bool pushed = false;
+	while (vs->reset_event_due) {
+		int r = virtq_pop(vq, ch);
+		if (r == 0 && virtq_enable_notify(vq))
+			continue;
+		if (r != 1)
+			break;
+		struct virtio_vsock_event ev = { .id = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET };
+		pushed = true;
+		if (ch->in_len < sizeof(ev)) {
+			vs->stats.malformed++;
+			virtq_push(vq, ch->head, 0);
+			continue;
+		}
+		viov_from_buf(ch->iov + ch->nr_out, ch->nr_in, 0, &ev, sizeof(ev));
+		virtq_push_chain(vq, ch, sizeof(ev));
+		vs->reset_event_due = false;
+	}
+	if (pushed)
+		virtio_dev_signal_used(&vs->vd, VSOCK_EVQ);
+}
+
 void vsock_rx_run(struct vsock *vs)
 {
+	/* Nothing reaches the guest before it has reset its old connections. */
+	if (vs->reset_event_due)
+		vsock_send_reset_event(vs);
 	struct virtq *vq = &vs->vd.vqs[VSOCK_RXQ];
 	struct virtq_chain *ch = &vs->chain;
 	bool pushed = false;
@@ -290,6 +321,9 @@ static void vsock_tx_packet(struct vsock *vs)
 static void vsock_notify(struct virtio_dev *vd, unsigned q)
 {
 	struct vsock *vs = (struct vsock *)vd;
+	/* Before any packet, so that new connections are not reset too. */
+	if (vs->reset_event_due)
+		vsock_send_reset_event(vs);
 	if (q == VSOCK_TXQ) {
 		struct virtq *vq = &vd->vqs[VSOCK_TXQ];
 		do {
@@ -302,7 +336,7 @@ static void vsock_notify(struct virtio_dev *vd, unsigned q)
 		virtio_dev_signal_used(vd, VSOCK_TXQ);
 	}
 	/* New RX buffers, or replies the TX packets asked for. The event
-	 * queue is only used after a snapshot restore. */
+	 * queue is only used after a snapshot restore (above). */
 	vsock_rx_run(vs);
 }
 
@@ -319,6 +353,8 @@ static void vsock_reset(struct virtio_dev *vd)
 	vhub_del(vd->hub, &vs->listen_w);
 	vsock_conn_free_all(vs);
 	vs->nr_orphans = 0;
+	/* A driver starting over has no connections left to reset. */
+	vs->reset_event_due = false;
 }
 
 static void vsock_counters(const struct virtio_dev *vd, device_counter_fn fn, void *ctx)
@@ -348,11 +384,45 @@ static void vsock_destroy(struct virtio_dev *vd)
 	free(vs);
 }
 
+_Static_assert(sizeof(struct vsock_state) == 16, "vsock_state must have no padding");
+
+static int vsock_save(struct virtio_dev *vd, void *buf, size_t len)
+{
+	const struct vsock *vs = (const struct vsock *)vd;
+	struct vsock_state st = { .version = VSOCK_STATE_VERSION, .guest_cid = vs->guest_cid };
+	if (len < sizeof(st))
+		return -ENOSPC;
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int vsock_restore(struct virtio_dev *vd, const void *buf, size_t len)
+{
+	struct vsock *vs = (struct vsock *)vd;
+	struct vsock_state st;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.version != VSOCK_STATE_VERSION || st.reserved)
+		return -EINVAL;
+	/* The guest addresses its packets with this CID; the config (and so
+	 * the device) must still say the same. */
+	if (st.guest_cid != vs->guest_cid) {
+		log_warn("virtio-vsock: snapshot guest CID %" PRIu64 ", configured %" PRIu64,
+			 st.guest_cid, vs->guest_cid);
+		return -EINVAL;
+	}
+	vs->reset_event_due = true;
+	return 0;
+}
+
 static const struct virtio_dev_ops vsock_ops = {
 	.activate = vsock_activate,
 	.reset = vsock_reset,
 	.queue_notify = vsock_notify,
 	.counters = vsock_counters,
+	.save = vsock_save,
+	.restore = vsock_restore,
 	.destroy = vsock_destroy,
 };
 

@@ -25,12 +25,19 @@ struct vsock_stats {
 	uint64_t rsts_dropped;          /* no room to queue an RST for the guest */
 };
 
-/* Snapshot state (connections are not carried over: Firecracker sends a
- * TRANSPORT_RESET event after restore, as Ember will). */
+/* Snapshot state, beside the queues' in the transport's (fixed-width, no
+ * padding, host byte order). Connections are not carried, as in
+ * Firecracker: their host sockets belong to the old process. Instead the
+ * restored device, once active, puts one VIRTIO_VSOCK_EVENT_TRANSPORT_RESET
+ * in the event queue (5.10.6.6), so the guest driver resets every
+ * connection: its sockets fail cleanly and can connect again. (A guest
+ * that had no connections just finds none to reset.) Guest packets of old
+ * connections still in the TX queue get an RST. */
 #define VSOCK_STATE_VERSION 1
 struct vsock_state {
 	uint32_t version;
-	uint64_t guest_cid;
+	uint32_t reserved;
+	uint64_t guest_cid; /* must be the configured one */
 };
 
 int vsock_create(const struct config_vsock *cfg, struct virtio_dev **out, struct errbuf *err);

@@ -96,6 +96,7 @@ struct vsock {
 	struct vsock_conn *rxq_head, *rxq_tail;
 	struct vsock_orphan orphans[VSOCK_MAX_ORPHAN_RST];
 	unsigned nr_orphans;
+	bool reset_event_due; /* restored: TRANSPORT_RESET still to be sent */
 	struct virtq_chain chain;
 	struct iovec iov[VIRTQ_MAX_SIZE];
 	struct vsock_stats stats;

@@ -115,6 +115,28 @@ static void boot_timer_dev_destroy(void *dev)
 	boot_timer_destroy(dev);
 }
 
+static int boot_timer_dev_save(void *dev, void *buf, size_t len)
+{
+	(void)dev;
+	struct boot_timer_state st = { .version = BOOT_TIMER_STATE_VERSION };
+	if (len < sizeof(st))
+		return -ENOSPC;
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int boot_timer_dev_restore(void *dev, const void *buf, size_t len)
+{
+	(void)dev;
+	struct boot_timer_state st;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	return st.version == BOOT_TIMER_STATE_VERSION ? 0 : -EINVAL;
+}
+
 const struct device_ops boot_timer_device_ops = {
+	.save = boot_timer_dev_save,
+	.restore = boot_timer_dev_restore,
 	.destroy = boot_timer_dev_destroy,
 };

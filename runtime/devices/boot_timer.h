@@ -18,6 +18,11 @@
 #define BOOT_TIMER_SIZE 0x1000ULL
 #define BOOT_TIMER_MAGIC 123 /* MAGIC_VALUE_SIGNAL_GUEST_BOOT_COMPLETE */
 
+#define BOOT_TIMER_STATE_VERSION 1
+struct boot_timer_state {
+	uint32_t version;
+};
+
 struct boot_timer;
 
 /* start_wall: CLOCK_MONOTONIC and start_cpu: CLOCK_PROCESS_CPUTIME_ID,
@@ -35,8 +40,10 @@ uint64_t boot_timer_last_us(struct boot_timer *bt);
 void boot_timer_destroy(struct boot_timer *bt);
 
 extern const struct bus_ops boot_timer_bus_ops;
-/* Destroy only: it logs its one measurement and keeps no state worth a
- * snapshot (a restored guest has booted already). */
+/* Snapshot state: only a version. The device logs its one measurement and
+ * keeps nothing worth carrying (a restored guest has booted already, and
+ * the measurement belongs to the process that saw the boot); it still has
+ * save/restore, since NULL would mean "cannot be snapshotted". And destroy. */
 extern const struct device_ops boot_timer_device_ops;
 
 #endif

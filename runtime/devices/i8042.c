@@ -51,8 +51,6 @@
 #define KBD_ACK 0xfa
 #define KBD_BAT_OK 0xaa
 
-#define I8042_QUEUE 16 /* Linux's i8042_flush() drains at most 16 bytes */
-
 struct i8042_byte {
 	uint8_t val;
 	bool aux;
@@ -339,6 +337,75 @@ void i8042_destroy(struct i8042 *dev)
 	free(dev);
 }
 
+_Static_assert(sizeof(struct i8042_state) == 16 + I8042_QUEUE,
+	       "i8042_state must have no padding");
+
+void i8042_save(struct i8042 *dev, struct i8042_state *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&dev->lock);
+	out->version = I8042_STATE_VERSION;
+	out->ctr = dev->ctr;
+	out->status_cmd = dev->status_cmd;
+	out->ctl_pending = dev->ctl_pending;
+	out->kbd_pending = dev->kbd_pending;
+	out->last = dev->last;
+	out->irq_level = dev->irq_level;
+	out->count = (uint8_t)dev->count;
+	for (unsigned i = 0; i < dev->count; i++) {
+		const struct i8042_byte *b = &dev->q[(dev->head + i) % I8042_QUEUE];
+		out->queue[i] = b->val;
+		if (b->aux)
+			out->queue_aux |= (uint16_t)(1u << i);
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* The values the write paths can leave behind. */
+static bool i8042_ctl_pending_ok(uint8_t c)
+{
+	return c == 0 || c == CMD_WRITE_CTR || c == CMD_WRITE_OUTPORT ||
+	       c == CMD_WRITE_KBD_OBUF || c == CMD_WRITE_AUX_OBUF || c == CMD_WRITE_AUX;
+}
+
+static bool i8042_kbd_pending_ok(uint8_t c)
+{
+	return c == 0 || c == KBD_SET_LEDS || c == KBD_SCANSET || c == KBD_SET_RATE;
+}
+
+int i8042_restore(struct i8042 *dev, const struct i8042_state *in)
+{
+	/* Hostile input: only a state the device itself could be in. */
+	if (in->version != I8042_STATE_VERSION ||
+	    (in->status_cmd != 0 && in->status_cmd != STR_CMDDAT) ||
+	    !i8042_ctl_pending_ok(in->ctl_pending) || !i8042_kbd_pending_ok(in->kbd_pending) ||
+	    in->irq_level > 1 || in->count > I8042_QUEUE || in->reserved || in->reserved2)
+		return -EINVAL;
+	for (unsigned i = in->count; i < I8042_QUEUE; i++)
+		if (in->queue[i])
+			return -EINVAL;
+	if (in->count < I8042_QUEUE && (in->queue_aux >> in->count))
+		return -EINVAL;
+	/* The line always follows i8042_update_irq's rule. */
+	bool want = in->count && !(in->queue_aux & 1) && (in->ctr & CTR_KBDINT);
+	if (want != (in->irq_level != 0))
+		return -EINVAL;
+
+	pthread_mutex_lock(&dev->lock);
+	dev->ctr = in->ctr;
+	dev->status_cmd = in->status_cmd;
+	dev->ctl_pending = in->ctl_pending;
+	dev->kbd_pending = in->kbd_pending;
+	dev->last = in->last;
+	dev->irq_level = in->irq_level;
+	dev->head = 0;
+	dev->count = in->count;
+	for (unsigned i = 0; i < in->count; i++)
+		dev->q[i] = (struct i8042_byte){ in->queue[i], (in->queue_aux >> i) & 1 };
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
 static void i8042_counters(void *dev, device_counter_fn fn, void *ctx)
 {
 	fn(ctx, "dropped_bytes", dev ? i8042_dropped(dev) : 0);
@@ -349,7 +416,28 @@ static void i8042_dev_destroy(void *dev)
 	i8042_destroy(dev);
 }
 
+static int i8042_dev_save(void *dev, void *buf, size_t len)
+{
+	struct i8042_state st;
+	if (len < sizeof(st))
+		return -ENOSPC;
+	i8042_save(dev, &st);
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int i8042_dev_restore(void *dev, const void *buf, size_t len)
+{
+	struct i8042_state st; /* buf need not be aligned */
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	return i8042_restore(dev, &st);
+}
+
 const struct device_ops i8042_device_ops = {
 	.counters = i8042_counters,
+	.save = i8042_dev_save,
+	.restore = i8042_dev_restore,
 	.destroy = i8042_dev_destroy,
 };

@@ -145,3 +145,17 @@ Test(boot_timer, null_start_means_now)
 	boot_timer_destroy(b2);
 	bus_destroy(&m2);
 }
+
+Test(boot_timer, state_is_a_version_only)
+{
+	uint8_t buf[8] = { 0 };
+	cr_assert_eq(boot_timer_device_ops.save(bt, buf, 3), -ENOSPC);
+	int n = boot_timer_device_ops.save(bt, buf, sizeof(buf));
+	cr_assert_eq(n, (int)sizeof(struct boot_timer_state));
+	cr_assert_eq(boot_timer_device_ops.restore(bt, buf, (size_t)n), 0);
+	for (int len = 0; len < n; len++)
+		cr_assert_eq(boot_timer_device_ops.restore(bt, buf, (size_t)len), -EINVAL);
+	cr_assert_eq(boot_timer_device_ops.restore(bt, buf, (size_t)n + 1), -EINVAL);
+	buf[0] ^= 1;
+	cr_assert_eq(boot_timer_device_ops.restore(bt, buf, (size_t)n), -EINVAL);
+}

@@ -2,6 +2,7 @@
  * drivers do. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "runtime/base/bus.h"
@@ -248,4 +249,152 @@ Test(i8042, hostile_guest_cannot_overflow)
 	kout(CMD, 0x20);
 	cr_assert_eq(i8042_reply(), 0x05);
 	cr_assert_eq(resets, 0);
+}
+
+/* --- snapshot state --- */
+
+/* Leaves something in every field: AUX and keyboard bytes queued, a
+ * keyboard parameter and a controller data byte awaited. */
+static void i8042_busy_state(void)
+{
+	kout(CMD, 0xd3);
+	kout(DATA, 0x5a); /* AUX byte at the head: IRQ 1 stays low */
+	kout(DATA, 0xf2); /* ACK, 0xab, 0x83 */
+	kout(DATA, 0xed); /* ACK, parameter awaited */
+	kout(CMD, 0x60);  /* command byte awaited, last write to 0x64 */
+}
+
+static int i8042_blob(struct i8042 *d, uint8_t *buf)
+{
+	int n = i8042_device_ops.save(d, buf, sizeof(struct i8042_state));
+	cr_assert_eq(n, (int)sizeof(struct i8042_state));
+	return n;
+}
+
+Test(i8042, state_round_trip_goes_on_identically)
+{
+	i8042_busy_state();
+	cr_assert_eq(kin(DATA), 0x5a); /* a keyboard byte now heads the queue */
+	cr_assert(kirq.level);
+	uint8_t buf[sizeof(struct i8042_state) + 1], small[8];
+	int n = i8042_blob(kbc, buf);
+	cr_expect_eq(i8042_device_ops.save(kbc, small, sizeof(small)), -ENOSPC);
+
+	struct fake_irq irq2 = { 0 };
+	struct irq_line line = { fake_irq_set, &irq2, 1 };
+	struct i8042 *d2;
+	struct bus pio2;
+	bus_init(&pio2, "pio2");
+	cr_assert_eq(i8042_create(&d2, &line, NULL, NULL), 0);
+	cr_assert_eq(i8042_register(d2, &pio2), 0);
+	/* Unaligned, as a blob inside a state file may be. */
+	memmove(buf + 1, buf, (size_t)n);
+	cr_assert_eq(i8042_device_ops.restore(d2, buf + 1, (size_t)n), 0);
+	cr_expect_eq(irq2.calls, 0, "the irqchip's snapshot carries the line");
+	uint8_t again[sizeof(struct i8042_state)];
+	i8042_blob(d2, again);
+	cr_assert_eq(memcmp(again, buf + 1, (size_t)n), 0);
+
+	/* Both devices answer the same from here on (the line's level came
+	 * back with the irqchip). */
+	irq2.level = kirq.level;
+	const struct { uint16_t port; bool write; uint8_t v; } seq[] = {
+		{ CMD, false, 0 }, { DATA, true, 0x45 }, { CMD, false, 0 }, { DATA, false, 0 },
+		{ DATA, false, 0 }, { DATA, false, 0 }, { DATA, true, 0x07 }, { DATA, false, 0 },
+		{ DATA, false, 0 }, { CMD, false, 0 }, { DATA, true, 0xf2 }, { DATA, false, 0 },
+		{ DATA, false, 0 }, { DATA, false, 0 }, { DATA, false, 0 },
+	};
+	for (unsigned i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		uint8_t a = 0, b = 0;
+		if (seq[i].write) {
+			kout(seq[i].port, seq[i].v);
+			cr_assert_eq(bus_write(&pio2, seq[i].port, &seq[i].v, 1), 0);
+		} else {
+			a = kin(seq[i].port);
+			cr_assert_eq(bus_read(&pio2, seq[i].port, &b, 1), 0);
+		}
+		cr_assert_eq(a, b, "step %u: 0x%02x vs 0x%02x", i, a, b);
+		cr_assert_eq(kirq.level, irq2.level, "step %u: IRQ 1", i);
+	}
+	i8042_destroy(d2);
+	bus_destroy(&pio2);
+}
+
+Test(i8042, state_truncated_or_long_refused)
+{
+	i8042_busy_state();
+	uint8_t buf[sizeof(struct i8042_state) + 1] = { 0 }, before[sizeof(struct i8042_state)];
+	int n = i8042_blob(kbc, buf);
+	i8042_blob(kbc, before);
+	for (int len = 0; len < n; len++)
+		cr_assert_eq(i8042_device_ops.restore(kbc, buf, (size_t)len), -EINVAL, "len %d", len);
+	cr_assert_eq(i8042_device_ops.restore(kbc, buf, (size_t)n + 1), -EINVAL);
+	uint8_t now[sizeof(struct i8042_state)];
+	i8042_blob(kbc, now);
+	cr_assert_eq(memcmp(now, before, sizeof(now)), 0);
+}
+
+Test(i8042, state_every_flipped_byte_is_refused_or_coherent)
+{
+	i8042_busy_state();
+	kin(DATA); /* keyboard byte at the head: IRQ 1 high */
+	struct i8042_state good;
+	i8042_save(kbc, &good);
+	cr_assert_eq(good.count, 4);
+	/* Fields where any change must be caught (the queue past `count`
+	 * included); ctr, last and the queued bytes may hold anything. */
+	size_t must[] = { 0, 1, 2, 3, offsetof(struct i8042_state, status_cmd),
+			  offsetof(struct i8042_state, ctl_pending),
+			  offsetof(struct i8042_state, kbd_pending),
+			  offsetof(struct i8042_state, irq_level),
+			  offsetof(struct i8042_state, count),
+			  offsetof(struct i8042_state, reserved),
+			  offsetof(struct i8042_state, queue) + 4,
+			  offsetof(struct i8042_state, queue) + 15,
+			  offsetof(struct i8042_state, queue_aux) + 1,
+			  offsetof(struct i8042_state, reserved2),
+			  offsetof(struct i8042_state, reserved2) + 1 };
+	for (size_t i = 0; i < sizeof(good); i++) {
+		for (unsigned x = 1; x < 256; x <<= 1) {
+			struct i8042_state bad = good;
+			((uint8_t *)&bad)[i] ^= (uint8_t)x;
+			struct i8042 *d;
+			struct irq_line line = { 0 };
+			cr_assert_eq(i8042_create(&d, &line, NULL, NULL), 0);
+			struct i8042_state fresh, after;
+			i8042_save(d, &fresh);
+			int r = i8042_restore(d, &bad);
+			cr_assert(r == 0 || r == -EINVAL);
+			i8042_save(d, &after);
+			if (r == 0)
+				cr_assert_eq(memcmp(&after, &bad, sizeof(bad)), 0, "byte %zu", i);
+			else
+				cr_assert_eq(memcmp(&after, &fresh, sizeof(fresh)), 0, "byte %zu", i);
+			i8042_destroy(d);
+		}
+		struct i8042_state bad = good;
+		((uint8_t *)&bad)[i] ^= 0xff;
+		for (size_t k = 0; k < sizeof(must) / sizeof(must[0]); k++)
+			if (must[k] == i)
+				cr_assert_eq(i8042_restore(kbc, &bad), -EINVAL, "byte %zu", i);
+	}
+}
+
+Test(i8042, state_inconsistent_irq_refused)
+{
+	struct i8042_state st;
+	i8042_save(kbc, &st);
+	st.count = 1;
+	st.queue[0] = 0xfa;
+	cr_expect_eq(i8042_restore(kbc, &st), -EINVAL, "a keyboard byte with KBDINT: line up");
+	st.irq_level = 1;
+	cr_expect_eq(i8042_restore(kbc, &st), 0);
+	st.queue_aux = 1;
+	cr_expect_eq(i8042_restore(kbc, &st), -EINVAL, "an AUX byte never raises IRQ 1");
+	st.queue_aux = 0;
+	st.ctr = 0;
+	cr_expect_eq(i8042_restore(kbc, &st), -EINVAL, "no KBDINT, no IRQ");
+	st.version = 2;
+	st.ctr = 0x05;
+	cr_expect_eq(i8042_restore(kbc, &st), -EINVAL);
 }

@@ -1,8 +1,10 @@
 /* virtio/blk.c against a temporary file: read, write, flush, get-id,
  * discard, write-zeroes, read-only drives, and malformed requests. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_blk.h>
+#include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,4 +405,135 @@ Test(vblk, update_path_changes_capacity_and_data)
 	cr_expect_lt(vblk_update_path(dev, "/nonexistent/x", &err), 0);
 	cr_expect_eq(simple(VIRTIO_BLK_T_IN, 3000, d, 512, true, NULL), VIRTIO_BLK_S_OK);
 	unlink(p2);
+}
+
+/* --- snapshot --- */
+
+static uint8_t sblob[1024];
+static int sblob_len;
+
+/* A new VMM process: the drive opened again from the configuration, on a
+ * transport no driver has touched (the old one is gone). */
+static void reopen_drive(bool ro, enum config_cache_type cache)
+{
+	if (bed.t)
+		tbed_drop(&bed);
+	struct config_drive d = {
+		.drive_id = "test", .path_on_host = path, .is_read_only = ro, .cache_type = cache,
+	};
+	struct errbuf err;
+	cr_assert_eq(vblk_create(&d, &dev, &err), 0, "%s", err.msg);
+	tbed_attach(&bed, dev);
+}
+
+static void save_and_reopen(void)
+{
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+	reopen_drive(false, CONFIG_CACHE_WRITEBACK);
+}
+
+static int restore_sblob(void)
+{
+	return virtio_mmio_restore(bed.t, sblob, (size_t)sblob_len);
+}
+
+Test(vblk, snapshot_round_trip)
+{
+	struct tq *q = &bed.g.q[0];
+	uint64_t d = tguest_alloc(&bed.g, 512), r = tguest_alloc(&bed.g, 512);
+	memset(tguest_ptr(&bed.g, d, 512), 0x5c, 512);
+	cr_assert_eq(simple(VIRTIO_BLK_T_OUT, 3, d, 512, false, NULL), VIRTIO_BLK_S_OK);
+	cr_assert_eq(simple(VIRTIO_BLK_T_IN, 3, r, 512, true, NULL), VIRTIO_BLK_S_OK);
+	/* One more read, notified but not yet seen by the VMM thread. */
+	uint64_t r2 = tguest_alloc(&bed.g, 512), st = tguest_alloc(&bed.g, 1);
+	tq_desc(q, 10, hdr(VIRTIO_BLK_T_IN, 3), 16, VRING_DESC_F_NEXT, 11);
+	tq_desc(q, 11, r2, 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 12);
+	tq_desc(q, 12, st, 1, VRING_DESC_F_WRITE, 0);
+	tq_post(q, 10);
+	tmmio_wr(bed.t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	tmmio_wr(bed.t, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+	cr_assert_eq(tq_used_idx(q), 2);
+	tq_set_used_event(q, 2); /* EVENT_IDX: the driver saw both */
+
+	save_and_reopen();
+	cr_assert_eq(restore_sblob(), 0);
+	cr_expect_eq(tq_used_idx(q), 2, "restore itself runs no request");
+	thub_pump(&bed.hub);
+	uint32_t id, len;
+	cr_assert(tq_used(q, &id, &len));
+	cr_expect_eq(id, 10);
+	cr_expect_eq(len, 513);
+	cr_expect_eq(*(uint8_t *)tguest_ptr(&bed.g, st, 1), VIRTIO_BLK_S_OK);
+	uint8_t *p = tguest_ptr(&bed.g, r2, 512);
+	for (int i = 0; i < 512; i++)
+		cr_assert_eq(p[i], 0x5c);
+	cr_expect_not(tq_used(q, &id, &len), "completed once");
+	cr_expect(bed.irq.level);
+	/* And the next request at the next used index. */
+	uint64_t w = tguest_alloc(&bed.g, 512);
+	memset(tguest_ptr(&bed.g, w, 512), 0x6d, 512);
+	cr_expect_eq(simple(VIRTIO_BLK_T_OUT, 9, w, 512, false, NULL), VIRTIO_BLK_S_OK);
+	cr_expect_eq(tq_used_idx(q), 4);
+	uint8_t back[512];
+	file_read(9 * 512, back, sizeof(back));
+	cr_expect_eq(back[0], 0x6d);
+	cr_expect_eq(back[511], 0x6d);
+	uint64_t cap;
+	virtio_mmio_read(bed.t, 0x100, &cap, 8);
+	cr_expect_eq(cap, FILE_SIZE / 512);
+}
+
+Test(vblk, snapshot_needs_the_saved_capacity)
+{
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+	cr_assert_eq(truncate(path, FILE_SIZE - 512), 0);
+	reopen_drive(false, CONFIG_CACHE_WRITEBACK);
+	cr_expect_eq(restore_sblob(), -EINVAL);
+	cr_expect_eq(tmmio_rd(bed.t, VIRTIO_MMIO_STATUS), 0);
+	/* A bigger file is fine; the guest keeps the size it was told. */
+	cr_assert_eq(truncate(path, 2 * FILE_SIZE), 0);
+	reopen_drive(false, CONFIG_CACHE_WRITEBACK);
+	cr_assert_eq(restore_sblob(), 0);
+	uint64_t cap;
+	virtio_mmio_read(bed.t, 0x100, &cap, 8);
+	cr_expect_eq(cap, FILE_SIZE / 512);
+	uint64_t d = tguest_alloc(&bed.g, 512);
+	cr_expect_eq(simple(VIRTIO_BLK_T_IN, FILE_SIZE / 512, d, 512, true, NULL),
+		     VIRTIO_BLK_S_IOERR);
+}
+
+Test(vblk, snapshot_blob_checked)
+{
+	uint64_t d = tguest_alloc(&bed.g, 512);
+	cr_assert_eq(simple(VIRTIO_BLK_T_IN, 1, d, 512, true, NULL), VIRTIO_BLK_S_OK);
+	save_and_reopen();
+	tblob_truncations(&bed, sblob, sblob_len);
+	tblob_device_flips_refused(&bed, sblob, sblob_len);
+	/* The device's own part, straight: version and configured flags. */
+	struct virtio_mmio_state h;
+	memcpy(&h, sblob, sizeof(h));
+	cr_assert_eq(h.dev_len, sizeof(struct vblk_state));
+	struct vblk_state st;
+	memcpy(&st, sblob + sizeof(h) + h.config_len, sizeof(st));
+	cr_expect_eq(st.version, VBLK_STATE_VERSION);
+	cr_expect_eq(st.flags, VBLK_STATE_WRITEBACK);
+	cr_expect_eq(st.nsectors, FILE_SIZE / 512);
+	struct vblk_state bad = st;
+	bad.version = 2;
+	cr_expect_eq(dev->ops->restore(dev, &bad, sizeof(bad)), -EINVAL);
+	bad = st;
+	bad.flags = VBLK_STATE_WRITEBACK | 4;
+	cr_expect_eq(dev->ops->restore(dev, &bad, sizeof(bad)), -EINVAL);
+	bad = st;
+	bad.nsectors = FILE_SIZE / 512 + 1;
+	cr_expect_eq(dev->ops->restore(dev, &bad, sizeof(bad)), -EINVAL);
+	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st) + 1), -EINVAL);
+	/* A drive configured otherwise is not the one saved. */
+	reopen_drive(true, CONFIG_CACHE_WRITEBACK);
+	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st)), -EINVAL);
+	cr_expect_eq(restore_sblob(), -EINVAL);
+	reopen_drive(false, CONFIG_CACHE_UNSAFE);
+	cr_expect_eq(restore_sblob(), -EINVAL);
+	reopen_drive(false, CONFIG_CACHE_WRITEBACK);
+	cr_expect_eq(restore_sblob(), 0);
 }

@@ -65,10 +65,28 @@ static void tdev_destroy(struct virtio_dev *vd)
 	((struct tdev *)vd)->destroyed = true;
 }
 
+/* No state of its own (test_virtio_mmio_state.c has a device with some). */
+static int tdev_save(struct virtio_dev *vd, void *buf, size_t len)
+{
+	(void)vd;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static int tdev_restore(struct virtio_dev *vd, const void *buf, size_t len)
+{
+	(void)vd;
+	(void)buf;
+	return len ? -EINVAL : 0;
+}
+
 static const struct virtio_dev_ops tdev_ops = {
 	.activate = tdev_activate,
 	.reset = tdev_reset,
 	.queue_notify = tdev_notify,
+	.save = tdev_save,
+	.restore = tdev_restore,
 	.destroy = tdev_destroy,
 };
 
@@ -476,8 +494,14 @@ Test(virtio_mmio, broken_ring_marks_needs_reset)
 	thub_pump(&hub);
 	cr_expect(status() & VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_expect(tmmio_rd(t, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
-	/* The only way on is a reset. */
+	/* The only way on is a reset: writing the status back without
+	 * NEEDS_RESET does not clear it, adding FAILED keeps it. */
 	tmmio_wr(t, VIRTIO_MMIO_STATUS, status() | S_DOK);
+	tmmio_wr(t, VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK);
+	cr_expect_eq(status(), S_ACK | S_DRV | S_FOK | S_DOK | VIRTIO_CONFIG_S_NEEDS_RESET);
+	tmmio_wr(t, VIRTIO_MMIO_STATUS, S_ACK | S_DRV | S_FOK | S_DOK | VIRTIO_CONFIG_S_FAILED);
+	cr_expect_eq(status(), S_ACK | S_DRV | S_FOK | S_DOK | VIRTIO_CONFIG_S_FAILED |
+				       VIRTIO_CONFIG_S_NEEDS_RESET);
 	tq_set_avail_idx(&g.q[0], 0);
 	cr_expect_eq(tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1), S_ACK | S_DRV | S_FOK | S_DOK);
 	thub_pump(&hub);
@@ -495,11 +519,17 @@ Test(virtio_mmio, event_idx_negotiated_reaches_queue)
 Test(virtio_mmio, save_state)
 {
 	tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1);
+	uint8_t buf[sizeof(struct virtio_mmio_state) + sizeof(dev.config)];
+	cr_assert_eq(virtio_mmio_save(t, buf, sizeof(buf)), (int)sizeof(buf));
 	struct virtio_mmio_state st;
-	cr_assert_eq(virtio_mmio_save(t, &st), 0);
+	memcpy(&st, buf, sizeof(st));
 	cr_expect_eq(st.version, VIRTIO_MMIO_STATE_VERSION);
 	cr_expect_eq(st.status, S_ACK | S_DRV | S_FOK | S_DOK);
 	cr_expect_eq(st.queues[1].desc, g.q[1].desc);
+	cr_expect_eq(st.config_len, sizeof(dev.config));
+	cr_expect_eq(memcmp(buf + sizeof(st), dev.config, sizeof(dev.config)), 0);
+	cr_expect_eq(st.dev_len, 0);
+	cr_expect_eq(virtio_mmio_save(t, buf, sizeof(buf) - 1), -ENOSPC);
 }
 
 Test(virtio_mmio, bus_registration)
@@ -525,6 +555,15 @@ Test(virtio_mmio, create_refuses_bad_devices)
 	cr_expect_eq(virtio_mmio_create(&d2.vd, &o, &t2), -EINVAL);
 	d2.vd.queue_max = 64;
 	d2.vd.nr_queues = VIRTIO_MAX_QUEUES + 1;
+	cr_expect_eq(virtio_mmio_create(&d2.vd, &o, &t2), -EINVAL);
+	/* Every device must carry its snapshot state. */
+	struct virtio_dev_ops no_save = tdev_ops;
+	no_save.save = NULL;
+	d2.vd.nr_queues = 2;
+	d2.vd.ops = &no_save;
+	cr_expect_eq(virtio_mmio_create(&d2.vd, &o, &t2), -EINVAL);
+	no_save.save = tdev_save;
+	no_save.restore = NULL;
 	cr_expect_eq(virtio_mmio_create(&d2.vd, &o, &t2), -EINVAL);
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_mmio.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <net/if.h>
@@ -359,4 +360,118 @@ Test(vnet, real_tap_in_private_netns)
 	}
 	cr_expect(got);
 	close(ps);
+}
+
+/* --- snapshot --- */
+
+static uint8_t sblob[1024];
+static int sblob_len;
+
+/* A new VMM process: a new packet fd (the VM reopens the TAP by name) and
+ * the device made again, on a transport no driver has touched. */
+static void net_reopen(const uint8_t *m)
+{
+	if (dev)
+		tbed_drop(&bed);
+	if (host >= 0)
+		close(host);
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	host = sv[1];
+	struct errbuf err;
+	cr_assert_eq(vnet_create_fd(sv[0], m, &dev, &err), 0);
+	tbed_attach(&bed, dev);
+}
+
+static int restore_sblob(void)
+{
+	return virtio_mmio_restore(bed.t, sblob, (size_t)sblob_len);
+}
+
+Test(vnet, snapshot_round_trip)
+{
+	start(BASE_FEATURES | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MRG_RXBUF));
+	struct tq *rxq = &bed.g.q[0], *txq = &bed.g.q[1];
+	post_rx(4, 2048);
+	host_send(100);
+	struct virtio_net_hdr_v1 h = { 0 };
+	guest_tx(&h, 60);
+	uint8_t buf[256];
+	cr_assert_eq(host_recv(buf, sizeof(buf)), 72);
+	tmmio_wr(bed.t, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+	uint32_t id, len;
+	cr_assert(tq_used(rxq, &id, &len));
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+
+	net_reopen(mac);
+	cr_assert_eq(restore_sblob(), 0);
+	thub_pump(&bed.hub);
+	cr_expect_eq(tq_used_idx(rxq), 1);
+	cr_expect_eq(tq_used_idx(txq), 1);
+	cr_expect_not(bed.irq.level);
+	uint8_t m[6];
+	for (int i = 0; i < 6; i++)
+		virtio_mmio_read(bed.t, 0x100 + (uint64_t)i, &m[i], 1);
+	cr_expect_eq(memcmp(m, mac, 6), 0);
+	/* TX goes on, to the new TAP. */
+	guest_tx(&h, 70);
+	cr_expect_eq(host_recv(buf, sizeof(buf)), 82);
+	cr_expect_eq(tq_used_idx(txq), 2);
+	/* RX goes on into the next buffer the guest posted before the save. */
+	host_send(50);
+	cr_assert(tq_used(rxq, &id, &len));
+	cr_expect_eq(id, 1);
+	cr_expect_eq(len, 62);
+	struct virtio_net_hdr_v1 rh;
+	memcpy(&rh, tguest_ptr(&bed.g, rxg[1], 12), 12);
+	cr_expect_eq(rh.num_buffers, 1);
+	cr_expect_not(tq_used(rxq, &id, &len));
+	cr_expect(bed.irq.level);
+}
+
+Test(vnet, snapshot_rx_waiting_for_buffers_resumes)
+{
+	start(BASE_FEATURES);
+	host_send(100); /* no RX buffers: the device waits */
+	cr_assert_geq(vnet_stats(dev)->rx_blocked, 1);
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+	net_reopen(mac);
+	cr_assert_eq(restore_sblob(), 0);
+	thub_pump(&bed.hub);
+	/* The frame the old TAP held is gone; new ones arrive once the
+	 * guest posts buffers. */
+	post_rx(2, 2048);
+	host_send(60);
+	uint32_t id, len;
+	cr_assert(tq_used(&bed.g.q[0], &id, &len));
+	cr_expect_eq(id, 0);
+	cr_expect_eq(len, 72);
+}
+
+Test(vnet, snapshot_blob_checked)
+{
+	start(BASE_FEATURES | F(VIRTIO_NET_F_MAC));
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+	net_reopen(mac);
+	tblob_truncations(&bed, sblob, sblob_len);
+	tblob_device_flips_refused(&bed, sblob, sblob_len);
+	struct virtio_mmio_state hd;
+	memcpy(&hd, sblob, sizeof(hd));
+	cr_assert_eq(hd.dev_len, sizeof(struct vnet_state));
+	struct vnet_state st;
+	memcpy(&st, sblob + sizeof(hd) + hd.config_len, sizeof(st));
+	cr_expect_eq(st.version, VNET_STATE_VERSION);
+	cr_expect_eq(st.has_mac, 1);
+	cr_expect_eq(memcmp(st.mac, mac, 6), 0);
+	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st) - 1), -EINVAL);
+	/* Another MAC, or none, is another interface. */
+	const uint8_t other[6] = { 0x06, 0, 0, 0, 0, 9 };
+	net_reopen(other);
+	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st)), -EINVAL);
+	cr_expect_eq(restore_sblob(), -EINVAL);
+	net_reopen(NULL);
+	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st)), -EINVAL);
+	cr_expect_eq(restore_sblob(), -EINVAL);
+	net_reopen(mac);
+	cr_expect_eq(restore_sblob(), 0);
 }

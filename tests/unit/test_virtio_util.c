@@ -1,8 +1,10 @@
 #include "tests/unit/test_virtio_util.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void tguest_init(struct tguest *g)
@@ -179,19 +181,80 @@ int tirq_set(void *ctx, unsigned gsi, bool level)
 	return 0;
 }
 
-uint32_t tbed_init(struct tbed *b, struct virtio_dev *dev, uint16_t qsize, uint64_t features)
+void tbed_attach(struct tbed *b, struct virtio_dev *dev)
 {
 	memset(&b->irq, 0, sizeof(b->irq));
-	tguest_init(&b->g);
-	for (unsigned i = 0; i < dev->nr_queues; i++)
-		tq_init(&b->g, i, qsize);
-	cr_assert_eq(vhub_init(&b->hub), 0);
 	struct virtio_mmio_opts o = {
 		.base = 0xd0000000ULL, .irq = { tirq_set, &b->irq, 5 }, .hub = &b->hub,
 		.mem = &b->g.mem,
 	};
 	b->dev = dev;
 	cr_assert_eq(virtio_mmio_create(dev, &o, &b->t), 0);
+}
+
+int tbed_save(struct tbed *b, void *buf, size_t len)
+{
+	int n = virtio_mmio_save(b->t, buf, len);
+	cr_assert_gt(n, (int)sizeof(struct virtio_mmio_state), "save: %d", n);
+	return n;
+}
+
+void tbed_drop(struct tbed *b)
+{
+	virtio_mmio_destroy(b->t);
+	b->t = NULL;
+	b->dev = NULL;
+}
+
+static void tblob_refused(struct tbed *b, const uint8_t *blob, size_t len, const char *what,
+			  size_t at)
+{
+	cr_assert_eq(virtio_mmio_restore(b->t, blob, len), -EINVAL, "%s %zu", what, at);
+	cr_assert_eq(tmmio_rd(b->t, VIRTIO_MMIO_STATUS), 0, "%s %zu", what, at);
+	cr_assert_not(b->t->live);
+}
+
+void tblob_truncations(struct tbed *b, const uint8_t *blob, int len)
+{
+	for (int n = 0; n < len; n++)
+		tblob_refused(b, blob, (size_t)n, "length", (size_t)n);
+	struct virtio_mmio_state st;
+	memcpy(&st, blob, sizeof(st));
+	uint8_t *cut = malloc((size_t)len);
+	for (uint32_t k = 0; k < st.dev_len; k++) {
+		struct virtio_mmio_state h = st;
+		h.dev_len = k;
+		memcpy(cut, blob, (size_t)len);
+		memcpy(cut, &h, sizeof(h));
+		tblob_refused(b, cut, sizeof(h) + h.config_len + k, "device length", k);
+	}
+	free(cut);
+}
+
+void tblob_device_flips_refused(struct tbed *b, const uint8_t *blob, int len)
+{
+	struct virtio_mmio_state st;
+	memcpy(&st, blob, sizeof(st));
+	size_t from = sizeof(st) + st.config_len;
+	cr_assert_eq(from + st.dev_len, (size_t)len);
+	uint8_t *bad = malloc((size_t)len);
+	for (size_t i = from; i < (size_t)len; i++) {
+		for (unsigned x = 1; x < 256; x <<= 1) {
+			memcpy(bad, blob, (size_t)len);
+			bad[i] ^= (uint8_t)x;
+			tblob_refused(b, bad, (size_t)len, "device byte", i - from);
+		}
+	}
+	free(bad);
+}
+
+uint32_t tbed_init(struct tbed *b, struct virtio_dev *dev, uint16_t qsize, uint64_t features)
+{
+	tguest_init(&b->g);
+	for (unsigned i = 0; i < dev->nr_queues; i++)
+		tq_init(&b->g, i, qsize);
+	cr_assert_eq(vhub_init(&b->hub), 0);
+	tbed_attach(b, dev);
 	uint32_t st = tmmio_init(b->t, &b->g, features ? features : dev->features);
 	thub_pump(&b->hub);
 	return st;

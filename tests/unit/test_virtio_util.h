@@ -84,4 +84,21 @@ void tbed_fini(struct tbed *b);
 /* Notifies queue q and runs the hub until idle. */
 void tbed_kick(struct tbed *b, unsigned q);
 
+/* Snapshots, as a new VMM process sees them: tbed_save writes b's
+ * transport blob into buf and returns its size; tbed_drop destroys the
+ * transport and its device, keeping guest memory, hub and the driver's
+ * view of the queues; tbed_attach puts dev on a new transport over them,
+ * never driven by a driver (what a restore starts from). */
+int tbed_save(struct tbed *b, void *buf, size_t len);
+void tbed_drop(struct tbed *b);
+void tbed_attach(struct tbed *b, struct virtio_dev *dev);
+/* Checks on a blob of `len` bytes against b's transport, fresh and left
+ * so: every shorter length refused, and the device's own part cut short
+ * with the lengths made to agree (the device's restore sees it). */
+void tblob_truncations(struct tbed *b, const uint8_t *blob, int len);
+/* Every bit of the device's part flipped: refused (for devices whose
+ * every field is checked, through their own restore or the config space
+ * compare). */
+void tblob_device_flips_refused(struct tbed *b, const uint8_t *blob, int len);
+
 #endif

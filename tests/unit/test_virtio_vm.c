@@ -199,3 +199,44 @@ Test(vm_virtio, update_drive)
 	cr_expect_eq(vm_virtio_update_drive(&vm, "data", disk[0], &err), 0, "%s", err.msg);
 	cr_expect_lt(vm_virtio_update_drive(&vm, "data", "/nonexistent", &err), 0);
 }
+
+/* What the VM's snapshot does with its device list: every device saves
+ * through its ops; a VM built again from the same configuration (the old
+ * one gone, its vsock socket with it) takes each blob back by name. */
+Test(vm_virtio, every_device_saves_and_a_new_vm_restores_it)
+{
+	add_drive("rootfs", disk[0], true, false, NULL);
+	add_drive("data", disk[1], false, true, NULL);
+	cfg.entropy.present = true;
+	cfg.vsock = (struct config_vsock){ .present = true, .guest_cid = 3,
+					   .uds_path = strdup(sock) };
+	cr_assert_eq(create(NULL), 0);
+	static struct {
+		char name[VM_DEVICE_NAME_MAX];
+		uint8_t blob[1024];
+		int len;
+	} saved[4];
+	cr_assert_eq(vm.devs.n, 4);
+	for (unsigned i = 0; i < vm.devs.n; i++) {
+		struct vm_device *d = &vm.devs.list[i];
+		cr_assert_not_null(d->ops->save, "%s", d->name);
+		saved[i].len = d->ops->save(d->dev, saved[i].blob, sizeof(saved[i].blob));
+		cr_assert_gt(saved[i].len, 0, "%s: %d", d->name, saved[i].len);
+		strcpy(saved[i].name, d->name);
+	}
+	vm_devices_destroy(&vm.devs);
+	vm_virtio_destroy(&vm);
+	bus_destroy(&vm.mmio);
+	bus_init(&vm.mmio, "mmio");
+	cr_assert_eq(create(NULL), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		struct vm_device *d = vm_devices_find(&vm.devs, saved[i].name);
+		cr_assert_not_null(d, "%s", saved[i].name);
+		cr_expect_eq(d->ops->restore(d->dev, saved[i].blob, (size_t)saved[i].len - 1), -EINVAL);
+		cr_expect_eq(d->ops->restore(d->dev, saved[i].blob, (size_t)saved[i].len), 0, "%s",
+			     saved[i].name);
+	}
+	/* A blob under another device's name is refused. */
+	struct vm_device *rng = vm_devices_find(&vm.devs, "entropy");
+	cr_expect_eq(rng->ops->restore(rng->dev, saved[0].blob, (size_t)saved[0].len), -EINVAL);
+}

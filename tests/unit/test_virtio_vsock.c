@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_vsock.h>
 #include <stdio.h>
@@ -499,4 +500,147 @@ Test(vsock, random_packets)
 	cr_expect_gt(st->tx_packets, 1000);
 	cr_expect_gt(st->rsts_sent, 10);
 	cr_expect_gt(st->malformed, 10);
+}
+
+/* --- snapshot --- */
+
+static uint8_t sblob[1024];
+static int sblob_len;
+static uint64_t evbuf[4];
+
+static void ev_post(uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		evbuf[i] = tguest_alloc(&bed.g, 8);
+		memset(tguest_ptr(&bed.g, evbuf[i], 8), 0xee, 8);
+		tq_desc(&bed.g.q[2], i, evbuf[i], 8, VRING_DESC_F_WRITE, 0);
+		tq_post(&bed.g.q[2], i);
+	}
+}
+
+/* A new VMM process: the device made again from the configuration (its
+ * socket bound anew), on a transport no driver has touched. */
+static void vsock_reopen(uint64_t cid)
+{
+	tbed_drop(&bed);
+	struct config_vsock v = { .present = true, .guest_cid = cid, .uds_path = uds };
+	struct errbuf err;
+	cr_assert_eq(vsock_create(&v, &dev, &err), 0, "%s", err.msg);
+	tbed_attach(&bed, dev);
+}
+
+static int restore_sblob(void)
+{
+	return virtio_mmio_restore(bed.t, sblob, (size_t)sblob_len);
+}
+
+/* The next event the device gave the guest. */
+static bool ev_next(uint32_t *event)
+{
+	uint32_t id, len;
+	if (!tq_used(&bed.g.q[2], &id, &len))
+		return false;
+	cr_assert_lt(id, 4);
+	cr_assert_eq(len, 4);
+	memcpy(event, tguest_ptr(&bed.g, evbuf[id], 4), 4);
+	return true;
+}
+
+Test(vsock, snapshot_resets_the_guests_connections)
+{
+	ev_post(2);
+	tbed_kick(&bed, 2);
+	int fd = guest_connect();
+	tx(mkhdr(VIRTIO_VSOCK_OP_RW, 1000, 52, 5), "hello", 5);
+	char buf[16];
+	cr_assert_eq(host_read(fd, buf, sizeof(buf)), 5);
+	uint16_t rx_used = tq_used_idx(&bed.g.q[0]);
+	tmmio_wr(bed.t, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+
+	vsock_reopen(CID);
+	cr_assert_eq(restore_sblob(), 0);
+	thub_pump(&bed.hub);
+	/* The host end of the old connection saw the old process go. */
+	cr_expect_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	close(fd);
+	/* One TRANSPORT_RESET, in the first event buffer, and nothing else. */
+	uint32_t event = 0xffffffff;
+	cr_assert(ev_next(&event));
+	cr_expect_eq(event, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	cr_expect_not(ev_next(&event));
+	cr_expect(bed.irq.level);
+	cr_expect_eq(tq_used_idx(&bed.g.q[0]), rx_used);
+	/* A packet of the old connection gets an RST... */
+	tx(mkhdr(VIRTIO_VSOCK_OP_RW, 1000, 52, 3), "abc", 3);
+	struct virtio_vsock_hdr h;
+	cr_assert(rx(&h, NULL, 0));
+	cr_expect_eq(h.op, VIRTIO_VSOCK_OP_RST);
+	cr_expect_eq(tq_used_idx(&bed.g.q[0]), (uint16_t)(rx_used + 1));
+	/* ...and the guest connects again. */
+	char old[80];
+	snprintf(old, sizeof(old), "%s_52", uds);
+	unlink(old);
+	int fd2 = guest_connect();
+	tx(mkhdr(VIRTIO_VSOCK_OP_RW, 1000, 52, 5), "again", 5);
+	cr_expect_eq(host_read(fd2, buf, sizeof(buf)), 5);
+	cr_expect_eq(memcmp(buf, "again", 5), 0);
+	cr_expect_not(ev_next(&event));
+	close(fd2);
+}
+
+Test(vsock, snapshot_event_waits_for_an_event_buffer)
+{
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+	vsock_reopen(CID);
+	cr_assert_eq(restore_sblob(), 0);
+	thub_pump(&bed.hub);
+	uint32_t event;
+	cr_expect_not(ev_next(&event));
+	ev_post(1);
+	tbed_kick(&bed, 2);
+	cr_assert(ev_next(&event));
+	cr_expect_eq(event, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	tq_post(&bed.g.q[2], 0);
+	tbed_kick(&bed, 2);
+	cr_expect_not(ev_next(&event), "one event only");
+}
+
+Test(vsock, snapshot_driver_reset_before_the_event_drops_it)
+{
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+	vsock_reopen(CID);
+	cr_assert_eq(restore_sblob(), 0);
+	thub_pump(&bed.hub);
+	/* The driver starts over: it has no connections left to reset. */
+	for (unsigned i = 0; i < 3; i++)
+		tq_init(&bed.g, i, QSZ);
+	cr_assert_eq(tmmio_init(bed.t, &bed.g, dev->features), 0x0f);
+	thub_pump(&bed.hub);
+	ev_post(1);
+	tbed_kick(&bed, 2);
+	uint32_t event;
+	cr_expect_not(ev_next(&event));
+}
+
+Test(vsock, snapshot_blob_checked)
+{
+	sblob_len = tbed_save(&bed, sblob, sizeof(sblob));
+	vsock_reopen(CID);
+	tblob_truncations(&bed, sblob, sblob_len);
+	tblob_device_flips_refused(&bed, sblob, sblob_len);
+	struct virtio_mmio_state hd;
+	memcpy(&hd, sblob, sizeof(hd));
+	cr_assert_eq(hd.dev_len, sizeof(struct vsock_state));
+	struct vsock_state st;
+	memcpy(&st, sblob + sizeof(hd) + hd.config_len, sizeof(st));
+	cr_expect_eq(st.version, VSOCK_STATE_VERSION);
+	cr_expect_eq(st.guest_cid, CID);
+	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st) + 1), -EINVAL);
+	/* The guest CID must still be the configured one. */
+	vsock_reopen(CID + 1);
+	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st)), -EINVAL);
+	cr_expect_eq(restore_sblob(), -EINVAL);
+	vsock_reopen(CID);
+	cr_expect_eq(restore_sblob(), 0);
 }

@@ -48,6 +48,10 @@ struct virtio_mmio_opts {
 	struct backend_vm *bvm;
 	struct vhub *hub;
 	const struct guest_mem *mem;
+	/* Told about every device write into guest memory before the guest
+	 * can see it completed (a software CPU forgets code translated from
+	 * it; dirty pages for Diff snapshots). fn NULL: nobody asks. */
+	struct virtq_written_hook written;
 };
 
 /* Snapshot blob (virtio_mmio_save): this header, then config_len bytes of

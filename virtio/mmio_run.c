@@ -204,14 +204,6 @@ static int mmio_setup_queue(struct virtio_mmio *t, unsigned q)
 	return vhub_add(t->hub, &t->notify_w[q], fd, EPOLLIN, mmio_on_notify, t);
 }
 
-/* A software CPU must hear of every device write into guest memory before
- * the guest can see it completed (backend_ops.guest_written). */
-static void mmio_guest_written(void *opaque, uint64_t gpa, uint64_t len)
-{
-	struct virtio_mmio *t = opaque;
-	t->be->guest_written(t->bvm, gpa, len);
-}
-
 int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
 		       struct virtio_mmio **out)
 {
@@ -246,8 +238,7 @@ int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
 	for (unsigned q = 0; q < dev->nr_queues; q++) {
 		dev->vqs[q].name = t->name;
 		dev->vqs[q].index = q;
-		if (t->be && t->be->guest_written && t->bvm)
-			dev->vqs[q].written = (struct virtq_written_hook){ mmio_guest_written, t };
+		dev->vqs[q].written = o->written;
 	}
 	dev->transport = t;
 

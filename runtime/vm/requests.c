@@ -21,6 +21,14 @@ void vm_request_exit(struct vm *vm, int code)
 	(void)w; /* a full counter still wakes the loop */
 }
 
+void vm_guest_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = opaque;
+	vm_dirty_mark(&vm->dirty, &vm->mem, gpa, len);
+	if (vm->be->guest_written)
+		vm->be->guest_written(vm->bvm, gpa, len);
+}
+
 bool vm_stopping(struct vm *vm)
 {
 	return run_gate_closed(&vm->gate);

@@ -137,6 +137,8 @@ static int vm_virtio_add(struct vm *vm, struct virtio_dev *dev, const char *grou
 		.hub = &vv->hub,
 		.mem = &vm->mem,
 	};
+	if (vm->be->guest_written || vm->dirty.on)
+		o.written = (struct virtq_written_hook){ vm_guest_written, vm };
 	struct virtio_mmio *t;
 	int r = virtio_mmio_create(dev, &o, &t);
 	if (r < 0) {

@@ -93,5 +93,8 @@ void vm_counters(struct vm *vm, vm_counter_fn fn, void *ctx);
 
 /* The irq_line callback devices get: drives a GSI on the backend. */
 int vm_irq_set(void *vm, unsigned gsi, bool level);
+/* The virtqueue written hook devices get: a device wrote guest memory
+ * [gpa, gpa + len) (dirty pages; the backend's guest_written). */
+void vm_guest_written(void *vm, uint64_t gpa, uint64_t len);
 
 #endif

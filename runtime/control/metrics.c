@@ -210,6 +210,10 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 	put(b, g, "vm_config_count", CNT(API_EP_GET_VM_CONFIG));
 	put(b, g, "patch_vm_count", CNT(API_EP_PATCH_VM));
 	put(b, g, "patch_vm_fails", FAIL(API_EP_PATCH_VM));
+	put(b, g, "snapshot_create_count", CNT(API_EP_PUT_SNAPSHOT_CREATE));
+	put(b, g, "snapshot_create_fails", FAIL(API_EP_PUT_SNAPSHOT_CREATE));
+	put(b, g, "snapshot_load_count", CNT(API_EP_PUT_SNAPSHOT_LOAD));
+	put(b, g, "snapshot_load_fails", FAIL(API_EP_PUT_SNAPSHOT_LOAD));
 	put(b, g, "unsupported_count", CNT(API_EP_UNSUPPORTED));
 }
 

@@ -96,6 +96,12 @@ $(B)/ember-uffd-handler: $(B)/obj/snapshots/uffd/main.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson
 
+# Plays a VMM restored with the Uffd backend, for the integration tests.
+$(B)/tests/uffdvmm: $(B)/obj/tests/tools/uffdvmm.o $(B)/libember.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+
 $(B)/unit-tests: $(UNIT_OBJS) $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
@@ -120,9 +126,11 @@ layers:
 unit: $(B)/unit-tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1 $(B)/unit-tests --jobs 2
 
-integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/tests/mkvmstate $(GUEST_TESTS)
+integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/tests/mkvmstate \
+		$(B)/tests/uffdvmm $(GUEST_TESTS)
 	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests SNAPSHOT_EDITOR=$(B)/ember-snapshot-editor \
-		MKVMSTATE=$(B)/tests/mkvmstate bash tests/integration/run.sh
+		MKVMSTATE=$(B)/tests/mkvmstate UFFD_HANDLER=$(B)/ember-uffd-handler \
+		UFFDVMM=$(B)/tests/uffdvmm bash tests/integration/run.sh
 
 -include guest/guest.mk
 -include bench/bench.mk

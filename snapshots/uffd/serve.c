@@ -182,16 +182,18 @@ static int serve_pending(struct server *s, struct errbuf *err)
  * more. */
 static int check_conn(struct server *s, short revents, struct errbuf *err)
 {
+	if (revents & POLLNVAL)
+		return err_set(err, -EBADF, "the connection is not open");
 	if (revents & (POLLHUP | POLLRDHUP | POLLERR)) {
 		s->gone = true;
 		return 0;
 	}
 	char c;
 	ssize_t n = recv(s->conn, &c, 1, MSG_DONTWAIT);
-	if (n == 0)
-		s->gone = true;
-	else if (n > 0)
+	if (n > 0)
 		return err_set(err, -EPROTO, "the VMM sent more after its message");
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		s->gone = true; /* closed, or reset: gone either way */
 	return 0;
 }
 

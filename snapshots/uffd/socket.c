@@ -37,8 +37,7 @@ static int bind_listen(int s, const char *path)
 
 /* Listens under a temporary name and links it into place: the path
  * appears only when connecting to it works, and link(), unlike rename(),
- * refuses an existing path. A file system without hard links gets the
- * plain bind (with its short window between bind and listen). */
+ * refuses an existing path. */
 static int listen_staged(int s, const char *path)
 {
 	char tmp[UFFD_SUN_PATH];
@@ -50,9 +49,13 @@ static int listen_staged(int s, const char *path)
 		return r;
 	r = link(tmp, path) < 0 ? -errno : 0;
 	unlink(tmp);
-	if (r == -EPERM || r == -EOPNOTSUPP || r == -EXDEV)
-		return 1; /* no hard links here */
 	return r;
+}
+
+/* link()'s answers where the file system has no hard links. */
+static bool no_hard_links(int r)
+{
+	return r == -EPERM || r == -EOPNOTSUPP || r == -EXDEV;
 }
 
 int uffd_listen(const char *path, struct uffd_listener *l, struct errbuf *err)
@@ -66,7 +69,8 @@ int uffd_listen(const char *path, struct uffd_listener *l, struct errbuf *err)
 	if (s < 0)
 		return err_set(err, -errno, "socket: %s", strerror(errno));
 	int r = listen_staged(s, path);
-	if (r == 1) {
+	if (no_hard_links(r)) {
+		/* The plain bind, with its short window before listen(). */
 		close(s);
 		s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		r = s < 0 ? -errno : bind_listen(s, path);

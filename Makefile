@@ -30,7 +30,7 @@ endif
 
 # Every .c under these folders but the programs' main files goes into libember.a.
 MODULES := runtime config api virtio snapshots
-MAIN_SRCS := runtime/main.c snapshots/editor/main.c
+MAIN_SRCS := runtime/main.c snapshots/editor/main.c snapshots/uffd/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRCS),$(shell find $(MODULES) -name '*.c' | LC_ALL=C sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -45,10 +45,10 @@ DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	clang bc python3
 
 .PHONY: all deps test layers unit integration guest run bench clean help
-all: $(B)/ember $(B)/ember-snapshot-editor
+all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler
 
 help:
-	@echo "make          build build/ember and build/ember-snapshot-editor"
+	@echo "make          build build/ember, build/ember-snapshot-editor and build/ember-uffd-handler"
 	@echo "make deps     install missing Debian packages (apt-get)"
 	@echo "make test     layer check, sanitizer build, unit and integration tests, fuzz smoke"
 	@echo "make layers   check the one-way include rule between folders"
@@ -91,6 +91,17 @@ $(B)/ember-snapshot-editor: $(B)/obj/snapshots/editor/main.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
+# The reference page-fault handler for the Uffd memory backend.
+$(B)/ember-uffd-handler: $(B)/obj/snapshots/uffd/main.o $(B)/libember.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+
+# Plays a VMM restored with the Uffd backend, for the integration tests.
+$(B)/tests/uffdvmm: $(B)/obj/tests/tools/uffdvmm.o $(B)/libember.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+
 $(B)/unit-tests: $(UNIT_OBJS) $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
@@ -115,9 +126,11 @@ layers:
 unit: $(B)/unit-tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1 $(B)/unit-tests --jobs 2
 
-integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/tests/mkvmstate $(GUEST_TESTS)
+integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/tests/mkvmstate \
+		$(B)/tests/uffdvmm $(GUEST_TESTS)
 	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests SNAPSHOT_EDITOR=$(B)/ember-snapshot-editor \
-		MKVMSTATE=$(B)/tests/mkvmstate bash tests/integration/run.sh
+		MKVMSTATE=$(B)/tests/mkvmstate UFFD_HANDLER=$(B)/ember-uffd-handler \
+		UFFDVMM=$(B)/tests/uffdvmm bash tests/integration/run.sh
 
 -include guest/guest.mk
 -include bench/bench.mk

@@ -260,6 +260,12 @@ json_t *config_net_to_json(const struct config_net *n);
 
 /* Firecracker's id rule: 1..64 of [A-Za-z0-9_]. */
 bool config_id_valid(const char *id);
+/* A required id field under that rule; 0 or -EINVAL naming the field. */
+int config_get_id(json_t *obj, const char *key, char **out, struct errbuf *err);
+/* A required host interface (TAP) name, as network-interfaces' host_dev_name:
+ * 1..15 characters, none of them '/', ':', blanks or controls, not "." or "..".
+ * Shared so that snapshot/load's network_overrides check names alike. */
+int config_get_ifname(json_t *obj, const char *key, char **out, struct errbuf *err);
 /* "aa:bb:cc:dd:ee:ff" (either case) into mac; rejects multicast and zero. */
 int config_mac_parse(const char *s, uint8_t mac[6]);
 

@@ -65,8 +65,7 @@ int config_mac_parse(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-/* Reads a required id field and applies Firecracker's id rule. */
-static int get_id(json_t *obj, const char *key, char **out, struct errbuf *err)
+int config_get_id(json_t *obj, const char *key, char **out, struct errbuf *err)
 {
 	char e[CONFIG_ECHO_MAX];
 	int rc = config_get_str(obj, key, true, out, err);
@@ -120,7 +119,7 @@ int config_parse_drive(json_t *obj, struct config_drive *out, struct errbuf *err
 	if (!rc) /* vhost-user-blk */
 		rc = config_reject(obj, "socket", err);
 	if (!rc)
-		rc = get_id(obj, "drive_id", &d.drive_id, err);
+		rc = config_get_id(obj, "drive_id", &d.drive_id, err);
 	if (!rc)
 		rc = config_get_path(obj, "path_on_host", true, &d.path_on_host, err);
 	if (rc >= 0)
@@ -157,7 +156,7 @@ int config_parse_drive(json_t *obj, struct config_drive *out, struct errbuf *err
 static int patch_id(json_t *obj, const char *key, const char *want, struct errbuf *err)
 {
 	char *id = NULL;
-	int rc = get_id(obj, key, &id, err);
+	int rc = config_get_id(obj, key, &id, err);
 	if (!rc && strcmp(id, want) != 0)
 		rc = err_set(err, -EINVAL, "field \"%s\" is \"%s\" but \"%s\" is being updated",
 			     key, id, want);
@@ -283,12 +282,27 @@ static bool ifname_valid(const char *s)
 	return true;
 }
 
+int config_get_ifname(json_t *obj, const char *key, char **out, struct errbuf *err)
+{
+	char e[CONFIG_ECHO_MAX];
+	int rc = config_get_path(obj, key, true, out, err);
+	if (rc < 0)
+		return rc;
+	if (strlen(*out) > CONFIG_IFNAME_MAX)
+		return err_set(err, -EINVAL, "field \"%s\" must be at most %d characters (got %zu)",
+			       key, CONFIG_IFNAME_MAX, strlen(*out));
+	if (!ifname_valid(*out))
+		return err_set(err, -EINVAL,
+			       "field \"%s\" is not a valid interface name (got \"%s\")", key,
+			       config_echo(*out, SIZE_MAX, e));
+	return 0;
+}
+
 int config_parse_net(json_t *obj, struct config_net *out, struct errbuf *err)
 {
 	static const char *const fields[] = { "iface_id", "host_dev_name", "guest_mac",
 					      "rx_rate_limiter", "tx_rate_limiter", NULL };
 	struct config_net n = { 0 };
-	char e[CONFIG_ECHO_MAX];
 	int rc = config_expect_object(obj, err);
 	if (!rc)
 		rc = config_check_fields(obj, fields, err);
@@ -297,17 +311,9 @@ int config_parse_net(json_t *obj, struct config_net *out, struct errbuf *err)
 	if (!rc)
 		rc = config_reject(obj, "tx_rate_limiter", err);
 	if (!rc)
-		rc = get_id(obj, "iface_id", &n.iface_id, err);
+		rc = config_get_id(obj, "iface_id", &n.iface_id, err);
 	if (!rc)
-		rc = config_get_path(obj, "host_dev_name", true, &n.host_dev_name, err);
-	if (rc >= 0 && strlen(n.host_dev_name) > CONFIG_IFNAME_MAX)
-		rc = err_set(err, -EINVAL,
-			     "field \"host_dev_name\" must be at most %d characters (got %zu)",
-			     CONFIG_IFNAME_MAX, strlen(n.host_dev_name));
-	if (rc >= 0 && !ifname_valid(n.host_dev_name))
-		rc = err_set(err, -EINVAL,
-			     "field \"host_dev_name\" is not a valid interface name (got \"%s\")",
-			     config_echo(n.host_dev_name, SIZE_MAX, e));
+		rc = config_get_ifname(obj, "host_dev_name", &n.host_dev_name, err);
 	if (rc >= 0)
 		rc = parse_mac(obj, &n, err);
 	if (rc < 0) {

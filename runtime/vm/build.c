@@ -33,6 +33,7 @@ static int vm_build_memory(struct vm *vm, const struct vm_machine_spec *spec, st
 		vm->mem = *spec->mem;
 		memset(spec->mem, 0, sizeof(*spec->mem));
 		vm->uffd = spec->uffd;
+		vm->uffd_conn = spec->uffd_conn;
 	} else {
 		int r = gm_alloc(&vm->mem, spec->mem_bytes);
 		if (r < 0)
@@ -57,6 +58,7 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 	vm->nr_vcpus = spec->nr_vcpus;
 	vm->exit_efd = -1;
 	vm->uffd = -1;
+	vm->uffd_conn = -1;
 	vm->console.retry_fd = -1;
 	atomic_init(&vm->exit_code, -1);
 	run_gate_init(&vm->gate);
@@ -174,6 +176,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 		.cpu_template = config_cpu_template_name(cfg->machine.cpu_template),
 		.track_dirty = cfg->machine.track_dirty_pages,
 		.uffd = -1,
+		.uffd_conn = -1,
 	};
 	r = vm_build_machine(vm, be, opts, &spec, err);
 	/* The command line outlives vm_create only inside guest memory. */

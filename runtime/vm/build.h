@@ -19,6 +19,7 @@ struct vm_machine_spec {
 	 * snapshot's), taken over whole: *mem is left empty; nothing dirty. */
 	struct guest_mem *mem;
 	int uffd; /* with mem: its userfaultfd, taken over; else -1 */
+	int uffd_conn; /* and the connection to its handler, taken over; else -1 */
 };
 
 /* The machine without devices: memory, buses, the backend's VM with the

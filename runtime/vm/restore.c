@@ -55,15 +55,16 @@ static int map_memory_file(const char *path, uint64_t total, struct guest_mem *m
 }
 
 static int restore_memory(const struct config_snapshot_load *load, uint64_t total,
-			  struct guest_mem *mem, int *uffd, struct errbuf *err)
+			  struct guest_mem *mem, int *uffd, int *conn, struct errbuf *err)
 {
 	*uffd = -1;
+	*conn = -1;
 	if (load->mem_backend == CONFIG_MEM_FILE)
 		return map_memory_file(load->mem_path, total, mem, err);
 	int r = gm_alloc(mem, total);
 	if (r < 0)
 		return err_set(err, r, "guest memory: %s", strerror(-r));
-	r = vm_uffd_attach(mem, load->mem_path, uffd, err);
+	r = vm_uffd_attach(mem, load->mem_path, uffd, conn, err);
 	if (r < 0)
 		gm_free(mem);
 	return r;
@@ -140,9 +141,9 @@ static int restore_build(struct vm *vm, const struct backend_ops *be, const stru
 			 struct errbuf *err)
 {
 	struct guest_mem mem;
-	int uffd;
+	int uffd, conn;
 	uint64_t total = cfg->machine.mem_size_mib << 20;
-	int r = restore_memory(load, total, &mem, &uffd, err);
+	int r = restore_memory(load, total, &mem, &uffd, &conn, err);
 	if (r < 0)
 		return r; /* nothing built: vm is untouched */
 	struct vm_machine_spec spec = {
@@ -152,6 +153,7 @@ static int restore_build(struct vm *vm, const struct backend_ops *be, const stru
 		.track_dirty = cfg->machine.track_dirty_pages,
 		.mem = &mem,
 		.uffd = uffd,
+		.uffd_conn = conn,
 	};
 	r = vm_build_machine(vm, be, opts, &spec, err);
 	if (r < 0)

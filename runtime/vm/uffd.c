@@ -35,7 +35,10 @@ static int uffd_open(void)
 
 static int uffd_register(int fd, const struct guest_mem *mem)
 {
-	struct uffdio_api api = { .api = UFFD_API };
+	/* As Firecracker: memory this VMM discards (MADV_DONTNEED) must come
+	 * back as zeros, not as the file's page again, and only the handler
+	 * hears of it. Nothing changes until something discards. */
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMOVE };
 	if (ioctl(fd, UFFDIO_API, &api) < 0)
 		return -errno;
 	for (unsigned i = 0; i < mem->nr_regions; i++) {
@@ -70,7 +73,8 @@ static char *uffd_message(const struct guest_mem *mem)
 	return text;
 }
 
-static int uffd_send(const char *sock_path, const char *msg, int fd)
+/* Returns the connected socket in *conn, the message and fd sent. */
+static int uffd_send(const char *sock_path, const char *msg, int fd, int *conn)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(sock_path) >= sizeof(addr.sun_path))
@@ -79,9 +83,8 @@ static int uffd_send(const char *sock_path, const char *msg, int fd)
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	int r = 0;
 	if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		r = -errno;
+		int r = -errno;
 		close(s);
 		return r;
 	}
@@ -98,15 +101,16 @@ static int uffd_send(const char *sock_path, const char *msg, int fd)
 	do
 		n = sendmsg(s, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != iov.iov_len)
-		r = -EIO;
-	close(s);
+	int r = n < 0 ? -errno : (size_t)n != iov.iov_len ? -EIO : 0;
+	if (r < 0)
+		close(s);
+	else
+		*conn = s;
 	return r;
 }
 
-int vm_uffd_attach(struct guest_mem *mem, const char *sock_path, int *uffd, struct errbuf *err)
+int vm_uffd_attach(struct guest_mem *mem, const char *sock_path, int *uffd, int *conn,
+		   struct errbuf *err)
 {
 	int fd = uffd_open();
 	if (fd < 0)
@@ -117,7 +121,7 @@ int vm_uffd_attach(struct guest_mem *mem, const char *sock_path, int *uffd, stru
 		return err_set(err, r, "userfaultfd: registering guest memory: %s", strerror(-r));
 	}
 	char *msg = uffd_message(mem);
-	r = msg ? uffd_send(sock_path, msg, fd) : -ENOMEM;
+	r = msg ? uffd_send(sock_path, msg, fd, conn) : -ENOMEM;
 	free(msg);
 	if (r < 0) {
 		close(fd);

@@ -164,6 +164,10 @@ void vm_destroy(struct vm *vm)
 	if (vm->uffd >= 0)
 		close(vm->uffd);
 	vm->uffd = -1;
+	/* Tells the page-fault handler the memory is gone. */
+	if (vm->uffd_conn >= 0)
+		close(vm->uffd_conn);
+	vm->uffd_conn = -1;
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
 	if (vm->loop)

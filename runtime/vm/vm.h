@@ -42,6 +42,7 @@ struct vm {
 	struct guest_mem mem;
 	struct vm_dirty dirty;      /* pages written since the last snapshot (track_dirty_pages) */
 	int uffd;                   /* the Uffd memory backend's userfaultfd, or -1 */
+	int uffd_conn;              /* and the connection to its handler (runtime/vm/uffd.h) */
 	struct bus mmio, pio;
 	struct evloop *loop;
 	struct vm_opts opts;

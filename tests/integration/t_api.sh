@@ -154,7 +154,7 @@ test_api_errors_name_the_problem() {
 	api 400 PUT /actions '{"action_type": "InstanceStart"}'
 	body_has 'kernel_image_path is not set'
 	api 400 PUT /snapshot/create '{"snapshot_path": "/s", "mem_file_path": "/m"}'
-	body_has 'snapshots: not supported yet'
+	body_has 'not supported before starting the microVM'
 	api 400 PUT /balloon '{"amount_mib": 1, "deflate_on_oom": true}'
 	body_has 'balloon'
 	api 400 GET /machine-config '{"x": 1}'

@@ -184,7 +184,9 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 }
 
 /* HLT: sleep until an interrupt can be taken or a kick. With IF clear
- * only a kick ends it (there are no NMIs). */
+ * only a kick ends it (there are no NMIs). A kick ends the wait but not
+ * the halt: the vCPU goes back to sleep on its next run, as a real CPU
+ * paused in HLT would, and a snapshot taken meanwhile says HALTED. */
 static void wait_halted(struct backend_vcpu *v)
 {
 	struct backend_vm *vm = v->vm;
@@ -223,7 +225,8 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		if (v->halted) {
 			wait_halted(v);
 			pthread_mutex_lock(&vm->lock);
-			v->halted = false;
+			if (!atomic_load(&v->kick))
+				v->halted = false;
 			pthread_mutex_unlock(&vm->lock);
 			continue; /* the interrupt is taken by tcg_irq_hook */
 		}

@@ -70,6 +70,9 @@ struct backend_vm {
 	pthread_cond_t inval_cv;
 	pthread_t timer;
 	bool timer_started, quit;
+	/* The guest's TSC rate: what kernel_cmdline told it, or what a
+	 * restored snapshot says (VMM thread); 0: the host's, unrecorded. */
+	unsigned long tsc_khz;
 };
 
 struct backend_vcpu {
@@ -134,6 +137,11 @@ int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *sregs);
 int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa);
 /* The byte at linear address la, or -1 (for the HLT checks). */
 int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
+
+/* state.c: the whole vCPU for snapshots (backend_ops.vcpu_save/restore),
+ * from the VMM thread while the vCPU is paused. */
+int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st);
+int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st);
 
 /* hooks.c */
 int tcg_hooks_install(struct backend_vcpu *v);

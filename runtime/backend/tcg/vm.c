@@ -355,7 +355,6 @@ void tcg_guest_enter(struct backend_vcpu *v)
  * ours out then. */
 static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 {
-	(void)vm;
 	if (!len)
 		return -E2BIG;
 	buf[0] = '\0';
@@ -367,6 +366,7 @@ static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 		buf[0] = '\0';
 		return -E2BIG;
 	}
+	vm->tsc_khz = khz; /* what snapshots record */
 	return 0;
 }
 
@@ -391,4 +391,6 @@ const struct backend_ops backend_tcg = {
 	.add_irqfd = tcg_add_irqfd,
 	.kernel_cmdline = tcg_kernel_cmdline,
 	.guest_written = tcg_guest_written,
+	.vcpu_save = tcg_vcpu_save,
+	.vcpu_restore = tcg_vcpu_restore,
 };

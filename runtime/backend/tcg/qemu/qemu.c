@@ -28,6 +28,7 @@ void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr);
 void tb_set_jmp_target_x86_64(void *tb, int n, uintptr_t addr);
 void tb_invalidate_phys_range_x86_64(void *uc, uint64_t start, uint64_t end);
 uint64_t qemu_ram_addr_from_host_x86_64(void *uc, void *host);
+void tlb_flush_x86_64(void *cs);
 #define RAM_ADDR_INVALID (~(uint64_t)0)
 extern void (*cpu_interrupt_handler)(void *cs, int mask);
 
@@ -151,6 +152,13 @@ void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *t)
 	for (uint64_t pg = 0; t->code_pages && pg < t->nr_pages; pg++)
 		if (page_marked(t, pg))
 			invalidate_page(t, pg, 0, 4096);
+}
+
+void tcg_qemu_tlb_flush(struct tcg_qemu_ctx *t)
+{
+	/* Without cs nothing was ever filled: the TLB is empty. */
+	if (t->cs)
+		tlb_flush_x86_64(t->cs);
 }
 
 /* QEMU's ram_addr -> guest physical page, through the host address. */

@@ -89,5 +89,11 @@ bool tcg_qemu_has_code(const struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t le
  * tb_invalidate_phys_range, per page holding code); _all: from any page. */
 void tcg_qemu_invalidate(struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t len);
 void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *ctx);
+/* Empties the vCPU's TLB, so that every page's next access comes back to
+ * our fill. Any thread, while the vCPU is outside uc_emu_start: unicorn
+ * 2.0's tlb_flush works on the caller's thread (QEMU's hand-off to the
+ * vCPU's own thread, async_run_on_cpu, is commented out in its cputlb.c)
+ * and takes no lock. */
+void tcg_qemu_tlb_flush(struct tcg_qemu_ctx *ctx);
 
 #endif

@@ -17,6 +17,7 @@
 #include "runtime/base/bus.h"
 #include "runtime/base/gmem.h"
 #include "runtime/backend/x86.h"
+#include "runtime/backend/tcg/tcg.h"
 
 #define MEM (4ULL << 20)
 #define CODE 0x8000ULL
@@ -392,4 +393,176 @@ Test(tcg_state, a_halted_vcpu_stays_halted_through_pause_and_restore)
 	cr_assert_eq(st2.regs.rip, CODE + 2, "still halted");
 	machine_stop(&b);
 	machine_stop(&a);
+}
+
+static void out(struct machine *m, uint16_t port, uint8_t v)
+{
+	cr_assert(tcg_platform_out(m->vm, port, v));
+}
+
+static uint8_t in(struct machine *m, uint16_t port)
+{
+	uint32_t v = 0;
+	cr_assert(tcg_platform_in(m->vm, port, &v));
+	return (uint8_t)v;
+}
+
+/* Linux's init_8259A (bases 0x20/0x28), IRQ 0 and the cascade open, IRQ 5
+ * level-triggered. */
+static void program_pic(struct machine *m)
+{
+	static const uint8_t seq[][2] = {
+		{ 0x20, 0x11 }, { 0x21, 0x20 }, { 0x21, 0x04 }, { 0x21, 0x01 },
+		{ 0xa0, 0x11 }, { 0xa1, 0x28 }, { 0xa1, 0x02 }, { 0xa1, 0x01 },
+		{ 0x21, 0xfa }, { 0xa1, 0xbf },
+	};
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		out(m, seq[i][0], seq[i][1]);
+	cr_assert(tcg_platform_out(m->vm, 0x4d0, 0x20));
+}
+
+/* Channel 2 in mode 0 counted for ~2 ms, then its gate went low: frozen,
+ * with the speaker on and its status latched. */
+static void program_frozen_channel_2(struct machine *m)
+{
+	out(m, 0x61, 0x03);
+	out(m, 0x43, 0xb0);
+	out(m, 0x42, 0x34);
+	out(m, 0x42, 0x12);
+	struct timespec t = { 0, 2000000 };
+	nanosleep(&t, NULL);
+	out(m, 0x61, 0x02);
+	out(m, 0x43, 0xe8); /* read-back: status of channel 2 */
+}
+
+#define PLATFORM_SIZE 152
+#define PIT_AT(ch) (16 + 32 + 32 * (ch))
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+Test(tcg_state, platform_counts_on_in_a_second_vm)
+{
+	struct machine a, b;
+	uint8_t sa[256], sb[256];
+
+	machine_start(&a, NULL, false);
+	machine_start(&b, NULL, false);
+	cr_assert_eq(a.be->platform_save(a.vm, sa, PLATFORM_SIZE - 1), -ENOSPC);
+	program_pic(&a);
+	program_frozen_channel_2(&a);
+	out(&a, 0x43, 0x34); /* channel 0: mode 2, 65536 (55 ms) */
+	out(&a, 0x40, 0x00);
+	out(&a, 0x40, 0x00);
+	out(&a, 0x43, 0x74); /* channel 1: mode 2, 0xabcd, count latched, LSB read */
+	out(&a, 0x41, 0xcd);
+	out(&a, 0x41, 0xab);
+	out(&a, 0x43, 0x40);
+	(void)in(&a, 0x41);
+
+	int64_t t0 = mono_ns();
+	cr_assert_eq(a.be->platform_save(a.vm, sa, sizeof(sa)), PLATFORM_SIZE);
+	cr_assert_eq(memcmp(sa, "TCGP", 4), 0);
+	cr_assert_eq(b.be->platform_restore(b.vm, sa, PLATFORM_SIZE), 0);
+	cr_assert_eq(b.be->platform_save(b.vm, sb, sizeof(sb)), PLATFORM_SIZE);
+	int64_t elapsed = mono_ns() - t0;
+
+	/* Everything but the running channels' clocks is the same. */
+	cr_assert_eq(memcmp(sa, sb, PIT_AT(0) + 24), 0, "header, PIC, channel 0 registers");
+	cr_assert_eq(memcmp(sa + PIT_AT(1), sb + PIT_AT(1), 24), 0, "channel 1 registers");
+	cr_assert_eq(memcmp(sa + PIT_AT(2), sb + PIT_AT(2), PLATFORM_SIZE - PIT_AT(2)), 0,
+		     "frozen channel 2, port 0x61");
+	for (int ch = 0; ch < 2; ch++) {
+		uint64_t na = le64(sa + PIT_AT(ch) + 24), nb = le64(sb + PIT_AT(ch) + 24);
+		cr_assert(nb >= na && nb - na <= (uint64_t)elapsed, "channel %d's clock goes on", ch);
+	}
+
+	/* And reads back the same through the ports. */
+	cr_assert_eq(in(&b, 0x41), in(&a, 0x41), "channel 1's latched MSB");
+	cr_assert_eq(in(&b, 0x42), in(&a, 0x42), "channel 2's latched status");
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(in(&b, 0x42), in(&a, 0x42), "channel 2's frozen count");
+	cr_assert_eq(in(&b, 0x61) & 0x23, in(&a, 0x61) & 0x23, "gate, speaker, OUT2");
+	cr_assert_eq(in(&b, 0x21), 0xfa);
+	cr_assert_eq(in(&b, 0xa1), 0xbf);
+	cr_assert_eq(in(&b, 0x4d0), 0x20);
+
+	/* The restored PIT drives IRQ 0 within a period. */
+	bool irq0 = false;
+	for (int i = 0; i < 200 && !irq0; i++) {
+		struct timespec t = { 0, 1000000 };
+		nanosleep(&t, NULL);
+		pthread_mutex_lock(&b.vm->lock);
+		irq0 = b.vm->pic.chip[0].irr & 1;
+		pthread_mutex_unlock(&b.vm->lock);
+	}
+	cr_assert(irq0, "no timer interrupt after restore");
+	machine_stop(&b);
+	machine_stop(&a);
+}
+
+/* A blob whose every register is still (nothing counting but the frozen
+ * channel 2), so that a save after a refused restore must be identical. */
+Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
+{
+	struct machine m;
+	uint8_t good[PLATFORM_SIZE + 1], st[PLATFORM_SIZE + 1], after[PLATFORM_SIZE];
+
+	machine_start(&m, NULL, false);
+	program_pic(&m);
+	program_frozen_channel_2(&m);
+	cr_assert_eq(m.be->platform_save(m.vm, good, PLATFORM_SIZE), PLATFORM_SIZE);
+	good[PLATFORM_SIZE] = 0;
+
+	/* Every truncation, and one byte too many. */
+	for (size_t len = 0; len <= PLATFORM_SIZE + 1; len++) {
+		if (len == PLATFORM_SIZE)
+			continue;
+		cr_assert_eq(m.be->platform_restore(m.vm, good, len), -EINVAL, "length %zu", len);
+		cr_assert_eq(m.be->platform_save(m.vm, after, sizeof(after)), PLATFORM_SIZE);
+		cr_assert_eq(memcmp(after, good, PLATFORM_SIZE), 0, "changed by length %zu", len);
+	}
+	cr_assert_eq(m.be->platform_restore(m.vm, NULL, PLATFORM_SIZE), -EINVAL);
+
+	/* Header fields, and registers out of range in each section. */
+	static const struct {
+		int at;
+		uint8_t val;
+	} bad[] = {
+		{ 0, 'X' }, { 4, 2 }, { 5, 1 }, { 6, 17 }, { 8, 33 }, { 10, 105 }, { 12, 1 },
+		{ 15, 1 }, { 16 + 7, 1 }, { 16 + 5, 0x21 }, { 16 + 16 + 4, 0x01 },
+		{ PIT_AT(0) + 4, 6 }, { PIT_AT(1) + 5, 0 }, { PIT_AT(2) + 3, 1 },
+		{ PIT_AT(2) + 12, 1 }, { PLATFORM_SIZE - 8, 2 }, { PLATFORM_SIZE - 1, 1 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(st, good, PLATFORM_SIZE);
+		st[bad[i].at] = bad[i].val;
+		cr_assert_eq(m.be->platform_restore(m.vm, st, PLATFORM_SIZE), -EINVAL, "case %zu", i);
+		cr_assert_eq(m.be->platform_save(m.vm, after, sizeof(after)), PLATFORM_SIZE);
+		cr_assert_eq(memcmp(after, good, PLATFORM_SIZE), 0, "changed by case %zu", i);
+	}
+	/* Noise of the right length. */
+	srand(9);
+	for (int i = 0; i < 200; i++) {
+		for (size_t k = 0; k < PLATFORM_SIZE; k++)
+			st[k] = (uint8_t)rand();
+		if (i & 1)
+			memcpy(st, good, 16); /* past the header */
+		cr_assert_eq(m.be->platform_restore(m.vm, st, PLATFORM_SIZE), -EINVAL);
+	}
+	cr_assert_eq(m.be->platform_save(m.vm, after, sizeof(after)), PLATFORM_SIZE);
+	cr_assert_eq(memcmp(after, good, PLATFORM_SIZE), 0);
+	cr_assert_eq(m.be->platform_restore(m.vm, good, PLATFORM_SIZE), 0, "the good one still loads");
+	machine_stop(&m);
 }

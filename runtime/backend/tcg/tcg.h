@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <unicorn/unicorn.h>
@@ -142,6 +143,11 @@ int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
  * from the VMM thread while the vCPU is paused. */
 int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st);
 int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st);
+
+/* platform_state.c: the PIC pair, the PIT and port 0x61 for snapshots
+ * (backend_ops.platform_save/restore). */
+int tcg_platform_save(struct backend_vm *vm, void *buf, size_t len);
+int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
 
 /* hooks.c */
 int tcg_hooks_install(struct backend_vcpu *v);

@@ -393,4 +393,6 @@ const struct backend_ops backend_tcg = {
 	.guest_written = tcg_guest_written,
 	.vcpu_save = tcg_vcpu_save,
 	.vcpu_restore = tcg_vcpu_restore,
+	.platform_save = tcg_platform_save,
+	.platform_restore = tcg_platform_restore,
 };

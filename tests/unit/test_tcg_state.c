@@ -566,3 +566,113 @@ Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
 	cr_assert_eq(m.be->platform_restore(m.vm, good, PLATFORM_SIZE), 0, "the good one still loads");
 	machine_stop(&m);
 }
+
+/* Loaded at 0x8000 (no stack, no page-table writes: the tables come with
+ * A and D set), each `out` ends a step (PAUSE returns to QEMU's loop,
+ * where the device's kick is seen):
+ *   movl $1,0x20000; movl $2,0x31000; mov 0x40000,%eax; out %al,$0x99; pause
+ *   movl $3,0x20000; mov 0x50000,%eax; movl $4,0x50000; out %al,$0x99; pause
+ *   mov 0x20000,%eax; int3; out %al,$0x99; pause; 1: hlt; jmp 1b
+ * 0x8100 (#BP handler): iretq */
+static const uint8_t dirty_guest[] = {
+	0xc7, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, 0xc7,
+	0x04, 0x25, 0x00, 0x10, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x8b, 0x04,
+	0x25, 0x00, 0x00, 0x04, 0x00, 0xe6, 0x99, 0xf3, 0x90, 0xc7, 0x04, 0x25,
+	0x00, 0x00, 0x02, 0x00, 0x03, 0x00, 0x00, 0x00, 0x8b, 0x04, 0x25, 0x00,
+	0x00, 0x05, 0x00, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x05, 0x00, 0x04, 0x00,
+	0x00, 0x00, 0xe6, 0x99, 0xf3, 0x90, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x02,
+	0x00, 0xcc, 0xe6, 0x99, 0xf3, 0x90, 0xf4, 0xeb, 0xfd,
+};
+static const uint8_t iretq[] = { 0x48, 0xcf };
+#define NR_WORDS (MEM / 4096 / 64)
+
+struct stepper {
+	const struct backend_ops *be;
+	struct backend_vcpu *vcpu;
+	int steps;
+};
+
+static void step_read(void *opaque, uint64_t off, void *data, uint32_t len)
+{
+	(void)opaque, (void)off;
+	memset(data, 0, len);
+}
+
+static void step_write(void *opaque, uint64_t off, const void *data, uint32_t len)
+{
+	(void)off, (void)data, (void)len;
+	struct stepper *s = opaque;
+	s->steps++;
+	s->be->vcpu_kick(s->vcpu);
+}
+
+static const struct bus_ops step_ops = { step_read, step_write };
+
+static void step(struct machine *m)
+{
+	struct vcpu_exit exit;
+	cr_assert_eq(m->be->vcpu_run(m->vcpu, &exit), 0);
+	cr_assert_eq(exit.reason, VCPU_EXIT_KICKED, "reason %d %s", exit.reason, exit.error.what);
+}
+
+/* The pages set in the log, as page numbers, and how many. */
+static unsigned logged(struct machine *m, unsigned *pages, unsigned max)
+{
+	uint64_t bitmap[NR_WORDS] = { 0 };
+	unsigned n = 0;
+	cr_assert_eq(m->be->dirty_log(m->vm, 0, bitmap), 0);
+	for (unsigned pg = 0; pg < MEM / 4096; pg++)
+		if (bitmap[pg / 64] & (1ULL << (pg % 64))) {
+			if (n < max)
+				pages[n] = pg;
+			n++;
+		}
+	return n;
+}
+
+Test(tcg_state, dirty_log_sees_exactly_the_pages_written)
+{
+	struct machine m;
+	struct stepper st = { .be = &backend_tcg };
+	unsigned pages[8];
+
+	machine_start(&m, NULL, true);
+	st.vcpu = m.vcpu;
+	cr_assert_eq(bus_add(&m.pio, 0x99, 1, &step_ops, &st, "step"), 0);
+	page_tables(&m.mem);
+	memcpy(gm_ptr(&m.mem, CODE, sizeof(dirty_guest)), dirty_guest, sizeof(dirty_guest));
+	memcpy(gm_ptr(&m.mem, CODE + 0x100, sizeof(iretq)), iretq, sizeof(iretq));
+	uint64_t gate[2] = { 0x8100 | 0x08ULL << 16 | 0xeeULL << 40, 0 };
+	memcpy(gm_ptr(&m.mem, IDT + 3 * 16, 16), gate, 16);
+	machine_boot(&m, CODE);
+	uint64_t bitmap[NR_WORDS];
+	cr_assert_eq(m.be->dirty_log(m.vm, 1, bitmap), -EINVAL, "no slot 1");
+
+	step(&m);
+	cr_assert_eq(st.steps, 1);
+	cr_assert_eq(logged(&m, pages, 8), 2, "two pages written, one read");
+	cr_assert_eq(pages[0], 0x20);
+	cr_assert_eq(pages[1], 0x31);
+	cr_assert_eq(logged(&m, pages, 8), 0, "a new interval starts clean");
+
+	step(&m);
+	cr_assert_eq(st.steps, 2);
+	cr_assert_eq(logged(&m, pages, 8), 2, "a write after the log, a read then a write");
+	cr_assert_eq(pages[0], 0x20);
+	cr_assert_eq(pages[1], 0x50);
+
+	step(&m);
+	cr_assert_eq(st.steps, 3);
+	cr_assert_eq(logged(&m, pages, 8), 1, "only the frame INT3 pushed");
+	cr_assert_eq(pages[0], 0x7, "the stack page below 0x7ff0");
+	machine_stop(&m);
+}
+
+Test(tcg_state, dirty_log_needs_track_dirty)
+{
+	struct machine m;
+	uint64_t bitmap[NR_WORDS];
+	machine_start(&m, NULL, false);
+	cr_assert_eq(m.be->dirty_log(m.vm, 0, bitmap), -EINVAL);
+	machine_stop(&m);
+}

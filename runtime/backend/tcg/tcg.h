@@ -22,6 +22,7 @@
 #include <unicorn/unicorn.h>
 
 #include "runtime/backend/backend.h"
+#include "runtime/backend/tcg/dirty.h"
 #include "runtime/backend/tcg/env.h"
 #include "runtime/backend/tcg/pic.h"
 #include "runtime/backend/tcg/pit.h"
@@ -35,6 +36,7 @@
 struct tcg_slot {
 	uint64_t gpa, size;
 	void *host;
+	unsigned id; /* the VMM's slot number (map_memory, dirty_log) */
 };
 
 /* One unicorn MMIO region covering addresses without RAM. */
@@ -71,6 +73,8 @@ struct backend_vm {
 	pthread_cond_t inval_cv;
 	pthread_t timer;
 	bool timer_started, quit;
+	/* Pages the vCPU wrote (track_dirty; else no bits): dirty.h. */
+	struct tcg_dirty dirty;
 	/* The guest's TSC rate: what kernel_cmdline told it, or what a
 	 * restored snapshot says (VMM thread); 0: the host's, unrecorded. */
 	unsigned long tsc_khz;
@@ -148,6 +152,9 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st);
  * (backend_ops.platform_save/restore). */
 int tcg_platform_save(struct backend_vm *vm, void *buf, size_t len);
 int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
+
+/* dirty.c: backend_ops.dirty_log. */
+int tcg_dirty_log(struct backend_vm *vm, unsigned slot, uint64_t *bitmap);
 
 /* hooks.c */
 int tcg_hooks_install(struct backend_vcpu *v);

@@ -111,6 +111,7 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	v->vm = vm;
 	v->q.mem = vm->mem;
 	v->q.nx = tcg_cpuid_has_nx();
+	v->q.dirty = vm->dirty.bits ? &vm->dirty : NULL;
 	v->q.env_off = -1;
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;

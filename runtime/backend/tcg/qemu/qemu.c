@@ -36,6 +36,7 @@ extern void (*cpu_interrupt_handler)(void *cs, int mask);
 #define PAGE_READ 1
 #define PAGE_WRITE 2
 #define PAGE_EXEC 4
+#define MMU_DATA_STORE 1
 #define MMU_USER_IDX 1
 #define CPU_INTERRUPT_HARD 0x0002
 /* Where CPUX86State sits in X86CPU in Debian's 2.0.1 build; confirmed (or
@@ -283,6 +284,7 @@ bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int 
 	memcpy(&pg.cr4, env + TCG_ENV_CR + 32, 8);
 	memcpy(&pg.efer, env + TCG_ENV_EFER, 8);
 	pg.nx = t->nx;
+	pg.dirty = t->dirty;
 	bool user = mmu_idx == MMU_USER_IDX;
 	struct tcg_walk w;
 	uint32_t err = 0;
@@ -298,7 +300,13 @@ bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int 
 			prot |= PAGE_EXEC;
 		if (!w.dirty)
 			prot &= ~PAGE_WRITE;
+		/* Tracking: a page read first must come back here on its
+		 * first store, to be marked. */
+		if (t->dirty && access != MMU_DATA_STORE)
+			prot &= ~PAGE_WRITE;
 		prot |= 1 << access; /* the access just checked is allowed */
+		if (access == MMU_DATA_STORE)
+			tcg_dirty_mark(t->dirty, w.gpa);
 		tlb_set_page_with_attrs_x86_64(cs, addr & ~0xfffULL, w.gpa & ~0xfffULL, 0, prot, mmu_idx,
 					       w.page_size);
 		/* RAM without translated code: stores take the fast path. */

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "runtime/base/gmem.h"
+#include "runtime/backend/tcg/dirty.h"
 
 struct tcg_qemu_ctx {
 	const struct guest_mem *mem;
@@ -49,6 +50,9 @@ struct tcg_qemu_ctx {
 	uint8_t *code_pages;
 	uint64_t nr_pages;
 	bool nx;          /* honour XD bits whatever EFER.NXE says (cpuid.h) */
+	/* Dirty tracking (dirty.h), or NULL: stores are the only accesses
+	 * whose TLB entries are writable, and they mark their page. */
+	struct tcg_dirty *dirty;
 	/* Control registers as last set, to find CPUX86State inside QEMU's
 	 * CPUState on the first fill. */
 	uint64_t cr[5];

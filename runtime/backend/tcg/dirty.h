@@ -3,8 +3,9 @@
  *
  * Every CPU write to guest RAM passes one of three places, and each marks
  * the page here: QEMU's stores, through a TLB entry that our fill
- * (qemu/qemu.c) makes writable only for a store, and marks then; the
- * page walk setting accessed and dirty bits (mmu.c); the frames that
+ * (qemu/qemu.c) makes writable only for a store, and marks then, or for
+ * any access to a page marked already (its next stores need no telling);
+ * the page walk setting accessed and dirty bits (mmu.c); the frames that
  * interrupt delivery pushes (mmu.c, tcg_lin_write). After a harvest the
  * TLB is flushed, so that each page's next store comes back to the fill.
  * Device writes (virtqueue buffers) are not here: the VM tracks those.
@@ -15,6 +16,7 @@
 #ifndef EMBER_TCG_DIRTY_H
 #define EMBER_TCG_DIRTY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct tcg_dirty {
@@ -31,6 +33,12 @@ static inline void tcg_dirty_mark(struct tcg_dirty *d, uint64_t gpa)
 	/* Most stores hit a page marked already: keep the line shared. */
 	if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & m))
 		__atomic_fetch_or(w, m, __ATOMIC_RELAXED);
+}
+
+static inline bool tcg_dirty_test(const struct tcg_dirty *d, uint64_t gpa)
+{
+	uint64_t pg = gpa >> 12;
+	return pg < d->nr_pages && (__atomic_load_n(&d->bits[pg / 64], __ATOMIC_RELAXED) >> (pg % 64)) & 1;
 }
 
 /* Pages [0, mem_end). 0 or -ENOMEM. */

@@ -300,9 +300,9 @@ bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int 
 			prot |= PAGE_EXEC;
 		if (!w.dirty)
 			prot &= ~PAGE_WRITE;
-		/* Tracking: a page read first must come back here on its
-		 * first store, to be marked. */
-		if (t->dirty && access != MMU_DATA_STORE)
+		/* Tracking: a clean page read first must come back here on
+		 * its first store, to be marked; a dirty one need not. */
+		if (t->dirty && access != MMU_DATA_STORE && !tcg_dirty_test(t->dirty, w.gpa))
 			prot &= ~PAGE_WRITE;
 		prot |= 1 << access; /* the access just checked is allowed */
 		if (access == MMU_DATA_STORE)

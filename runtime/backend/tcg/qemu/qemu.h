@@ -50,8 +50,8 @@ struct tcg_qemu_ctx {
 	uint8_t *code_pages;
 	uint64_t nr_pages;
 	bool nx;          /* honour XD bits whatever EFER.NXE says (cpuid.h) */
-	/* Dirty tracking (dirty.h), or NULL: stores are the only accesses
-	 * whose TLB entries are writable, and they mark their page. */
+	/* Dirty tracking (dirty.h), or NULL: only stores and pages marked
+	 * already get writable TLB entries, and stores mark their page. */
 	struct tcg_dirty *dirty;
 	/* Control registers as last set, to find CPUX86State inside QEMU's
 	 * CPUState on the first fill. */

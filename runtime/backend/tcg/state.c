@@ -7,7 +7,28 @@
  * between instructions (delivery is synchronous in the hooks).
  *
  * Restore takes a file's content: it checks everything first, against
- * what this CPU can hold, and only then writes the vCPU. */
+ * what this CPU can hold, and only then writes the vCPU.
+ *
+ * Not carried, because nothing is lost:
+ *  - QEMU's TLB, translated blocks and jump caches, our chain table and
+ *    code-page bits: caches, rebuilt on demand (and dropped on a restore
+ *    into a vCPU that ran);
+ *  - the lazy arithmetic flags (cc_*) and DF: folded into RFLAGS by
+ *    unicorn's read and unfolded by its write; softfloat's rounding state:
+ *    derived from FCW and MXCSR when they are written;
+ *  - FCS/FDS (not in the 64-bit FXSAVE image; QEMU 5's TCG never sets
+ *    them); ft0, xmm_t0, mmx_t0 (temporaries inside one instruction);
+ *  - YMM/ZMM upper halves, opmask, PKRU, XCR0, the MPX bound registers:
+ *    this CPU has no AVX, PKU, XSAVE or MPX, so the guest cannot set them;
+ *  - the exception bookkeeping (error code, old_exception, ...): live only
+ *    inside a delivery, which our hooks finish before the vCPU stops;
+ *  - A20 (no A20 gate), SMM state (no SMIs), GIF/NMI blocking (no SVM, no
+ *    NMIs), read-only MSRs (msrs.c).
+ * Debug registers are carried as values, but QEMU's breakpoint objects are
+ * not rebuilt from DR7 (unicorn's register write stores it raw): on
+ * unicorn 2.0.1 data breakpoints never fire even when the guest arms them
+ * itself, and an armed instruction breakpoint crashes its generated code,
+ * so arming them on restore would only add a way to crash. */
 #include "runtime/backend/tcg/tcg.h"
 
 #include <errno.h>

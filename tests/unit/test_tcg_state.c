@@ -243,8 +243,13 @@ Test(tcg_state, counter_goes_on_in_a_second_vm)
 	cr_assert_eq(mxcsr, 0x7f80);
 	cr_assert_eq(xmm3[0], 0x4142434445464748ULL);
 
+	uint8_t platform[256];
+	int plen = a.be->platform_save(a.vm, platform, sizeof(platform));
+	cr_assert_gt(plen, 0);
+
 	/* A second VM over a copy of the memory. */
 	machine_start(&b, &a.mem, false);
+	cr_assert_eq(b.be->platform_restore(b.vm, platform, (size_t)plen), 0);
 	cr_assert_eq(b.be->vcpu_restore(b.vcpu, &st), 0);
 	cr_assert_eq(b.be->get_regs(b.vcpu, &r), 0);
 	cr_assert_eq(memcmp(&r, &st.regs, sizeof(r)), 0, "registers");

@@ -18,3 +18,15 @@ bench: deps guest $(B)/ember $(BENCH_GUEST)
 		--title "Linux boot to init on TCG"
 	$(Q)bash bench/api_bench.sh $(B)/ember 5000 $(or $(RUNS),10)
 	$(Q)python3 bench/virtio_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux --initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" --accel tcg --runs 2 --workdir $(BUILD_ROOT)/bench/virtio
+
+# TCG dirty tracking's cost on guest speed (no QEMU counterpart: it is a
+# cost inside Ember's software CPU). DIRTY_BENCH="PAGES BYTES FLUSH RUNS
+# LOGS", see bench/tcg_dirty_bench.c.
+$(B)/tcg-dirty-bench: bench/tcg_dirty_bench.c $(B)/libember.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libember.a $(LDLIBS)
+
+.PHONY: tcg-dirty-bench
+tcg-dirty-bench: $(B)/tcg-dirty-bench
+	$(Q)$(B)/tcg-dirty-bench $(DIRTY_BENCH)

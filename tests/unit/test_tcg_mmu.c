@@ -113,3 +113,42 @@ Test(tcg_mmu, paging_off_and_linear_copies)
 	cr_assert_eq(la, 0x6000);
 	cr_assert_eq(*(uint64_t *)gm_ptr(&mem, 0xdff8, 8), 0);
 }
+
+static unsigned marked(const struct tcg_dirty *d, uint64_t *first)
+{
+	unsigned n = 0;
+	for (uint64_t pg = d->nr_pages; pg-- > 0;)
+		if (d->bits[pg / 64] & (1ULL << (pg % 64))) {
+			*first = pg;
+			n++;
+		}
+	return n;
+}
+
+/* The walk's A/D updates and pushed frames are CPU writes a Diff
+ * snapshot must carry; bits already set are not writes. */
+Test(tcg_mmu, a_d_updates_and_linear_writes_mark_pages_dirty)
+{
+	struct tcg_dirty d;
+	struct tcg_paging p = pg();
+	struct tcg_walk w;
+	uint32_t err;
+	uint64_t la, first = 0;
+	cr_assert_eq(tcg_dirty_init(&d, 4ULL << 20), 0);
+	p.dirty = &d;
+	cr_assert_eq(tcg_mmu_walk(&mem, &p, 0x1234, TCG_ACC_READ, false, true, &w, &err), 0);
+	cr_assert_eq(marked(&d, &first), 4, "A on all four tables");
+	memset(d.bits, 0, (d.nr_pages + 63) / 64 * 8);
+	cr_assert_eq(tcg_mmu_walk(&mem, &p, 0x1234, TCG_ACC_READ, false, true, &w, &err), 0);
+	cr_assert_eq(marked(&d, &first), 0, "nothing new");
+	cr_assert_eq(tcg_mmu_walk(&mem, &p, 0x1234, TCG_ACC_WRITE, false, true, &w, &err), 0);
+	cr_assert_eq(marked(&d, &first), 1, "D on the leaf");
+	cr_assert_eq(first, 0x4);
+	memset(d.bits, 0, (d.nr_pages + 63) / 64 * 8);
+	uint64_t frame[2] = { 1, 2 };
+	cr_assert_eq(tcg_lin_write(&mem, &p, 0x3ff8, frame, sizeof(frame), false, &err, &la), 0);
+	cr_assert_eq(marked(&d, &first), 3, "A/D in the page table, 0xb000 and 0xc000 written");
+	cr_assert_eq(first, 0x4);
+	cr_assert(d.bits[0] & (1ULL << 0xb) && d.bits[0] & (1ULL << 0xc));
+	tcg_dirty_free(&d);
+}

@@ -48,7 +48,7 @@ static struct tcg_event fault(uint8_t vector, uint32_t error)
 
 static struct tcg_paging paging(const struct tcg_cpu *cpu)
 {
-	return (struct tcg_paging){ cpu->cr0, cpu->cr3, cpu->cr4, cpu->efer, cpu->nx };
+	return (struct tcg_paging){ cpu->cr0, cpu->cr3, cpu->cr4, cpu->efer, cpu->nx, cpu->dirty };
 }
 
 /* A system-table read or stack write that faulted becomes #PF (with CR2)

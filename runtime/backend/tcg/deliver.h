@@ -30,6 +30,8 @@ struct tcg_seg {
 #define TCG_SEG_DPL(f) (((f) >> 13) & 3)
 #define TCG_SEG_TYPE(f) (((f) >> 8) & 0xf)
 
+struct tcg_dirty;
+
 struct tcg_cpu {
 	uint64_t rip, rsp, rflags;
 	struct tcg_seg cs, ss;
@@ -39,6 +41,7 @@ struct tcg_cpu {
 	uint32_t gdt_limit, ldt_limit, idt_limit, tr_limit;
 	uint16_t tr_sel;
 	bool nx; /* honour XD bits in page walks (see mmu.h) */
+	struct tcg_dirty *dirty; /* pages written are marked here (mmu.h) */
 };
 
 enum tcg_event_kind {

@@ -7,6 +7,8 @@
 
 #include <unicorn/x86.h>
 
+#include "runtime/backend/x86.h"
+
 #define MSR_EFER 0xc0000080u
 #define MSR_FS_BASE 0xc0000100u
 #define DR6_INIT 0xffff0ff0ULL
@@ -180,8 +182,18 @@ void tcg_env_sync_hflags(struct tcg_env *e)
 	tcg_env_get_seg(e, seg_off(TCG_R_ES), &es);
 	uint32_t hf = tcg_env_u32(e, TCG_ENV_HFLAGS);
 	uint64_t cr0 = tcg_env_u64(e, TCG_ENV_CR);
+	uint64_t cr4 = tcg_env_u64(e, TCG_ENV_CR + 32);
+	uint64_t efer = tcg_env_u64(e, TCG_ENV_EFER);
 	uint64_t eflags = tcg_env_u64(e, TCG_ENV_EFLAGS);
 
+	hf &= ~(TCG_HF_PE | TCG_HF_MP | TCG_HF_EM | TCG_HF_TS | TCG_HF_OSFXSR | TCG_HF_LMA);
+	if (cr0 & X86_CR0_PE)
+		hf |= TCG_HF_PE;
+	hf |= (uint32_t)(cr0 << 8) & (TCG_HF_MP | TCG_HF_EM | TCG_HF_TS);
+	if (cr4 & X86_CR4_OSFXSR)
+		hf |= TCG_HF_OSFXSR;
+	if (efer & X86_EFER_LMA)
+		hf |= TCG_HF_LMA;
 	hf = (hf & ~TCG_HF_CPL) | TCG_SEG_DPL(ss.flags);
 	hf &= ~(TCG_HF_CS32 | TCG_HF_SS32 | TCG_HF_CS64 | TCG_HF_ADDSEG);
 	if ((hf & TCG_HF_LMA) && (cs.flags & TCG_SEG_L)) {

@@ -39,6 +39,11 @@
 #define TCG_ENV_ERROR_CODE 5352
 #define TCG_ENV_DR 5368       /* target_ulong dr[8] */
 #define TCG_ENV_OLD_EXCEPTION 5464
+/* uint64_t tsc_offset, after u64 vm_vmcb: RDTSC returns the host's TSC
+ * plus this (QEMU's helper_rdtsc; unicorn's cpu_get_tsc is the host TSC).
+ * Nothing in unicorn's API reaches it and tcg_env_calibrate cannot run
+ * code, so selftest.c checks it with a guest RDTSC. */
+#define TCG_ENV_TSC_OFFSET 5480
 #define TCG_ENV_END 5528      /* end_reset_fields: the saved size */
 
 /* SegmentCache: u32 selector, u64 base, u32 limit, u32 flags. */
@@ -57,8 +62,12 @@ enum { TCG_R_ES, TCG_R_CS, TCG_R_SS, TCG_R_DS, TCG_R_FS, TCG_R_GS };
 #define TCG_HF_SS32 (1u << 5)
 #define TCG_HF_ADDSEG (1u << 6)
 #define TCG_HF_PE (1u << 7)
+#define TCG_HF_MP (1u << 9)  /* MP, EM, TS: CR0 bits 1-3, shifted by 8 */
+#define TCG_HF_EM (1u << 10)
+#define TCG_HF_TS (1u << 11)
 #define TCG_HF_LMA (1u << 14)
 #define TCG_HF_CS64 (1u << 15)
+#define TCG_HF_OSFXSR (1u << 22)
 
 struct tcg_env {
 	uc_engine *uc;
@@ -84,7 +93,10 @@ void tcg_env_get_seg(const struct tcg_env *e, size_t off, struct tcg_seg *s);
 void tcg_env_set_seg(struct tcg_env *e, size_t off, const struct tcg_seg *s);
 /* Recomputes the hflags QEMU derives from segments and control registers
  * (cpu_x86_load_seg_cache in QEMU's cpu.h): CPL from SS.DPL, 16/32/64-bit
- * code and stack, ADDSEG. Call after changing CS or SS. */
+ * code and stack, ADDSEG; PE, MP, EM, TS from CR0, OSFXSR from CR4 and
+ * LMA from EFER (cpu_x86_update_cr0/cr4 and cpu_load_efer, which
+ * unicorn 2.0's register writes skip: they store CRs raw). Call after
+ * changing CS, SS or a control register. */
 void tcg_env_sync_hflags(struct tcg_env *e);
 
 /* The delivery view of a saved snapshot, and back (RFLAGS goes through

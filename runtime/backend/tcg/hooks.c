@@ -53,6 +53,7 @@ static bool deliver_on(struct backend_vcpu *v, struct tcg_env *e, bool live, str
 	struct tcg_cpu cpu;
 	tcg_env_to_cpu(e, &cpu);
 	cpu.nx = v->q.nx;
+	cpu.dirty = v->q.dirty;
 	enum tcg_deliver_result r = tcg_deliver(&cpu, v->vm->mem, ev);
 	if (r != TCG_DELIVERED) {
 		char what[64];

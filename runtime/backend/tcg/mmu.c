@@ -35,16 +35,22 @@ static uint64_t pte_load(const struct guest_mem *mem, uint64_t gpa, unsigned siz
 	return v;
 }
 
-static void pte_set(const struct guest_mem *mem, uint64_t gpa, unsigned size, uint64_t bits)
+static void pte_set(const struct guest_mem *mem, const struct tcg_paging *pg, uint64_t gpa,
+		    unsigned size, uint64_t bits)
 {
 	void *p = gm_ptr(mem, gpa, size);
 	if (!p)
 		return;
 	/* Atomic OR, as the hardware's locked A/D update (§4.8). */
+	uint64_t old;
 	if (size == 8)
-		__atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_RELAXED);
+		old = __atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_RELAXED);
 	else
-		__atomic_fetch_or((uint32_t *)p, (uint32_t)bits, __ATOMIC_RELAXED);
+		old = __atomic_fetch_or((uint32_t *)p, (uint32_t)bits, __ATOMIC_RELAXED);
+	/* A write only if a bit was clear (the leaf's bits are set on every
+	 * fill, mostly already there). */
+	if ((old & bits) != bits)
+		tcg_dirty_mark(pg->dirty, gpa);
 }
 
 static uint32_t pf_code(uint32_t base, enum tcg_access acc, bool user, const struct tcg_paging *pg)
@@ -146,7 +152,7 @@ static int walk_pae(const struct guest_mem *mem, const struct tcg_paging *pg, ui
 			return 0;
 		}
 		if (set_ad && !pae_pdpte && !(e & PTE_A))
-			pte_set(mem, gpa, 8, PTE_A);
+			pte_set(mem, pg, gpa, 8, PTE_A);
 		table = e & PTE_ADDR;
 	}
 	return *err = 0, TCG_WALK_PF; /* not reached */
@@ -191,8 +197,8 @@ int tcg_mmu_walk(const struct guest_mem *mem, const struct tcg_paging *pg, uint6
 		uint64_t bits = PTE_A | (acc == TCG_ACC_WRITE ? PTE_D : 0);
 		unsigned size = long_mode(pg) || (pg->cr4 & X86_CR4_PAE) ? 8 : 4;
 		if (!long_mode(pg) && !(pg->cr4 & X86_CR4_PAE) && w.page_size == 4096)
-			pte_set(mem, (pg->cr3 & 0xfffff000u) + (((uint32_t)la >> 22) << 2), 4, PTE_A);
-		pte_set(mem, leaf_gpa, size, bits);
+			pte_set(mem, pg, (pg->cr3 & 0xfffff000u) + (((uint32_t)la >> 22) << 2), 4, PTE_A);
+		pte_set(mem, pg, leaf_gpa, size, bits);
 		if (acc == TCG_ACC_WRITE)
 			w.dirty = true;
 	}
@@ -223,6 +229,7 @@ static int lin_copy(const struct guest_mem *mem, const struct tcg_paging *pg, ui
 			return -EFAULT;
 		if (src) {
 			memcpy(p, s, chunk);
+			tcg_dirty_mark(pg->dirty, w.gpa);
 			s += chunk;
 		} else {
 			memcpy(d, p, chunk);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "runtime/base/gmem.h"
+#include "runtime/backend/tcg/dirty.h"
 
 enum tcg_access { TCG_ACC_READ = 0, TCG_ACC_WRITE = 1, TCG_ACC_FETCH = 2 };
 
@@ -29,6 +30,9 @@ struct tcg_paging {
 	/* XD bits are honoured (else reserved). The backend sets it whenever
 	 * CPUID offers NX: TCG drops EFER.NXE on WRMSR (see env.h). */
 	bool nx;
+	/* Where the walk's A/D updates and tcg_lin_write mark the pages they
+	 * write (NULL: untracked). */
+	struct tcg_dirty *dirty;
 };
 
 struct tcg_walk {

@@ -4,6 +4,7 @@
  * (arch/x86/kernel/i8259.c) and old guests may use them. */
 #include "runtime/backend/tcg/pic.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* Priority of the highest bit set in mask, 0 (highest) .. 7, or 8. */
@@ -47,6 +48,8 @@ static void update(struct tcg_pic *p)
 	chip_set_line(&p->chip[0], TCG_PIC_CASCADE_IRQ, chip_pending(&p->chip[1]) >= 0);
 }
 
+static const uint8_t elcr_masks[2] = { 0xf8, 0xde };
+
 static void chip_reset(struct tcg_pic_chip *c, uint8_t elcr_mask)
 {
 	uint8_t elcr = c->elcr;
@@ -60,8 +63,8 @@ void tcg_pic_init(struct tcg_pic *p)
 {
 	memset(p, 0, sizeof(*p));
 	/* IRQ 0, 1, 2, 8 and 13 are always edge-triggered (PIIX4 §3.2.3). */
-	chip_reset(&p->chip[0], 0xf8);
-	chip_reset(&p->chip[1], 0xde);
+	chip_reset(&p->chip[0], elcr_masks[0]);
+	chip_reset(&p->chip[1], elcr_masks[1]);
 }
 
 void tcg_pic_set_irq(struct tcg_pic *p, unsigned irq, bool level)
@@ -202,7 +205,7 @@ void tcg_pic_write(struct tcg_pic *p, uint16_t port, uint8_t val)
 		if (port & 1)
 			write_data(c, val);
 		else
-			write_command(c, val, i ? 0xde : 0xf8);
+			write_command(c, val, elcr_masks[i]);
 	}
 	update(p);
 }
@@ -225,4 +228,81 @@ uint8_t tcg_pic_read(struct tcg_pic *p, uint16_t port)
 	if (port & 1)
 		return c->imr;
 	return c->read_isr ? c->isr : c->irr;
+}
+
+#define CHIP_SIZE 16
+enum {
+	F_NEED_ICW4 = 1u << 0, F_SINGLE = 1u << 1, F_AUTO_EOI = 1u << 2, F_ROTATE_AEOI = 1u << 3,
+	F_READ_ISR = 1u << 4, F_POLL = 1u << 5, F_SPECIAL_MASK = 1u << 6,
+};
+
+void tcg_pic_save(const struct tcg_pic *p, uint8_t out[TCG_PIC_STATE_SIZE])
+{
+	memset(out, 0, TCG_PIC_STATE_SIZE);
+	for (int i = 0; i < 2; i++) {
+		const struct tcg_pic_chip *c = &p->chip[i];
+		uint8_t *o = out + i * CHIP_SIZE;
+		o[0] = c->irr;
+		o[1] = c->isr;
+		o[2] = c->imr;
+		o[3] = c->last_level;
+		o[4] = c->elcr;
+		o[5] = c->vector_base;
+		o[6] = c->priority_add;
+		o[7] = c->init_step;
+		o[8] = (uint8_t)((c->need_icw4 ? F_NEED_ICW4 : 0) | (c->single ? F_SINGLE : 0) |
+				 (c->auto_eoi ? F_AUTO_EOI : 0) | (c->rotate_on_aeoi ? F_ROTATE_AEOI : 0) |
+				 (c->read_isr ? F_READ_ISR : 0) | (c->poll ? F_POLL : 0) |
+				 (c->special_mask ? F_SPECIAL_MASK : 0));
+	}
+}
+
+/* The values the chip's registers can take, as the code above sets them. */
+static int chip_load(struct tcg_pic_chip *c, const uint8_t *in, uint8_t elcr_mask)
+{
+	uint8_t flags = in[8];
+	for (int i = 9; i < CHIP_SIZE; i++)
+		if (in[i])
+			return -EINVAL;
+	if ((in[4] & ~elcr_mask) || (in[5] & 7) || in[6] > 7 || (flags & ~0x7fu))
+		return -EINVAL;
+	switch (in[7]) {
+	case 0:
+	case 2:
+		break;
+	case 3: /* ICW3 comes only in cascade mode */
+		if (flags & F_SINGLE)
+			return -EINVAL;
+		break;
+	case 4:
+		if (!(flags & F_NEED_ICW4))
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	*c = (struct tcg_pic_chip){
+		.irr = in[0], .isr = in[1], .imr = in[2], .last_level = in[3], .elcr = in[4],
+		.elcr_mask = elcr_mask, .vector_base = in[5], .priority_add = in[6],
+		.init_step = in[7], .need_icw4 = flags & F_NEED_ICW4, .single = flags & F_SINGLE,
+		.auto_eoi = flags & F_AUTO_EOI, .rotate_on_aeoi = flags & F_ROTATE_AEOI,
+		.read_isr = flags & F_READ_ISR, .poll = flags & F_POLL,
+		.special_mask = flags & F_SPECIAL_MASK,
+	};
+	return 0;
+}
+
+int tcg_pic_load(struct tcg_pic *p, const uint8_t in[TCG_PIC_STATE_SIZE])
+{
+	struct tcg_pic n;
+	for (int i = 0; i < 2; i++)
+		if (chip_load(&n.chip[i], in + i * CHIP_SIZE, elcr_masks[i]))
+			return -EINVAL;
+	/* Every change ends in update(): the master's cascade line is the
+	 * slave's output. */
+	bool cascade = (n.chip[0].last_level >> TCG_PIC_CASCADE_IRQ) & 1;
+	if (cascade != (chip_pending(&n.chip[1]) >= 0))
+		return -EINVAL;
+	*p = n;
+	return 0;
 }

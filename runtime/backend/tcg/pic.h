@@ -42,4 +42,13 @@ uint8_t tcg_pic_ack(struct tcg_pic *p);
 uint8_t tcg_pic_read(struct tcg_pic *p, uint16_t port);
 void tcg_pic_write(struct tcg_pic *p, uint16_t port, uint8_t val);
 
+/* Snapshots: the pair as 2 x 16 bytes, master first: IRR, ISR, IMR, line
+ * levels, ELCR, vector base, rotation, initialisation step, flags (ICW4
+ * needed, single, auto-EOI, rotate on auto-EOI, read ISR, poll, special
+ * mask: bits 0-6), 7 reserved zero bytes. */
+#define TCG_PIC_STATE_SIZE 32
+void tcg_pic_save(const struct tcg_pic *p, uint8_t out[TCG_PIC_STATE_SIZE]);
+/* 0, or -EINVAL with p untouched if in is not a state the pair can be in. */
+int tcg_pic_load(struct tcg_pic *p, const uint8_t in[TCG_PIC_STATE_SIZE]);
+
 #endif

@@ -3,7 +3,10 @@
  * OUT from the ticks since then (the same model as QEMU's i8254). */
 #include "runtime/backend/tcg/pit.h"
 
+#include <errno.h>
 #include <string.h>
+
+#include "runtime/backend/tcg/le.h"
 
 #define NS_PER_S 1000000000LL
 
@@ -232,4 +235,96 @@ int64_t tcg_pit_next_irq(const struct tcg_pit *p, int64_t after)
 			return -1;
 	}
 	return t;
+}
+
+#define CHAN_SIZE 32
+#define PORT61_OFF (3 * CHAN_SIZE)
+/* 2^53 ticks (240 years of counting) and 2^61 ns (73 years): far from
+ * overflowing the time arithmetic above. */
+#define TICKS_MAX (1ULL << 53)
+#define NS_MAX (1ULL << 61)
+enum {
+	F_BCD = 1u << 0, F_GATE = 1u << 1, F_COUNTING = 1u << 2, F_WRITE_MSB = 1u << 3,
+	F_READ_MSB = 1u << 4, F_LATCHED = 1u << 5, F_STATUS_LATCHED = 1u << 6,
+	F_LATCH_MSB = 1u << 7,
+};
+
+void tcg_pit_save(const struct tcg_pit *p, int64_t now, uint8_t out[TCG_PIT_STATE_SIZE])
+{
+	memset(out, 0, TCG_PIT_STATE_SIZE);
+	for (int i = 0; i < 3; i++) {
+		const struct tcg_pit_chan *c = &p->ch[i];
+		uint8_t *o = out + i * CHAN_SIZE;
+		le_put32(o, c->reload);
+		o[4] = c->mode;
+		o[5] = c->access;
+		o[6] = (uint8_t)((c->bcd ? F_BCD : 0) | (c->gate ? F_GATE : 0) |
+				 (c->counting ? F_COUNTING : 0) | (c->write_msb_next ? F_WRITE_MSB : 0) |
+				 (c->read_msb_next ? F_READ_MSB : 0) | (c->latched ? F_LATCHED : 0) |
+				 (c->status_latched ? F_STATUS_LATCHED : 0) |
+				 (c->latch_msb_next ? F_LATCH_MSB : 0));
+		o[7] = c->write_lsb;
+		le_put16(o + 8, c->latch);
+		o[10] = c->status;
+		if (c->counting) {
+			le_put64(o + 16, (uint64_t)c->frozen_ticks);
+			if (c->gate)
+				le_put64(o + 24, (uint64_t)(now - c->load_ns));
+		}
+	}
+	out[PORT61_OFF] = p->speaker;
+}
+
+static bool zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* The values a counter can take, as the code above sets them. */
+static int chan_load(struct tcg_pit_chan *c, const uint8_t *in, int i, int64_t now)
+{
+	uint32_t reload = le_get32(in);
+	uint8_t mode = in[4], access = in[5], f = in[6];
+	uint64_t t = le_get64(in + 16), ns = le_get64(in + 24);
+	if (!zero(in + 11, 5))
+		return -EINVAL;
+	if (reload < 1 || reload > 65536 || mode > 5 || access < 1 || access > 3)
+		return -EINVAL;
+	/* Channels 0 and 1 have their gates tied high. */
+	if (i != 2 && !(f & F_GATE))
+		return -EINVAL;
+	/* Byte sequencing exists only in LSB-then-MSB access; a latched
+	 * count is read MSB first exactly in MSB-only access. */
+	if ((f & (F_WRITE_MSB | F_READ_MSB)) && access != 3)
+		return -EINVAL;
+	if ((f & F_LATCHED) && access != 3 && !!(f & F_LATCH_MSB) != (access == 2))
+		return -EINVAL;
+	if (!(f & F_COUNTING) && (t || ns))
+		return -EINVAL;
+	if (t > TICKS_MAX || ns > NS_MAX || (ns && !(f & F_GATE)))
+		return -EINVAL;
+	*c = (struct tcg_pit_chan){
+		.reload = reload, .load_ns = now - (int64_t)ns, .frozen_ticks = (int64_t)t, .mode = mode,
+		.access = access, .bcd = f & F_BCD, .gate = f & F_GATE, .counting = f & F_COUNTING,
+		.write_msb_next = f & F_WRITE_MSB, .read_msb_next = f & F_READ_MSB,
+		.write_lsb = in[7], .latched = f & F_LATCHED, .status_latched = f & F_STATUS_LATCHED,
+		.latch = le_get16(in + 8), .status = in[10], .latch_msb_next = f & F_LATCH_MSB,
+	};
+	return 0;
+}
+
+int tcg_pit_load(struct tcg_pit *p, const uint8_t in[TCG_PIT_STATE_SIZE], int64_t now)
+{
+	struct tcg_pit n;
+	for (int i = 0; i < 3; i++)
+		if (chan_load(&n.ch[i], in + i * CHAN_SIZE, i, now))
+			return -EINVAL;
+	if (in[PORT61_OFF] > 1 || !zero(in + PORT61_OFF + 1, 7))
+		return -EINVAL;
+	n.speaker = in[PORT61_OFF];
+	*p = n;
+	return 0;
 }

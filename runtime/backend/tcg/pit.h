@@ -48,4 +48,20 @@ void tcg_pit_write(struct tcg_pit *p, uint16_t port, uint8_t val, int64_t now);
  * raised on each rising edge. */
 int64_t tcg_pit_next_irq(const struct tcg_pit *p, int64_t after);
 
+/* Snapshots: three counters of 32 bytes, then 8 for port 0x61. A counter:
+ * u32 reload (1..65536), u8 mode (0..5), u8 access (1..3), u8 flags (BCD,
+ * gate, counting, write MSB next, read MSB next, count latched, status
+ * latched, latch MSB next: bits 0-7), u8 LSB written, u16 latched count,
+ * u8 latched status, 5 reserved bytes, then the time base: u64 ticks
+ * counted before the gate last went low, u64 nanoseconds since counting
+ * last (re)started (0 while the gate is low or nothing counts). Port
+ * 0x61: u8 speaker enable, 7 reserved. Reserved bytes are zero, integers
+ * little-endian. Elapsed time rather than clock readings, so that a new
+ * process (another clock origin) counts on from where the counter stood,
+ * to the nanosecond. */
+#define TCG_PIT_STATE_SIZE (3 * 32 + 8)
+void tcg_pit_save(const struct tcg_pit *p, int64_t now, uint8_t out[TCG_PIT_STATE_SIZE]);
+/* 0, or -EINVAL with p untouched if in is not a state the 8254 can be in. */
+int tcg_pit_load(struct tcg_pit *p, const uint8_t in[TCG_PIT_STATE_SIZE], int64_t now);
+
 #endif

@@ -40,9 +40,12 @@ static void st_write(void *opaque, uint64_t off, const void *data, uint32_t len)
 
 static const struct bus_ops st_ops = { st_read, st_write };
 
-/* mov 0x400000,%rax; out %al,$0x99; hlt */
-static const uint8_t st_code[] = { 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00,
+/* rdtsc; mov 0x400000,%rax; out %al,$0x99; hlt */
+static const uint8_t st_code[] = { 0x0f, 0x31, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00,
 				   0xe6, ST_PORT, 0xf4 };
+/* A TSC offset the host's own TSC cannot explain: RDTSC's EDX then lies
+ * in [2^30, 2^31) (the host's would need some 40 years of uptime). */
+#define ST_TSC_OFFSET (1ULL << 62)
 
 static void st_tables(struct guest_mem *mem)
 {
@@ -119,12 +122,23 @@ int tcg_selftest(char *why, size_t why_len)
 	st_sregs(&sregs);
 	be->set_sregs(dev.vcpu, &sregs);
 	be->set_regs(dev.vcpu, &regs);
+	/* Snapshots keep the guest's TSC through this field (env.h). */
+	tcg_env_save(&dev.vcpu->env);
+	tcg_env_set_u64(&dev.vcpu->env, TCG_ENV_TSC_OFFSET, ST_TSC_OFFSET);
+	tcg_env_restore(&dev.vcpu->env);
 	r = be->vcpu_run(dev.vcpu, &exit);
 	if (r || exit.reason != VCPU_EXIT_KICKED || dev.writes != 1 || dev.got != ST_MARK) {
 		snprintf(why, why_len, "self-test guest failed (exit %d, %d writes, value 0x%x%s%s)",
 			 r ? -1 : (int)exit.reason, dev.writes, dev.got,
 			 exit.reason == VCPU_EXIT_INTERNAL_ERROR ? ": " : "",
 			 exit.reason == VCPU_EXIT_INTERNAL_ERROR ? exit.error.what : "");
+		r = -ENOTSUP;
+		goto out;
+	}
+	be->get_regs(dev.vcpu, &regs);
+	if ((regs.rdx >> 30) != 1) {
+		snprintf(why, why_len, "unicorn's CPU state layout is not the QEMU 5 one this backend "
+			 "knows (TSC offset); unicorn 2.0.x is required");
 		r = -ENOTSUP;
 	}
 out:

@@ -16,11 +16,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <unicorn/unicorn.h>
 
 #include "runtime/backend/backend.h"
+#include "runtime/backend/tcg/dirty.h"
 #include "runtime/backend/tcg/env.h"
 #include "runtime/backend/tcg/pic.h"
 #include "runtime/backend/tcg/pit.h"
@@ -34,6 +36,7 @@
 struct tcg_slot {
 	uint64_t gpa, size;
 	void *host;
+	unsigned id; /* the VMM's slot number (map_memory, dirty_log) */
 };
 
 /* One unicorn MMIO region covering addresses without RAM. */
@@ -70,6 +73,11 @@ struct backend_vm {
 	pthread_cond_t inval_cv;
 	pthread_t timer;
 	bool timer_started, quit;
+	/* Pages the vCPU wrote (track_dirty; else no bits): dirty.h. */
+	struct tcg_dirty dirty;
+	/* The guest's TSC rate: what kernel_cmdline told it, or what a
+	 * restored snapshot says (VMM thread); 0: the host's, unrecorded. */
+	unsigned long tsc_khz;
 };
 
 struct backend_vcpu {
@@ -134,6 +142,19 @@ int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *sregs);
 int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa);
 /* The byte at linear address la, or -1 (for the HLT checks). */
 int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
+
+/* state.c: the whole vCPU for snapshots (backend_ops.vcpu_save/restore),
+ * from the VMM thread while the vCPU is paused. */
+int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st);
+int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st);
+
+/* platform_state.c: the PIC pair, the PIT and port 0x61 for snapshots
+ * (backend_ops.platform_save/restore). */
+int tcg_platform_save(struct backend_vm *vm, void *buf, size_t len);
+int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
+
+/* dirty.c: backend_ops.dirty_log. */
+int tcg_dirty_log(struct backend_vm *vm, unsigned slot, uint64_t *bitmap);
 
 /* hooks.c */
 int tcg_hooks_install(struct backend_vcpu *v);

@@ -111,6 +111,7 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	v->vm = vm;
 	v->q.mem = vm->mem;
 	v->q.nx = tcg_cpuid_has_nx();
+	v->q.dirty = vm->dirty.bits ? &vm->dirty : NULL;
 	v->q.env_off = -1;
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;
@@ -184,7 +185,9 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 }
 
 /* HLT: sleep until an interrupt can be taken or a kick. With IF clear
- * only a kick ends it (there are no NMIs). */
+ * only a kick ends it (there are no NMIs). A kick ends the wait but not
+ * the halt: the vCPU goes back to sleep on its next run, as a real CPU
+ * paused in HLT would, and a snapshot taken meanwhile says HALTED. */
 static void wait_halted(struct backend_vcpu *v)
 {
 	struct backend_vm *vm = v->vm;
@@ -223,7 +226,8 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		if (v->halted) {
 			wait_halted(v);
 			pthread_mutex_lock(&vm->lock);
-			v->halted = false;
+			if (!atomic_load(&v->kick))
+				v->halted = false;
 			pthread_mutex_unlock(&vm->lock);
 			continue; /* the interrupt is taken by tcg_irq_hook */
 		}

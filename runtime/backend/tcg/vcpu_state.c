@@ -151,7 +151,7 @@ int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa)
 	uc_x86_msr efer = { MSR_EFER, 0 };
 	uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);
 	struct tcg_paging pg = { reg(v->uc, UC_X86_REG_CR0), reg(v->uc, UC_X86_REG_CR3),
-				 reg(v->uc, UC_X86_REG_CR4), efer.value, v->q.nx };
+				 reg(v->uc, UC_X86_REG_CR4), efer.value, v->q.nx, NULL };
 	struct tcg_walk w;
 	uint32_t err;
 	if (tcg_mmu_walk(v->vm->mem, &pg, gva, TCG_ACC_READ, false, false, &w, &err))

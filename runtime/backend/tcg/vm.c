@@ -57,9 +57,14 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	pthread_condattr_destroy(&ca);
 	tcg_pic_init(&vm->pic);
 	tcg_pit_init(&vm->pit, tcg_now_ns());
+	if (opts->track_dirty && tcg_dirty_init(&vm->dirty, gm_end(opts->mem))) {
+		free(vm);
+		return -ENOMEM;
+	}
 
 	int r = pthread_create(&vm->timer, NULL, timer_main, vm);
 	if (r) {
+		tcg_dirty_free(&vm->dirty);
 		free(vm);
 		return -r;
 	}
@@ -83,20 +88,23 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 	pthread_cond_destroy(&vm->inval_cv);
 	pthread_cond_destroy(&vm->timer_wake);
 	pthread_mutex_destroy(&vm->lock);
+	tcg_dirty_free(&vm->dirty);
 	free(vm);
 }
 
 static int tcg_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
 			  void *host)
 {
-	(void)slot;
 	if (vm->vcpu)
 		return -EBUSY; /* unicorn's map is built once, at vcpu_create */
 	if (vm->nr_slots == TCG_MAX_SLOTS)
 		return -ENOSPC;
 	if (!size || (gpa | size) & 4095 || gpa + size < gpa)
 		return -EINVAL;
-	vm->slots[vm->nr_slots++] = (struct tcg_slot){ gpa, size, host };
+	for (unsigned i = 0; i < vm->nr_slots; i++)
+		if (vm->slots[i].id == slot)
+			return -EEXIST;
+	vm->slots[vm->nr_slots++] = (struct tcg_slot){ gpa, size, host, slot };
 	return 0;
 }
 
@@ -355,7 +363,6 @@ void tcg_guest_enter(struct backend_vcpu *v)
  * ours out then. */
 static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 {
-	(void)vm;
 	if (!len)
 		return -E2BIG;
 	buf[0] = '\0';
@@ -367,6 +374,7 @@ static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 		buf[0] = '\0';
 		return -E2BIG;
 	}
+	vm->tsc_khz = khz; /* what snapshots record */
 	return 0;
 }
 
@@ -391,4 +399,9 @@ const struct backend_ops backend_tcg = {
 	.add_irqfd = tcg_add_irqfd,
 	.kernel_cmdline = tcg_kernel_cmdline,
 	.guest_written = tcg_guest_written,
+	.vcpu_save = tcg_vcpu_save,
+	.vcpu_restore = tcg_vcpu_restore,
+	.platform_save = tcg_platform_save,
+	.platform_restore = tcg_platform_restore,
+	.dirty_log = tcg_dirty_log,
 };

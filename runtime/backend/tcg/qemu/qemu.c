@@ -28,6 +28,7 @@ void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr);
 void tb_set_jmp_target_x86_64(void *tb, int n, uintptr_t addr);
 void tb_invalidate_phys_range_x86_64(void *uc, uint64_t start, uint64_t end);
 uint64_t qemu_ram_addr_from_host_x86_64(void *uc, void *host);
+void tlb_flush_x86_64(void *cs);
 #define RAM_ADDR_INVALID (~(uint64_t)0)
 extern void (*cpu_interrupt_handler)(void *cs, int mask);
 
@@ -35,6 +36,7 @@ extern void (*cpu_interrupt_handler)(void *cs, int mask);
 #define PAGE_READ 1
 #define PAGE_WRITE 2
 #define PAGE_EXEC 4
+#define MMU_DATA_STORE 1
 #define MMU_USER_IDX 1
 #define CPU_INTERRUPT_HARD 0x0002
 /* Where CPUX86State sits in X86CPU in Debian's 2.0.1 build; confirmed (or
@@ -151,6 +153,13 @@ void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *t)
 	for (uint64_t pg = 0; t->code_pages && pg < t->nr_pages; pg++)
 		if (page_marked(t, pg))
 			invalidate_page(t, pg, 0, 4096);
+}
+
+void tcg_qemu_tlb_flush(struct tcg_qemu_ctx *t)
+{
+	/* Without cs nothing was ever filled: the TLB is empty. */
+	if (t->cs)
+		tlb_flush_x86_64(t->cs);
 }
 
 /* QEMU's ram_addr -> guest physical page, through the host address. */
@@ -275,6 +284,7 @@ bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int 
 	memcpy(&pg.cr4, env + TCG_ENV_CR + 32, 8);
 	memcpy(&pg.efer, env + TCG_ENV_EFER, 8);
 	pg.nx = t->nx;
+	pg.dirty = t->dirty;
 	bool user = mmu_idx == MMU_USER_IDX;
 	struct tcg_walk w;
 	uint32_t err = 0;
@@ -290,7 +300,13 @@ bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int 
 			prot |= PAGE_EXEC;
 		if (!w.dirty)
 			prot &= ~PAGE_WRITE;
+		/* Tracking: a clean page read first must come back here on
+		 * its first store, to be marked; a dirty one need not. */
+		if (t->dirty && access != MMU_DATA_STORE && !tcg_dirty_test(t->dirty, w.gpa))
+			prot &= ~PAGE_WRITE;
 		prot |= 1 << access; /* the access just checked is allowed */
+		if (access == MMU_DATA_STORE)
+			tcg_dirty_mark(t->dirty, w.gpa);
 		tlb_set_page_with_attrs_x86_64(cs, addr & ~0xfffULL, w.gpa & ~0xfffULL, 0, prot, mmu_idx,
 					       w.page_size);
 		/* RAM without translated code: stores take the fast path. */

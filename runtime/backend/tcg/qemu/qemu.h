@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "runtime/base/gmem.h"
+#include "runtime/backend/tcg/dirty.h"
 
 struct tcg_qemu_ctx {
 	const struct guest_mem *mem;
@@ -49,6 +50,9 @@ struct tcg_qemu_ctx {
 	uint8_t *code_pages;
 	uint64_t nr_pages;
 	bool nx;          /* honour XD bits whatever EFER.NXE says (cpuid.h) */
+	/* Dirty tracking (dirty.h), or NULL: only stores and pages marked
+	 * already get writable TLB entries, and stores mark their page. */
+	struct tcg_dirty *dirty;
 	/* Control registers as last set, to find CPUX86State inside QEMU's
 	 * CPUState on the first fill. */
 	uint64_t cr[5];
@@ -89,5 +93,11 @@ bool tcg_qemu_has_code(const struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t le
  * tb_invalidate_phys_range, per page holding code); _all: from any page. */
 void tcg_qemu_invalidate(struct tcg_qemu_ctx *ctx, uint64_t gpa, uint64_t len);
 void tcg_qemu_invalidate_all(struct tcg_qemu_ctx *ctx);
+/* Empties the vCPU's TLB, so that every page's next access comes back to
+ * our fill. Any thread, while the vCPU is outside uc_emu_start: unicorn
+ * 2.0's tlb_flush works on the caller's thread (QEMU's hand-off to the
+ * vCPU's own thread, async_run_on_cpu, is commented out in its cputlb.c)
+ * and takes no lock. */
+void tcg_qemu_tlb_flush(struct tcg_qemu_ctx *ctx);
 
 #endif

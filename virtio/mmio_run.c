@@ -321,9 +321,24 @@ static int virtio_mmio_dev_restore(void *opaque, const void *buf, size_t len)
 	return virtio_mmio_restore(opaque, buf, len);
 }
 
+/* The used rings: the device writes their entries, index and avail_event
+ * through host pointers; buffers it fills are reported as they are filled. */
+static void virtio_mmio_written_ranges(void *opaque,
+				       void (*mark)(void *ctx, uint64_t gpa, uint64_t len),
+				       void *ctx)
+{
+	const struct virtio_mmio *t = opaque;
+	const struct virtio_dev *d = t->dev;
+	uint64_t gpa, len;
+	for (unsigned q = 0; q < d->nr_queues; q++)
+		if (virtq_used_range(&d->vqs[q], &gpa, &len) == 0)
+			mark(ctx, gpa, len);
+}
+
 const struct device_ops virtio_mmio_device_ops = {
 	.counters = virtio_mmio_counters,
 	.save = virtio_mmio_dev_save,
 	.restore = virtio_mmio_dev_restore,
+	.written_ranges = virtio_mmio_written_ranges,
 	.destroy = virtio_mmio_dev_destroy,
 };

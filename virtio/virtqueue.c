@@ -317,3 +317,12 @@ int virtq_restore(struct virtq *vq, const struct guest_mem *mem, const struct vi
 	vq->signalled_valid = st->signalled_valid;
 	return 0;
 }
+
+int virtq_used_range(const struct virtq *vq, uint64_t *gpa, uint64_t *len)
+{
+	if (!vq->live)
+		return -ENODEV;
+	*gpa = vq->cfg.used;
+	*len = VIRTQ_USED_BYTES(vq->cfg.size);
+	return 0;
+}

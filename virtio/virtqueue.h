@@ -133,6 +133,9 @@ bool virtq_enable_notify(struct virtq *vq);
 bool virtq_has_avail(struct virtq *vq);
 
 int virtq_save(const struct virtq *vq, struct virtq_state *st);
+/* The used ring of a live queue, which the device writes (entries, index,
+ * avail_event): 0, or -ENODEV if the queue is not live. */
+int virtq_used_range(const struct virtq *vq, uint64_t *gpa, uint64_t *len);
 /* Re-validates everything, as if st came from an attacker. */
 int virtq_restore(struct virtq *vq, const struct guest_mem *mem, const struct virtq_state *st,
 		  uint16_t max_size, bool event_idx, bool indirect);

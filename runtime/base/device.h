@@ -20,6 +20,11 @@ struct device_ops {
 	 * from a file: hostile) before changing anything; -EINVAL if bad. */
 	int (*save)(void *dev, void *buf, size_t len);
 	int (*restore)(void *dev, const void *buf, size_t len);
+	/* Optional: guest memory the device writes on its own account, which
+	 * no written hook reports (a virtqueue's used ring), so a Diff
+	 * snapshot includes it. Calls mark(ctx, gpa, len) for each range. */
+	void (*written_ranges)(void *dev, void (*mark)(void *ctx, uint64_t gpa, uint64_t len),
+			       void *ctx);
 	void (*destroy)(void *dev);
 };
 

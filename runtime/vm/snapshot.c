@@ -16,6 +16,12 @@
 /* Room for one device's or the platform's state; grown on -ENOSPC. */
 #define STATE_BUF_START (64 * 1024)
 
+static void vm_mark_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = opaque;
+	vm_dirty_mark(&vm->dirty, &vm->mem, gpa, len);
+}
+
 static int put_machine(struct snap_writer *w, const struct vm *vm)
 {
 	size_t name_len = strlen(vm->be->name);
@@ -155,6 +161,11 @@ int vm_snapshot_save(struct vm *vm, const struct vm_config *cfg,
 		int r = vm_dirty_collect(&vm->dirty, vm->be, vm->bvm);
 		if (r < 0)
 			return err_set(err, r, "dirty pages: %s", strerror(-r));
+		for (unsigned i = 0; i < vm->devs.n; i++) {
+			struct vm_device *d = &vm->devs.list[i];
+			if (d->ops->written_ranges)
+				d->ops->written_ranges(d->dev, vm_mark_written, vm);
+		}
 	}
 	uint64_t written;
 	int r = vm_memfile_write(&vm->mem, diff ? &vm->dirty : NULL, req->mem_file_path, &written,

@@ -175,8 +175,31 @@ snapshot_clones() { # ACCEL: three VMMs restored from one snapshot at once
 	done
 }
 
+snapshot_uffd() { # ACCEL: the Uffd memory backend with ember-uffd-handler
+	local accel=$1 d=$TEST_TMP/snapuffd-$1
+	need_accel "$accel"
+	mkdir -p "$d"
+	snap_boot "snapu1-$accel" "$accel"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	snap_take Full "$d/state" "$d/mem"
+	local before
+	before=$(last_count "$API_OUT")
+	api_stop
+	"$UFFD_HANDLER" "$d/uffd.sock" "$d/mem" >"$d/handler.out" 2>&1 &
+	local handler=$! i
+	for i in $(seq 50); do [ -S "$d/uffd.sock" ] && break; sleep 0.1; done
+	snap_load_resumed "snapu2-$accel" "$d/state" "$d/uffd.sock" Uffd
+	expect_continues "$before" "$API_OUT"
+	api_stop
+	# The handler ends when its VMM is gone.
+	local rc=0
+	for i in $(seq 50); do kill -0 "$handler" 2>/dev/null || break; sleep 0.1; done
+	wait "$handler" || rc=$?
+	[ "$rc" -eq 0 ] || fail "ember-uffd-handler exited with $rc: $(cat "$d/handler.out")"
+}
+
 for accel in kvm tcg; do
-	for t in counter bad_files diff_rebase clones; do
+	for t in counter bad_files diff_rebase clones uffd; do
 		eval "test_snapshot_${t}_$accel() { snapshot_$t $accel; }"
 	done
 done

@@ -198,8 +198,40 @@ snapshot_uffd() { # ACCEL: the Uffd memory backend with ember-uffd-handler
 	[ "$rc" -eq 0 ] || fail "ember-uffd-handler exited with $rc: $(cat "$d/handler.out")"
 }
 
+snapshot_config_file() { # ACCEL: restore at start-up from a config file's snapshot-load
+	local accel=$1 d=$TEST_TMP/snapcfg-$1
+	need_accel "$accel"
+	mkdir -p "$d"
+	snap_boot "snapf1-$accel" "$accel"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	snap_take Full "$d/state" "$d/mem"
+	local before
+	before=$(last_count "$API_OUT")
+	api_stop
+	cat >"$d/restore.json" <<JSON
+{
+  "snapshot-load": { "snapshot_path": "$d/state",
+                     "mem_backend": { "backend_type": "File", "backend_path": "$d/mem" },
+                     "resume_vm": true },
+  "logger": { "level": "Info" }
+}
+JSON
+	timeout -k 5 10 "$EMBER" --no-api --config-file "$d/restore.json" </dev/null >"$d/out" 2>&1 || true
+	expect_continues "$before" "$d/out"
+	grep -q "snapshot $d/state loaded" "$d/out" || fail "no load line: $(head -n 5 "$d/out")"
+	# Anything but logger and metrics beside it is refused, naming it.
+	cat >"$d/bad.json" <<JSON
+{ "snapshot-load": { "snapshot_path": "$d/state", "mem_file_path": "$d/mem" },
+  "boot-source": { "kernel_image_path": "$GUESTS/counter.elf" } }
+JSON
+	local rc=0
+	"$EMBER" --no-api --config-file "$d/bad.json" </dev/null >"$d/bad.out" 2>&1 || rc=$?
+	[ "$rc" -ne 0 ] || fail "a config with boot-source and snapshot-load was accepted"
+	grep -q '"boot-source" cannot come with "snapshot-load"' "$d/bad.out" || fail "$(cat "$d/bad.out")"
+}
+
 for accel in kvm tcg; do
-	for t in counter bad_files diff_rebase clones uffd; do
+	for t in counter bad_files diff_rebase clones uffd config_file; do
 		eval "test_snapshot_${t}_$accel() { snapshot_$t $accel; }"
 	done
 done

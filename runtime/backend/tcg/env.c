@@ -8,8 +8,8 @@
 #include <unicorn/x86.h>
 
 #include "runtime/backend/x86.h"
+#include "runtime/backend/tcg/uc.h"
 
-#define MSR_EFER 0xc0000080u
 #define MSR_FS_BASE 0xc0000100u
 #define DR6_INIT 0xffff0ff0ULL
 #define DR7_INIT 0x400ULL
@@ -62,13 +62,6 @@ static int fail(char *why, size_t why_len, const char *what)
 	return -ENOTSUP;
 }
 
-static uint64_t reg(uc_engine *uc, int id)
-{
-	uint64_t v = 0;
-	uc_reg_read(uc, id, &v);
-	return v;
-}
-
 int tcg_env_calibrate(struct tcg_env *e, uc_engine *uc, char *why, size_t why_len)
 {
 	memset(e, 0, sizeof(*e));
@@ -116,8 +109,8 @@ int tcg_env_calibrate(struct tcg_env *e, uc_engine *uc, char *why, size_t why_le
 		bad = "eip";
 	else if (tcg_env_u64(e, TCG_ENV_SEGS + TCG_R_FS * TCG_SC_SIZE + TCG_SC_BASE) != fs.value)
 		bad = "segment cache";
-	else if (tcg_env_u64(e, TCG_ENV_CR) != reg(uc, UC_X86_REG_CR0) ||
-		 tcg_env_u64(e, TCG_ENV_CR + 32) != reg(uc, UC_X86_REG_CR4))
+	else if (tcg_env_u64(e, TCG_ENV_CR) != tcg_reg(uc, UC_X86_REG_CR0) ||
+		 tcg_env_u64(e, TCG_ENV_CR + 32) != tcg_reg(uc, UC_X86_REG_CR4))
 		bad = "control registers";
 	else if (tcg_env_u64(e, TCG_ENV_EFER) != efer.value)
 		bad = "efer";
@@ -217,7 +210,7 @@ void tcg_env_to_cpu(const struct tcg_env *e, struct tcg_cpu *cpu)
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->rip = tcg_env_u64(e, TCG_ENV_EIP);
 	cpu->rsp = tcg_env_u64(e, TCG_ENV_REGS + 4 * 8);
-	cpu->rflags = reg(e->uc, UC_X86_REG_RFLAGS);
+	cpu->rflags = tcg_reg(e->uc, UC_X86_REG_RFLAGS);
 	tcg_env_get_seg(e, seg_off(TCG_R_CS), &cpu->cs);
 	tcg_env_get_seg(e, seg_off(TCG_R_SS), &cpu->ss);
 	cpu->cpl = tcg_env_u32(e, TCG_ENV_HFLAGS) & TCG_HF_CPL;

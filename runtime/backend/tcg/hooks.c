@@ -14,6 +14,7 @@
 #include "runtime/backend/tcg/cpuid.h"
 #include "runtime/backend/tcg/deliver.h"
 #include "runtime/backend/x86.h"
+#include "runtime/backend/tcg/uc.h"
 
 #define MSR_STAR 0xc0000081u
 #define MSR_LSTAR 0xc0000082u
@@ -22,13 +23,6 @@
 #define SYSCALL_LEN 2 /* 0f 05: unicorn adds it to RIP after our hook */
 /* env offset of exception_is_int (next to error_code, QEMU's cpu.h). */
 #define TCG_ENV_EXCEPTION_IS_INT (TCG_ENV_ERROR_CODE + 4)
-
-static uint64_t reg(uc_engine *uc, int id)
-{
-	uint64_t v = 0;
-	uc_reg_read(uc, id, &v);
-	return v;
-}
 
 static uint64_t msr(uc_engine *uc, uint32_t index)
 {
@@ -133,7 +127,7 @@ static int hook_cpuid(uc_engine *uc, void *opaque)
 {
 	(void)opaque;
 	struct tcg_cpuid_regs r;
-	tcg_cpuid((uint32_t)reg(uc, UC_X86_REG_RAX), (uint32_t)reg(uc, UC_X86_REG_RCX), &r);
+	tcg_cpuid((uint32_t)tcg_reg(uc, UC_X86_REG_RAX), (uint32_t)tcg_reg(uc, UC_X86_REG_RCX), &r);
 	uint64_t a = r.eax, b = r.ebx, c = r.ecx, d = r.edx;
 	uc_reg_write(uc, UC_X86_REG_RAX, &a);
 	uc_reg_write(uc, UC_X86_REG_RBX, &b);

@@ -8,6 +8,7 @@
  *  - MSRs QEMU ignores (RDMSR 0, WRMSR dropped: no #GP on this CPU), e.g.
  *    SPEC_CTRL, TSC_ADJUST, the kvmclock and performance-counter MSRs. */
 #include "runtime/backend/tcg/state.h"
+#include "runtime/backend/tcg/uc.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -79,7 +80,6 @@ static const struct msr_range msr_table[] = {
 };
 
 #define TABLE_LEN (sizeof(msr_table) / sizeof(msr_table[0]))
-#define MSR_EFER 0xc0000080u
 #define MSR_FS_BASE 0xc0000100u
 #define MSR_GS_BASE 0xc0000101u
 

@@ -40,6 +40,7 @@
 #include "runtime/backend/tcg/state.h"
 #include "runtime/backend/tcg/tsc.h"
 #include "runtime/backend/x86.h"
+#include "runtime/backend/tcg/uc.h"
 
 #define KNOWN_FLAGS (X86_STATE_HAS_XSAVE | X86_STATE_HAS_LAPIC | X86_STATE_HAS_EVENTS | \
 		     X86_STATE_HAS_TSC_KHZ)
@@ -52,18 +53,6 @@
 #define EFER_HELD (X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE)
 /* Beyond this the rate is not a TSC's (100 GHz). */
 #define TSC_KHZ_MAX 100000000u
-
-static uint64_t reg(uc_engine *uc, int id)
-{
-	uint64_t v = 0;
-	uc_reg_read(uc, id, &v);
-	return v;
-}
-
-static void set_reg(uc_engine *uc, int id, uint64_t v)
-{
-	uc_reg_write(uc, id, &v);
-}
 
 static unsigned long guest_tsc_khz(const struct backend_vm *vm)
 {
@@ -78,9 +67,9 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 	tcg_get_regs(v, &st->regs);
 	tcg_get_sregs(v, &st->sregs);
 	for (int i = 0; i < 4; i++)
-		st->dr[i] = reg(v->uc, UC_X86_REG_DR0 + i);
-	st->dr6 = reg(v->uc, UC_X86_REG_DR6);
-	st->dr7 = reg(v->uc, UC_X86_REG_DR7);
+		st->dr[i] = tcg_reg(v->uc, UC_X86_REG_DR0 + i);
+	st->dr6 = tcg_reg(v->uc, UC_X86_REG_DR6);
+	st->dr7 = tcg_reg(v->uc, UC_X86_REG_DR7);
 	tcg_fpu_save(v->uc, st->fxsave);
 
 	tcg_env_save(&v->env);
@@ -188,9 +177,9 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	tcg_set_sregs(v, &st->sregs);
 	tcg_set_regs(v, &st->regs);
 	for (int i = 0; i < 4; i++)
-		set_reg(v->uc, UC_X86_REG_DR0 + i, st->dr[i]);
-	set_reg(v->uc, UC_X86_REG_DR6, st->dr6);
-	set_reg(v->uc, UC_X86_REG_DR7, st->dr7);
+		tcg_set_reg(v->uc, UC_X86_REG_DR0 + i, st->dr[i]);
+	tcg_set_reg(v->uc, UC_X86_REG_DR6, st->dr6);
+	tcg_set_reg(v->uc, UC_X86_REG_DR7, st->dr7);
 	tcg_fpu_restore(v->uc, st->fxsave);
 	uint64_t tsc = 0;
 	bool have_tsc = tcg_msrs_restore(v->uc, st, &tsc);

@@ -12,18 +12,11 @@
 #include "runtime/base/log.h"
 #include "runtime/backend/tcg/cpuid.h"
 #include "runtime/backend/x86.h"
+#include "runtime/backend/tcg/uc.h"
 
-#define MSR_EFER 0xc0000080u
 #define MSR_PAT 0x277u
 #define PAT_POWER_ON 0x0007040600070406ULL /* SDM Vol. 3A §11.12.4 */
 #define HLT_OPCODE 0xf4
-
-static uint64_t reg(uc_engine *uc, int id)
-{
-	uint64_t v = 0;
-	uc_reg_read(uc, id, &v);
-	return v;
-}
 
 /* MMIO regions over every address without RAM. Unicorn 2.0 checks each
  * access's *linear* address against its own region list before the page
@@ -195,7 +188,7 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 static void wait_halted(struct backend_vcpu *v)
 {
 	struct backend_vm *vm = v->vm;
-	bool if_set = reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
+	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
 	pthread_mutex_lock(&vm->lock);
 	while (v->halted && !atomic_load(&v->kick) && !(if_set && tcg_pic_output(&vm->pic)))
 		pthread_cond_wait(&vm->wake, &vm->lock);
@@ -242,7 +235,7 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 			uc_x86_msr efer = { MSR_EFER, 0 };
 			uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);
 			for (int i = 0; i < 5; i++)
-				v->q.cr[i] = i == 1 ? 0 : reg(v->uc, UC_X86_REG_CR0 + i);
+				v->q.cr[i] = i == 1 ? 0 : tcg_reg(v->uc, UC_X86_REG_CR0 + i);
 			v->q.efer = efer.value;
 		}
 		v->delivered = false;
@@ -254,7 +247,7 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 			continue;
 		}
 		tcg_guest_enter(v); /* drains device writes first */
-		uc_err err = uc_emu_start(v->uc, reg(v->uc, UC_X86_REG_RIP), 0, 0, 0);
+		uc_err err = uc_emu_start(v->uc, tcg_reg(v->uc, UC_X86_REG_RIP), 0, 0, 0);
 		tcg_guest_leave(v);
 		atomic_store(&v->running, false);
 		if (err != UC_ERR_OK) {
@@ -267,7 +260,7 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 			continue;
 		/* Nobody stopped the engine: the guest executed HLT (unicorn
 		 * ends the run after it, RIP past the instruction). */
-		uint64_t rip = reg(v->uc, UC_X86_REG_RIP);
+		uint64_t rip = tcg_reg(v->uc, UC_X86_REG_RIP);
 		if (tcg_fetch_byte(v, rip - 1) == HLT_OPCODE) {
 			pthread_mutex_lock(&vm->lock);
 			v->halted = true;

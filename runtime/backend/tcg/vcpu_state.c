@@ -10,20 +10,8 @@
 #include "runtime/base/gmem.h"
 #include "runtime/backend/tcg/mmu.h"
 #include "runtime/backend/x86.h"
+#include "runtime/backend/tcg/uc.h"
 
-#define MSR_EFER 0xc0000080u
-
-static uint64_t reg(uc_engine *uc, int id)
-{
-	uint64_t v = 0;
-	uc_reg_read(uc, id, &v);
-	return v;
-}
-
-static void set_reg(uc_engine *uc, int id, uint64_t v)
-{
-	uc_reg_write(uc, id, &v);
-}
 
 static const int gpr_ids[16] = {
 	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX,
@@ -36,9 +24,9 @@ int tcg_get_regs(struct backend_vcpu *v, struct x86_regs *regs)
 {
 	uint64_t *r = &regs->rax; /* x86_regs starts with the 16 GPRs in this order */
 	for (int i = 0; i < 16; i++)
-		r[i] = reg(v->uc, gpr_ids[i]);
-	regs->rip = reg(v->uc, UC_X86_REG_RIP);
-	regs->rflags = reg(v->uc, UC_X86_REG_RFLAGS);
+		r[i] = tcg_reg(v->uc, gpr_ids[i]);
+	regs->rip = tcg_reg(v->uc, UC_X86_REG_RIP);
+	regs->rflags = tcg_reg(v->uc, UC_X86_REG_RFLAGS);
 	return 0;
 }
 
@@ -46,9 +34,9 @@ int tcg_set_regs(struct backend_vcpu *v, const struct x86_regs *regs)
 {
 	const uint64_t *r = &regs->rax;
 	for (int i = 0; i < 16; i++)
-		set_reg(v->uc, gpr_ids[i], r[i]);
-	set_reg(v->uc, UC_X86_REG_RIP, regs->rip);
-	set_reg(v->uc, UC_X86_REG_RFLAGS, regs->rflags | X86_RFLAGS_FIXED);
+		tcg_set_reg(v->uc, gpr_ids[i], r[i]);
+	tcg_set_reg(v->uc, UC_X86_REG_RIP, regs->rip);
+	tcg_set_reg(v->uc, UC_X86_REG_RFLAGS, regs->rflags | X86_RFLAGS_FIXED);
 	return 0;
 }
 
@@ -115,12 +103,12 @@ int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *s)
 	/* Control registers through the API, in an order that keeps QEMU's
 	 * long-mode bookkeeping right: paging off, EFER, CR4, CR3, then CR0
 	 * (setting PG with EFER.LME and CR4.PAE activates IA-32e mode). */
-	set_reg(uc, UC_X86_REG_CR0, (s->cr0 & ~X86_CR0_PG) | X86_CR0_ET);
+	tcg_set_reg(uc, UC_X86_REG_CR0, (s->cr0 & ~X86_CR0_PG) | X86_CR0_ET);
 	uc_x86_msr efer = { MSR_EFER, s->efer & ~X86_EFER_LMA };
 	uc_reg_write(uc, UC_X86_REG_MSR, &efer);
-	set_reg(uc, UC_X86_REG_CR4, s->cr4);
-	set_reg(uc, UC_X86_REG_CR3, s->cr3);
-	set_reg(uc, UC_X86_REG_CR0, s->cr0 | X86_CR0_ET);
+	tcg_set_reg(uc, UC_X86_REG_CR4, s->cr4);
+	tcg_set_reg(uc, UC_X86_REG_CR3, s->cr3);
+	tcg_set_reg(uc, UC_X86_REG_CR0, s->cr0 | X86_CR0_ET);
 	v->cr8 = s->cr8; /* no local APIC: the TPR is kept, unused */
 	v->apic_base = s->apic_base;
 
@@ -150,8 +138,8 @@ int tcg_translate(struct backend_vcpu *v, uint64_t gva, uint64_t *gpa)
 {
 	uc_x86_msr efer = { MSR_EFER, 0 };
 	uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);
-	struct tcg_paging pg = { reg(v->uc, UC_X86_REG_CR0), reg(v->uc, UC_X86_REG_CR3),
-				 reg(v->uc, UC_X86_REG_CR4), efer.value, v->q.nx, NULL };
+	struct tcg_paging pg = { tcg_reg(v->uc, UC_X86_REG_CR0), tcg_reg(v->uc, UC_X86_REG_CR3),
+				 tcg_reg(v->uc, UC_X86_REG_CR4), efer.value, v->q.nx, NULL };
 	struct tcg_walk w;
 	uint32_t err;
 	if (tcg_mmu_walk(v->vm->mem, &pg, gva, TCG_ACC_READ, false, false, &w, &err))

@@ -587,8 +587,8 @@ class Bench:
                 f"p50 (p90); host load average {load[0]:.1f} on {os.cpu_count()} CPUs "
                 f"(shared with another worker: expect noise)")
 
-        def table(title, cols, rows, notes):
-            print(f"\n{title}: {head}")
+        def table(title, cols, rows, notes, what=None):
+            print(f"\n{title}: {what or head}")
             w0 = max(len(r[0]) for r in rows) + 2
             ws = [max(len(c), *(len(r[i + 1]) for r in rows)) + 2 for i, c in enumerate(cols)]
             hdr = f"{'':<{w0}}" + "".join(f"{c:>{w}}" for c, w in zip(cols, ws))
@@ -693,7 +693,10 @@ class Bench:
                    "0.3 s after the reading.",
                    "Ember maps the memory file MAP_PRIVATE: guest pages come in on first touch "
                    "and are shared page cache (PSS file);",
-                   "QEMU reads the whole stream into each clone's anonymous memory."])
+                   "QEMU reads the whole stream into each clone's anonymous memory."],
+                  what=f"one set per VMM and size, from the last run's snapshot; {a.accel}, "
+                       f"1 vCPU; host load average {load[0]:.1f} on {os.cpu_count()} CPUs "
+                       f"(shared with another worker)")
 
 
 def console_write(event, rest):

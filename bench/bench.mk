@@ -18,6 +18,19 @@ bench: deps guest $(B)/ember $(BENCH_GUEST)
 		--title "Linux boot to init on TCG"
 	$(Q)bash bench/api_bench.sh $(B)/ember 5000 $(or $(RUNS),10)
 	$(Q)python3 bench/virtio_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux --initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" --accel tcg --runs 2 --workdir $(BUILD_ROOT)/bench/virtio
+	$(Q)$(SNAPSHOT_BENCH)
+
+# Snapshots of the Linux guest (tick overlay) on TCG, 128 and 512 MiB:
+# create, restore, restore vs cold boot, 10 clones' memory, then where
+# Ember's load time goes (perf uprobes; skipped with a reason when perf or
+# root is missing). SNAPSHOT_BENCH_ARGS adds options (--help lists them).
+SNAPSHOT_BENCH = python3 bench/snapshot_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux \
+	--initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" --accel tcg \
+	--runs $(or $(RUNS),5) $(SNAPSHOT_BENCH_ARGS)
+
+.PHONY: bench-snapshot
+bench-snapshot: deps guest $(B)/ember
+	$(Q)$(SNAPSHOT_BENCH)
 
 # TCG dirty tracking's cost on guest speed (no QEMU counterpart: it is a
 # cost inside Ember's software CPU). DIRTY_BENCH="PAGES BYTES FLUSH RUNS

@@ -126,13 +126,15 @@ layers:
 	$(Q)python3 tests/check_layers.py
 
 unit: $(B)/unit-tests
-	$(Q)ASAN_OPTIONS=detect_leaks=1 $(B)/unit-tests --jobs 2
+	$(Q)ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		$(B)/unit-tests --jobs 2
 
 integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/tests/mkvmstate \
 		$(B)/tests/uffdvmm $(GUEST_TESTS)
 	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests SNAPSHOT_EDITOR=$(B)/ember-snapshot-editor \
 		MKVMSTATE=$(B)/tests/mkvmstate UFFD_HANDLER=$(B)/ember-uffd-handler \
-		UFFDVMM=$(B)/tests/uffdvmm bash tests/integration/run.sh
+		UFFDVMM=$(B)/tests/uffdvmm LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		bash tests/integration/run.sh
 
 -include guest/guest.mk
 -include bench/bench.mk

@@ -108,6 +108,7 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 	struct api_channel ch = { .efd = -1 };
 	struct api_link link = { &ch, &ctl };
 	struct api_server *server = NULL;
+	struct accel_warm warm = { .n = 0 };
 	bool have_loop = false, have_ctl = false, have_ch = false;
 	int code = 1;
 
@@ -121,6 +122,10 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		fprintf(stderr, "ember: %s\n", err.msg);
 		goto out;
 	}
+	/* A VMM that waits for its API does the backends' one-time work
+	 * meanwhile, so a snapshot load or InstanceStart need not. */
+	if (!cli->no_api && !cli->config_file)
+		accel_warm_up(&warm);
 	if (evloop_init(&loop) < 0) {
 		log_err("VMM event loop: %s", strerror(errno));
 		goto out;
@@ -203,6 +208,7 @@ out:
 	signal_ctl = NULL;
 	if (have_ctl)
 		controller_destroy(&ctl);
+	accel_warm_up_join(&warm);
 	if (have_loop)
 		evloop_destroy(&loop);
 	config_free(&cfg);

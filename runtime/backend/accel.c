@@ -2,6 +2,8 @@
 #include "runtime/backend/accel.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,4 +89,34 @@ const struct backend_ops *accel_by_name(const char *name, struct errbuf *err)
 	err_set(err, -ENOTSUP, "no backend \"%s\" in this ember (it has: %s)", name,
 		accel_built_in());
 	return NULL;
+}
+
+static void *warm_main(void *arg)
+{
+	const struct backend_ops *ops = arg;
+	ops->warm_up();
+	return NULL;
+}
+
+void accel_warm_up(struct accel_warm *w)
+{
+	/* Process-control signals belong to the VMM thread. */
+	sigset_t ctl, old;
+	sigfillset(&ctl);
+	pthread_sigmask(SIG_BLOCK, &ctl, &old);
+	w->n = 0;
+	for (size_t i = 0; i < ARRAY_LEN(accel_backends) && w->n < ACCEL_MAX_WARM; i++) {
+		const struct backend_ops *ops = accel_backends[i].ops;
+		/* Without a thread it just happens later, when first needed. */
+		if (ops->warm_up && pthread_create(&w->threads[w->n], NULL, warm_main, (void *)ops) == 0)
+			w->n++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void accel_warm_up_join(struct accel_warm *w)
+{
+	for (unsigned i = 0; i < w->n; i++)
+		pthread_join(w->threads[i], NULL);
+	w->n = 0;
 }

@@ -2,6 +2,8 @@
 #ifndef EMBER_ACCEL_H
 #define EMBER_ACCEL_H
 
+#include <pthread.h>
+
 #include "config/config.h"
 #include "runtime/backend/backend.h"
 #include "runtime/base/err.h"
@@ -15,6 +17,18 @@ const struct backend_ops *accel_select(enum config_accel accel, struct errbuf *e
  * named name ("kvm", "tcg"), taken as if asked for by name. NULL with err
  * set if there is none or it cannot run here. */
 const struct backend_ops *accel_by_name(const char *name, struct errbuf *err);
+#define ACCEL_MAX_WARM 4
+
+struct accel_warm {
+	pthread_t threads[ACCEL_MAX_WARM];
+	unsigned n;
+};
+
+/* Starts each backend's warm_up on a thread of its own (a VMM serving the
+ * API waits for requests meanwhile); accel_warm_up_join waits for them,
+ * before the process ends. */
+void accel_warm_up(struct accel_warm *w);
+void accel_warm_up_join(struct accel_warm *w);
 /* Space-separated names of the backends built in, e.g. "kvm tcg". */
 const char *accel_built_in(void);
 

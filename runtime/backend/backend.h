@@ -71,6 +71,11 @@ struct backend_ops {
 	bool has_apic;
 	/* 0 if this backend can really run a guest here; else -errno and why. */
 	int (*probe)(char *why, size_t why_len);
+	/* Optional: the one-time work of this process (self-test, host
+	 * measurements), for a thread of its own at start-up, so that the
+	 * first VM (a snapshot load above all) does not wait for it. Later
+	 * calls of probe and vm_create use its results. */
+	void (*warm_up)(void);
 	int (*vm_create)(const struct backend_vm_opts *opts, struct backend_vm **out);
 	void (*vm_destroy)(struct backend_vm *vm);
 	int (*map_memory)(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,

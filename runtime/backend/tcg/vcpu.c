@@ -159,10 +159,6 @@ void tcg_vcpu_destroy(struct backend_vcpu *v)
 	v->vm->vcpu = NULL;
 	pthread_mutex_unlock(&v->vm->lock);
 	tcg_env_free(&v->env);
-	/* unicorn 2.0.1's uc_close frees page descriptors without the code
-	 * bitmaps QEMU builds for pages written often while holding code; a
-	 * TB flush frees them first. */
-	uc_ctl(v->uc, UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0));
 	uc_close(v->uc);
 	free(v->q.code_pages);
 	free(v);

@@ -21,9 +21,30 @@ int64_t tcg_now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/* The self-test runs once per process; every probe answers from it. */
+static struct {
+	pthread_once_t once;
+	int r;
+	char why[256];
+} probe_result = { PTHREAD_ONCE_INIT, 0, "" };
+
+static void probe_once(void)
+{
+	probe_result.r = tcg_selftest(probe_result.why, sizeof(probe_result.why));
+}
+
 static int tcg_probe(char *why, size_t why_len)
 {
-	return tcg_selftest(why, why_len);
+	pthread_once(&probe_result.once, probe_once);
+	snprintf(why, why_len, "%s", probe_result.why);
+	return probe_result.r;
+}
+
+static void tcg_warm_up(void)
+{
+	char why[sizeof(probe_result.why)];
+	tcg_probe(why, sizeof(why));
+	tcg_tsc_khz();
 }
 
 static void *timer_main(void *arg);
@@ -382,6 +403,7 @@ const struct backend_ops backend_tcg = {
 	.name = "tcg",
 	.has_apic = false,
 	.probe = tcg_probe,
+	.warm_up = tcg_warm_up,
 	.vm_create = tcg_vm_create,
 	.vm_destroy = tcg_vm_destroy,
 	.map_memory = tcg_map_memory,

@@ -129,23 +129,6 @@ static void mmio_write_features(struct virtio_mmio *t, uint32_t v)
 	}
 }
 
-/* 0 written to Status is a reset (2.1.2, 4.2.2.1). */
-void virtio_mmio_reset(struct virtio_mmio *t)
-{
-	const struct virtio_dev *d = t->dev;
-	t->status = 0;
-	t->dev_features_sel = t->drv_features_sel = t->queue_sel = 0;
-	t->drv_features = 0;
-	t->bad_features = false;
-	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		t->queues[q] = (struct virtq_config){ .size = d->queue_max };
-	t->isr = 0;
-	virtio_mmio_update_line(t);
-	t->live = false;
-	virtio_mmio_stop_queues(t);
-	t->pending = (t->pending & ~VIRTIO_MMIO_PENDING_ACTIVATE) | VIRTIO_MMIO_PENDING_RESET;
-}
-
 /* run_lock and regs_lock held. Returns true if the VMM thread must look. */
 static bool mmio_write_status(struct virtio_mmio *t, uint32_t v)
 {

@@ -1,6 +1,7 @@
-/* Internals shared by the two halves of the virtio-mmio transport:
- * mmio.c (the register file, vCPU threads) and mmio_run.c (the VMM-thread
- * side: device API, notifications, activation, life cycle). */
+/* Internals shared by the parts of the virtio-mmio transport: mmio.c (the
+ * register file, vCPU threads), mmio_run.c (the VMM-thread side: device
+ * API, notifications, activation, life cycle), mmio_state.c (snapshots);
+ * the functions below live in mmio_core.c. */
 #ifndef EMBER_VIRTIO_MMIO_INT_H
 #define EMBER_VIRTIO_MMIO_INT_H
 

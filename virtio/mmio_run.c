@@ -16,45 +16,11 @@
 #include "runtime/base/log.h"
 #include "virtio/mmio_int.h"
 
-void virtio_mmio_efd_signal(int fd)
-{
-	uint64_t one = 1;
-	ssize_t n = write(fd, &one, sizeof(one));
-	(void)n; /* a saturated counter still wakes the reader */
-}
-
 static void efd_drain(int fd)
 {
 	uint64_t v;
 	ssize_t n = read(fd, &v, sizeof(v));
 	(void)n;
-}
-
-/* --- interrupts --- */
-
-/* regs_lock held. With an irq line, its level follows InterruptStatus. */
-void virtio_mmio_update_line(struct virtio_mmio *t)
-{
-	if (t->irqfd < 0)
-		irq_line_set(&t->irq, t->isr != 0);
-}
-
-void virtio_mmio_raise(struct virtio_mmio *t, uint32_t bits)
-{
-	pthread_mutex_lock(&t->regs_lock);
-	t->isr |= bits;
-	virtio_mmio_update_line(t);
-	pthread_mutex_unlock(&t->regs_lock);
-	if (t->irqfd >= 0)
-		virtio_mmio_efd_signal(t->irqfd);
-}
-
-/* --- queues --- */
-
-void virtio_mmio_stop_queues(struct virtio_mmio *t)
-{
-	for (unsigned q = 0; q < t->dev->nr_queues; q++)
-		virtq_stop(&t->dev->vqs[q]);
 }
 
 /* --- the device-facing API (VMM thread, run_lock held) --- */

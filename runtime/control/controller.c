@@ -20,17 +20,6 @@
 #define MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
 #define MSG_PRE_BOOT "The requested operation is not supported before starting the microVM."
 
-const char *controller_state_name(enum controller_state s)
-{
-	/* Firecracker's InstanceInfo.state values. */
-	switch (s) {
-	case CONTROLLER_NOT_STARTED: return "Not started";
-	case CONTROLLER_RUNNING: return "Running";
-	case CONTROLLER_PAUSED: return "Paused";
-	}
-	return "?";
-}
-
 static void controller_on_wake(void *opaque, uint32_t events)
 {
 	(void)events;
@@ -210,34 +199,6 @@ int controller_start(struct controller *c, struct errbuf *err)
 	if (r == 0)
 		c->state = CONTROLLER_RUNNING;
 	return r;
-}
-
-struct vm_opts controller_vm_opts(const struct controller *c)
-{
-	return (struct vm_opts){
-		.loop = c->opts.loop,
-		.boot_timer = c->opts.boot_timer,
-		.console_in = c->opts.console_in,
-		.console_out = c->opts.console_out,
-		.start_wall = c->opts.start_wall,
-		.start_cpu = c->opts.start_cpu,
-	};
-}
-
-int controller_go_live(struct controller *c, struct errbuf *err)
-{
-	atomic_store(&c->vm_live, true);
-	int code = atomic_load(&c->exit_request);
-	if (code >= 0)
-		vm_request_exit(&c->vm, code);
-	int r = vm_start(&c->vm);
-	if (r < 0) {
-		vm_stop(&c->vm);
-		atomic_store(&c->vm_live, false);
-		vm_destroy(&c->vm);
-		return err_set(err, r, "cannot start the VM: %s", strerror(-r));
-	}
-	return 0;
 }
 
 /* ---- actions ---- */

@@ -1,10 +1,8 @@
-/* The dirty page tracker and backend_ops.dirty_log; see dirty.h. */
+/* The dirty page tracker; see dirty.h. The backend op is dirty_log.c. */
 #include "runtime/backend/tcg/dirty.h"
 
 #include <errno.h>
 #include <stdlib.h>
-
-#include "runtime/backend/tcg/tcg.h"
 
 int tcg_dirty_init(struct tcg_dirty *d, uint64_t mem_end)
 {
@@ -40,32 +38,4 @@ void tcg_dirty_harvest(struct tcg_dirty *d, uint64_t gpa, uint64_t size, uint64_
 	uint64_t first = gpa / 4096, n = size / 4096;
 	for (uint64_t i = 0; i < n && first + i < d->nr_pages; i += 64)
 		bitmap[i / 64] |= take(d, first + i, n - i < 64 ? (unsigned)(n - i) : 64);
-}
-
-/* backend_ops.dirty_log, from the VMM thread with the vCPU paused. The
- * harvest and the flush must not be separated by a guest store, or a
- * store through a still-writable TLB entry would go unseen in the next
- * interval: with the vCPU outside uc_emu_start (checked under the lock
- * the vCPU takes before going back in) none can come. */
-int tcg_dirty_log(struct backend_vm *vm, unsigned slot, uint64_t *bitmap)
-{
-	if (!vm->dirty.bits || !bitmap)
-		return -EINVAL; /* the VM was created without track_dirty */
-	const struct tcg_slot *s = NULL;
-	for (unsigned i = 0; i < vm->nr_slots; i++)
-		if (vm->slots[i].id == slot)
-			s = &vm->slots[i];
-	if (!s)
-		return -EINVAL;
-	pthread_mutex_lock(&vm->lock);
-	struct backend_vcpu *v = vm->vcpu;
-	if (v && atomic_load(&v->running)) {
-		pthread_mutex_unlock(&vm->lock);
-		return -EBUSY;
-	}
-	tcg_dirty_harvest(&vm->dirty, s->gpa, s->size, bitmap);
-	if (v)
-		tcg_qemu_tlb_flush(&v->q);
-	pthread_mutex_unlock(&vm->lock);
-	return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,13 +85,9 @@ static int write_region(int fd, const struct gm_region *g, unsigned i, uint64_t 
 	return 0;
 }
 
-int vm_memfile_write(const struct guest_mem *mem, const struct vm_dirty *dirty,
-		     const char *path, uint64_t *written, struct errbuf *err)
+static int write_file(int fd, const struct guest_mem *mem, const struct vm_dirty *dirty,
+		      uint64_t *written)
 {
-	*written = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return err_set(err, -errno, "memory file %s: %s", path, strerror(errno));
 	struct pagemap pm = { -1 };
 	if (mem->untouched_is_zero)
 		pm.fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -104,9 +101,32 @@ int vm_memfile_write(const struct guest_mem *mem, const struct vm_dirty *dirty,
 		r = -errno;
 	if (pm.fd >= 0)
 		close(pm.fd);
+	return r;
+}
+
+/* Written beside path, then renamed over it: path never holds half a
+ * file, and a memory file this VM was restored from (mapped private: its
+ * untouched pages are still the file's) is replaced, not truncated under
+ * the mapping, which would make reading those pages fault. */
+int vm_memfile_write(const struct guest_mem *mem, const struct vm_dirty *dirty,
+		     const char *path, uint64_t *written, struct errbuf *err)
+{
+	char tmp[4096];
+	*written = 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return err_set(err, -ENAMETOOLONG, "memory file %s: name too long", path);
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(err, -errno, "memory file %s: %s", path, strerror(errno));
+	int r = write_file(fd, mem, dirty, written);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r < 0)
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
 		return err_set(err, r, "memory file %s: %s", path, strerror(-r));
+	}
 	return 0;
 }

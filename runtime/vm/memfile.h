@@ -11,8 +11,9 @@
 
 /* Full: every page. Diff (dirty non-NULL): only the pages dirty has,
  * zeros included, each at its own offset, the rest holes; rebase it onto
- * its base with ember-snapshot-editor. The file is created or truncated,
- * written and fdatasync'ed; *written gets the bytes of data written. */
+ * its base with ember-snapshot-editor. The file is written beside path,
+ * fdatasync'ed and renamed over it; *written gets the bytes of data
+ * written. */
 int vm_memfile_write(const struct guest_mem *mem, const struct vm_dirty *dirty,
 		     const char *path, uint64_t *written, struct errbuf *err);
 

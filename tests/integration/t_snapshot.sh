@@ -80,6 +80,17 @@ snapshot_counter() { # ACCEL
 	api 400 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/counter.elf\"}"
 	api 204 PATCH /vm '{"state": "Resumed"}'
 	expect_continues "$before" "$API_OUT"
+	# Snapshot the restored VM over the files it was restored from (its
+	# memory is still mapped from that file): the old file is replaced, not
+	# truncated under the mapping, and the new one restores.
+	api 204 PATCH /vm '{"state": "Paused"}'
+	snap_take Full "$d/state" "$d/mem"
+	before=$(last_count "$API_OUT")
+	api 204 PATCH /vm '{"state": "Resumed"}'
+	wait_for "EMBER-TEST count $(printf '%016x' $((before + 2)))" "$API_OUT" 300
+	api_stop
+	snap_load_resumed "snapc3-$accel" "$d/state" "$d/mem"
+	expect_continues "$before" "$API_OUT"
 	api_stop
 }
 

@@ -294,7 +294,12 @@ static void assert_same_but_tsc(const struct x86_cpu_state *x, const struct x86_
 	struct x86_msr *tb = (struct x86_msr *)find_msr(&b, MSR_TSC);
 	cr_assert(ta && tb);
 	ta->value = tb->value = 0;
-	cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0, "the vCPU changed");
+	const uint8_t *pa = (const uint8_t *)&a, *pb = (const uint8_t *)&b;
+	size_t off = 0;
+	while (off < sizeof(a) && pa[off] == pb[off])
+		off++;
+	cr_assert_eq(off, sizeof(a), "the vCPU changed at byte %zu of the state (%02x -> %02x)", off,
+		     off < sizeof(a) ? pa[off] : 0, off < sizeof(a) ? pb[off] : 0);
 }
 
 typedef void (*mutation)(struct x86_cpu_state *st);

@@ -86,5 +86,11 @@ int kvm_msr_list_init(struct backend_vcpu *vcpu);
 /* platform.c: the VM-wide half (PIC pair, I/O APIC, PIT, clock) */
 int kvm_platform_save(struct backend_vm *vm, void *buf, size_t len);
 int kvm_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
+/* clock.c: the guest's time on restore. */
+int64_t kvm_mono_ns(void); /* CLOCK_MONOTONIC */
+/* The vCPU's TSC should be tsc at at_ns (kvm_mono_ns) and run since,
+ * after a write of the TSC MSR: checks, and corrects it where KVM kept
+ * its own offset. */
+int kvm_tsc_settle(struct backend_vcpu *v, uint64_t tsc, int64_t at_ns);
 
 #endif

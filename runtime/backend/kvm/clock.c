@@ -139,9 +139,9 @@ int kvm_clock_check(struct backend_vm *vm, const struct kvm_clock_data *saved)
 	if (!vm->clock_realtime)
 		return 0;
 	if (!(saved->flags & KVM_CLOCK_REALTIME)) {
-		log_err("kvm: clock_realtime: the snapshot's clock has no wall-clock time (the "
-			"host that took it did not report KVM_CLOCK_REALTIME: its clocksource "
-			"was not the TSC)");
+		log_err("kvm: clock_realtime: the snapshot's clock has no wall-clock time: the "
+			"KVM that took it did not report KVM_CLOCK_REALTIME (it does only with "
+			"its master clock, over a TSC clocksource)");
 		return -ENOTSUP;
 	}
 	int flags = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ADJUST_CLOCK);

@@ -41,7 +41,7 @@ struct config_snapshot_load {
 	char *mem_path; /* mem_backend.backend_path, or the older mem_file_path */
 	bool track_dirty_pages; /* or the older enable_diff_snapshots */
 	bool resume_vm;
-	bool clock_realtime;    /* KVM: advance kvmclock by the time since the snapshot */
+	bool clock_realtime;    /* advance the guest's clocks by the time since the snapshot */
 	struct config_net_override *net_overrides;
 	size_t n_net_overrides;
 	char *vsock_uds_path;   /* vsock_override.uds_path, NULL when absent */

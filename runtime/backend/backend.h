@@ -62,6 +62,11 @@ struct backend_vm_opts {
 	const struct bus *pio_bus;
 	/* Keep a log of the pages guest CPUs write (Diff snapshots). */
 	bool track_dirty;
+	/* A VM being restored whose guest clocks must advance by the wall
+	 * time elapsed since the snapshot was taken (the host's
+	 * CLOCK_REALTIME then and now); else they go on from the saved
+	 * values, as if no time had passed. Read by platform_restore. */
+	bool clock_realtime;
 };
 
 struct backend_ops {
@@ -126,7 +131,10 @@ struct backend_ops {
 	 * I/O APIC, PIT, clock; TCG: PIC pair, PIT, port 0x61) in the
 	 * backend's own versioned layout, tagged with the backend's name in
 	 * the snapshot. save returns the bytes written, or -ENOSPC if len is
-	 * too small; restore checks everything first. */
+	 * too small; restore checks everything first. With
+	 * backend_vm_opts.clock_realtime, restore also moves the vCPUs' TSCs
+	 * on by the elapsed time, so it comes after vcpu_restore; it fails
+	 * with -ENOTSUP (and a log line saying why) where it cannot. */
 	int (*platform_save)(struct backend_vm *vm, void *buf, size_t len);
 	int (*platform_restore)(struct backend_vm *vm, const void *buf, size_t len);
 	/* Optional, with backend_vm_opts.track_dirty: ORs into bitmap (one

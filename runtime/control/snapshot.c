@@ -76,8 +76,6 @@ int controller_snapshot_load(struct controller *c, const struct config_snapshot_
 		return err_set(err, -EINVAL,
 			       "Loading a microVM snapshot not allowed after configuring "
 			       "boot-specific resources.");
-	if (req->clock_realtime)
-		return err_set(err, -ENOTSUP, "clock_realtime: not supported yet");
 	struct snap_file snap;
 	int r = snap_read_file(req->snapshot_path, &snap, err);
 	if (r < 0)

@@ -82,6 +82,7 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 		.mmio_bus = &vm->mmio,
 		.pio_bus = &vm->pio,
 		.track_dirty = spec->track_dirty,
+		.clock_realtime = spec->clock_realtime,
 	};
 	r = be->vm_create(&bopts, &vm->bvm);
 	if (r < 0)

@@ -14,6 +14,7 @@ struct vm_machine_spec {
 	uint64_t mem_bytes;
 	const char *cpu_template;
 	bool track_dirty; /* dirty-page tracking for Diff snapshots */
+	bool clock_realtime; /* a restore advancing the guest's clocks (backend.h) */
 	/* NULL: fresh memory of mem_bytes, every page counted dirty (the
 	 * loader writes before any tracking). Else memory already mapped (a
 	 * snapshot's), taken over whole: *mem is left empty; nothing dirty. */

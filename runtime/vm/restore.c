@@ -70,7 +70,8 @@ static int restore_memory(const struct config_snapshot_load *load, uint64_t tota
 	return r;
 }
 
-static int restore_platform(struct vm *vm, const struct snap_file *snap, struct errbuf *err)
+static int restore_platform(struct vm *vm, const struct snap_file *snap, bool clock_realtime,
+			    struct errbuf *err)
 {
 	const uint8_t *data;
 	size_t len;
@@ -78,8 +79,14 @@ static int restore_platform(struct vm *vm, const struct snap_file *snap, struct 
 	if (r == 0 && !vm->be->platform_restore)
 		r = err_set(err, -ENOTSUP, "the %s backend cannot restore its state yet",
 			    vm->be->name);
-	if (r == 0 && (r = vm->be->platform_restore(vm->bvm, data, len)) < 0)
-		err_set(err, r, "vm/platform: %s", strerror(-r));
+	if (r == 0 && (r = vm->be->platform_restore(vm->bvm, data, len)) < 0) {
+		/* The backend logged the reason; the answer names the option. */
+		if (r == -ENOTSUP && clock_realtime)
+			err_set(err, r, "vm/platform: clock_realtime: the %s backend cannot advance "
+				"this snapshot's clocks here (the log says why)", vm->be->name);
+		else
+			err_set(err, r, "vm/platform: %s", strerror(-r));
+	}
 	return r;
 }
 
@@ -151,6 +158,7 @@ static int restore_build(struct vm *vm, const struct backend_ops *be, const stru
 		.mem_bytes = total,
 		.cpu_template = config_cpu_template_name(cfg->machine.cpu_template),
 		.track_dirty = cfg->machine.track_dirty_pages,
+		.clock_realtime = load->clock_realtime,
 		.mem = &mem,
 		.uffd = uffd,
 		.uffd_conn = conn,
@@ -192,7 +200,7 @@ int vm_restore(struct vm *vm, const struct backend_ops *be, const struct vm_opts
 	 * controllers). */
 	r = restore_vcpus(vm, snap, err);
 	if (r == 0)
-		r = restore_platform(vm, snap, err);
+		r = restore_platform(vm, snap, load->clock_realtime, err);
 	if (r == 0)
 		r = restore_devices(vm, snap, err);
 	/* No vCPU thread runs yet: the pause only arms the gate, so they

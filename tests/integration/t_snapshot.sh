@@ -241,8 +241,25 @@ JSON
 	grep -q '"boot-source" cannot come with "snapshot-load"' "$d/bad.out" || fail "$(cat "$d/bad.out")"
 }
 
+snapshot_clock_realtime() { # ACCEL: a load with clock_realtime after a gap; the count goes on
+	local accel=$1 d=$TEST_TMP/snaprt-$1
+	need_accel "$accel"
+	mkdir -p "$d"
+	snap_boot "snapr1-$accel" "$accel"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	snap_take Full "$d/state" "$d/mem"
+	local before
+	before=$(last_count "$API_OUT")
+	api_stop
+	sleep 0.3
+	api_start "snapr2-$accel"
+	api 204 PUT /snapshot/load "{\"snapshot_path\": \"$d/state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$d/mem\"}, \"resume_vm\": true, \"clock_realtime\": true}"
+	expect_continues "$before" "$API_OUT"
+	api_stop
+}
+
 for accel in kvm tcg; do
-	for t in counter bad_files diff_rebase clones uffd config_file; do
+	for t in counter bad_files diff_rebase clones uffd config_file clock_realtime; do
 		eval "test_snapshot_${t}_$accel() { snapshot_$t $accel; }"
 	done
 done

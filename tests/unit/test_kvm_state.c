@@ -1,14 +1,15 @@
 /* runtime/backend/kvm/ snapshot ops on this host's KVM: a long-mode guest
  * counts in a register and in memory and writes each count to a port; its
  * vCPU and platform state move to a second VM, which goes on counting from
- * the same point. Then what a restore refuses, the TSC rate, the platform
- * blob's checks at every length, and the dirty log. Tests skip (saying
+ * the same point. Then clock_realtime, what a restore refuses, the TSC
+ * rate, the platform blob's checks at every length, and the dirty log. Tests skip (saying
  * why) where /dev/kvm cannot be opened. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/backend/backend.h"
@@ -49,12 +50,13 @@ struct vm {
 	struct backend_vcpu *vcpu;
 };
 
-static void vm_up(struct vm *v, bool track_dirty)
+static void vm_up_clock(struct vm *v, bool track_dirty, bool clock_realtime)
 {
 	memset(v, 0, sizeof(*v));
 	cr_assert_eq(gm_alloc(&v->mem, MEM), 0);
 	struct backend_vm_opts opts = { .nr_vcpus = 1, .cpu_template = "None", .mem = &v->mem,
-					.track_dirty = track_dirty };
+					.track_dirty = track_dirty,
+					.clock_realtime = clock_realtime };
 	int r = be->vm_create(&opts, &v->bvm);
 	if (r < 0) {
 		gm_free(&v->mem);
@@ -62,6 +64,11 @@ static void vm_up(struct vm *v, bool track_dirty)
 	}
 	cr_assert_eq(be->map_memory(v->bvm, 0, 0, MEM, gm_ptr(&v->mem, 0, MEM)), 0);
 	cr_assert_eq(be->vcpu_create(v->bvm, 0, &v->vcpu), 0);
+}
+
+static void vm_up(struct vm *v, bool track_dirty)
+{
+	vm_up_clock(v, track_dirty, false);
 }
 
 static void vm_down(struct vm *v)
@@ -479,7 +486,7 @@ enum {
 	P_PIC0_ID = 16, P_PIC0_LEN = 20, P_PIC0_IRQ_BASE = 24 + 5,
 	P_IOAPIC_ID = 64, P_IOAPIC_BASE = 72, P_IOAPIC_PAD = 92,
 	P_PIT_LEN = 292, P_PIT_FLAGS = 296, P_PIT_PAD = 300,
-	P_CLOCK_FLAGS = 368, P_CLOCK_PAD = 372, P_CLOCK_REALTIME = 376,
+	P_CLOCK = 360, P_CLOCK_FLAGS = 368, P_CLOCK_PAD = 372, P_CLOCK_REALTIME = 376,
 };
 
 Test(kvm_state, platform_blob_is_checked_at_every_length_and_field)
@@ -535,6 +542,146 @@ Test(kvm_state, platform_blob_is_checked_at_every_length_and_field)
 	}
 	cr_assert_eq(be->platform_restore(v.bvm, blob, PLATFORM_SIZE), 0, "the good blob");
 	vm_down(&v);
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* A VM like A (its memory and vCPU state) with A's platform blob, told to
+ * advance the guest's clocks or not: platform_restore's result. */
+static int restore_copy(struct vm *b, struct vm *a, const struct x86_cpu_state *st,
+			const uint8_t *blob, size_t len, bool clock_realtime)
+{
+	vm_up_clock(b, false, clock_realtime);
+	memcpy(gm_ptr(&b->mem, 0, MEM), gm_ptr(&a->mem, 0, MEM), MEM);
+	cr_assert_eq(be->vcpu_restore(b->vcpu, st), 0);
+	return be->platform_restore(b->bvm, blob, len);
+}
+
+struct clocks {
+	uint64_t kvmclock, tsc;
+};
+
+static struct clocks clocks_of(struct vm *v)
+{
+	static struct x86_cpu_state st;
+	cr_assert_eq(be->vcpu_save(v->vcpu, &st), 0);
+	const struct x86_msr *tsc = find_msr(&st, MSR_IA32_TSC);
+	cr_assert_not_null(tsc);
+	return (struct clocks){ clock_of(v).clock, tsc->value };
+}
+
+/* How far B's clocks are past the saved ones, in ns (the TSC at khz). */
+static void gap(struct vm *b, struct clocks saved, uint32_t khz, int64_t *clock_ns,
+		int64_t *tsc_ns)
+{
+	struct clocks now = clocks_of(b);
+	*clock_ns = (int64_t)(now.kvmclock - saved.kvmclock);
+	*tsc_ns = (int64_t)((__int128)(int64_t)(now.tsc - saved.tsc) * 1000000 / khz);
+}
+
+#define MS 1000000LL
+
+/* Whether this KVM lets the VMM move a guest's TSC (KVM_VCPU_TSC_OFFSET):
+ * some keep it at the host's whatever they are told. */
+static bool tsc_settable(void)
+{
+	struct vm v;
+	vm_up(&v, false);
+	uint64_t off = 0;
+	struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+				     .addr = (uint64_t)(uintptr_t)&off };
+	struct clocks before = clocks_of(&v);
+	bool moved = false;
+	if (ioctl(v.vcpu->fd, KVM_GET_DEVICE_ATTR, &a) == 0) {
+		off += 1ULL << 40;
+		moved = ioctl(v.vcpu->fd, KVM_SET_DEVICE_ATTR, &a) == 0 &&
+			clocks_of(&v).tsc - before.tsc >= 1ULL << 39;
+	}
+	vm_down(&v);
+	return moved;
+}
+
+/* Saved, 200 ms of waiting, restored twice: without clock_realtime both
+ * clocks go on from the saved values (only the restore's own time on
+ * them); with it, both are past them by the wait, kvmclock as KVM put it
+ * and the TSC with it. Each bound is the wall time measured around the
+ * steps, with 2 ms for the clocks' rates and the reads. */
+Test(kvm_state, clock_realtime_moves_kvmclock_and_the_tsc_on_by_the_gap)
+{
+	static struct x86_cpu_state sa;
+	static uint8_t blob[1024], bad[1024];
+	struct vm a, b;
+	vm_up(&a, false);
+	load_guest(&a);
+	for (uint32_t want = 1; want <= 3; want++)
+		cr_assert_eq(next_count(&a), want);
+	cr_assert_eq(be->vcpu_save(a.vcpu, &sa), 0);
+	int64_t save0 = real_ns();
+	int n = be->platform_save(a.bvm, blob, sizeof(blob));
+	int64_t save1 = real_ns();
+	cr_assert_eq(n, PLATFORM_SIZE);
+	const struct x86_msr *tsc = find_msr(&sa, MSR_IA32_TSC);
+	cr_assert_not_null(tsc);
+	struct clocks saved = { 0, tsc->value };
+	memcpy(&saved.kvmclock, blob + P_CLOCK, 8);
+	uint32_t khz = sa.tsc_khz;
+	cr_assert_gt(khz, 0);
+
+	/* The blob without the wall-clock time is refused for clock_realtime;
+	 * a host whose KVM did not report it (its clocksource not the TSC)
+	 * writes such blobs, and this test then goes on as one that did. */
+	memcpy(bad, blob, (size_t)n);
+	bad[P_CLOCK_FLAGS] &= (uint8_t)~KVM_CLOCK_REALTIME;
+	memset(bad + P_CLOCK_REALTIME, 0, 8);
+	cr_assert_eq(restore_copy(&b, &a, &sa, bad, (size_t)n, true), -ENOTSUP, "no realtime");
+	vm_down(&b);
+	if (!(blob[P_CLOCK_FLAGS] & KVM_CLOCK_REALTIME)) {
+		cr_log_info("this KVM did not report KVM_CLOCK_REALTIME: using the test's own");
+		blob[P_CLOCK_FLAGS] |= KVM_CLOCK_REALTIME;
+		memcpy(blob + P_CLOCK_REALTIME, &save0, 8);
+	}
+	usleep(200 * 1000);
+
+	int64_t t0 = real_ns(), clock_ns, tsc_ns;
+	cr_assert_eq(restore_copy(&b, &a, &sa, blob, (size_t)n, false), 0);
+	gap(&b, saved, khz, &clock_ns, &tsc_ns);
+	int64_t took = real_ns() - t0;
+	cr_assert(clock_ns >= 0 && clock_ns <= took + 2 * MS, "kvmclock %lld ns on, in %lld",
+		  (long long)clock_ns, (long long)took);
+	bool settable = tsc_settable();
+	if (!settable)
+		cr_log_info("this KVM keeps guest TSCs at the host's: TSC not checked (%lld ns on)",
+			    (long long)tsc_ns);
+	cr_assert(!settable || (tsc_ns >= -2 * MS && tsc_ns <= took + 2 * MS),
+		  "TSC %lld ns on, in %lld", (long long)tsc_ns, (long long)took);
+	cr_assert_eq(next_count(&b), 4, "the guest goes on");
+	vm_down(&b);
+
+	t0 = real_ns();
+	int r = restore_copy(&b, &a, &sa, blob, (size_t)n, true);
+	if (r == -ENOTSUP)
+		cr_skip_test("this KVM cannot take KVM_CLOCK_REALTIME or set TSC offsets");
+	cr_assert_eq(r, 0);
+	gap(&b, saved, khz, &clock_ns, &tsc_ns);
+	int64_t t1 = real_ns();
+	cr_assert_geq(t0 - save1, 200 * MS);
+	cr_assert(clock_ns >= t0 - save1 - 2 * MS && clock_ns <= t1 - save0 + 2 * MS,
+		  "kvmclock %lld ns on, the wall %lld..%lld", (long long)clock_ns,
+		  (long long)(t0 - save1), (long long)(t1 - save0));
+	/* The TSC also has the time since its vcpu_restore, before the clock's set. */
+	cr_assert(!settable ||
+			  (tsc_ns >= t0 - save1 - 2 * MS && tsc_ns <= clock_ns + (t1 - t0) + 2 * MS),
+		  "TSC %lld ns on, kvmclock %lld, restore %lld", (long long)tsc_ns,
+		  (long long)clock_ns, (long long)(t1 - t0));
+	cr_assert_eq(next_count(&b), 4, "the guest goes on");
+	cr_assert_eq(next_count(&b), 5);
+	vm_down(&b);
+	vm_down(&a);
 }
 
 static bool bit(const uint64_t *bm, uint64_t page)

@@ -93,7 +93,8 @@ static void page_tables(struct guest_mem *m)
 	gdt[2] = 0x00cf93000000ffffULL;
 }
 
-static void machine_start(struct machine *m, const struct guest_mem *copy_of, bool track_dirty)
+static void machine_start_clock(struct machine *m, const struct guest_mem *copy_of,
+				bool track_dirty, bool clock_realtime)
 {
 	memset(m, 0, sizeof(*m));
 	m->be = &backend_tcg;
@@ -102,10 +103,16 @@ static void machine_start(struct machine *m, const struct guest_mem *copy_of, bo
 		memcpy(gm_ptr(&m->mem, 0, MEM), gm_ptr(copy_of, 0, MEM), MEM);
 	bus_init(&m->mmio, "mmio");
 	bus_init(&m->pio, "pio");
-	struct backend_vm_opts opts = { 1, "None", &m->mem, &m->mmio, &m->pio, track_dirty };
+	struct backend_vm_opts opts = { 1, "None", &m->mem, &m->mmio, &m->pio, track_dirty,
+					clock_realtime };
 	cr_assert_eq(m->be->vm_create(&opts, &m->vm), 0);
 	cr_assert_eq(m->be->map_memory(m->vm, 0, 0, MEM, gm_ptr(&m->mem, 0, MEM)), 0);
 	cr_assert_eq(m->be->vcpu_create(m->vm, 0, &m->vcpu), 0);
+}
+
+static void machine_start(struct machine *m, const struct guest_mem *copy_of, bool track_dirty)
+{
+	machine_start_clock(m, copy_of, track_dirty, false);
 }
 
 static void machine_boot(struct machine *m, uint64_t rip)
@@ -464,8 +471,10 @@ static void program_frozen_channel_2(struct machine *m)
 	out(m, 0x43, 0xe8); /* read-back: status of channel 2 */
 }
 
-#define PLATFORM_SIZE 152
+#define PLATFORM_SIZE 160
 #define PIT_AT(ch) (16 + 32 + 32 * (ch))
+/* The clock section: the host's CLOCK_REALTIME at each save. */
+#define CLOCK_AT 152
 
 static int64_t mono_ns(void)
 {
@@ -510,7 +519,7 @@ Test(tcg_state, platform_counts_on_in_a_second_vm)
 	/* Everything but the running channels' clocks is the same. */
 	cr_assert_eq(memcmp(sa, sb, PIT_AT(0) + 24), 0, "header, PIC, channel 0 registers");
 	cr_assert_eq(memcmp(sa + PIT_AT(1), sb + PIT_AT(1), 24), 0, "channel 1 registers");
-	cr_assert_eq(memcmp(sa + PIT_AT(2), sb + PIT_AT(2), PLATFORM_SIZE - PIT_AT(2)), 0,
+	cr_assert_eq(memcmp(sa + PIT_AT(2), sb + PIT_AT(2), CLOCK_AT - PIT_AT(2)), 0,
 		     "frozen channel 2, port 0x61");
 	for (int ch = 0; ch < 2; ch++) {
 		uint64_t na = le64(sa + PIT_AT(ch) + 24), nb = le64(sb + PIT_AT(ch) + 24);
@@ -542,7 +551,8 @@ Test(tcg_state, platform_counts_on_in_a_second_vm)
 }
 
 /* A blob whose every register is still (nothing counting but the frozen
- * channel 2), so that a save after a refused restore must be identical. */
+ * channel 2), so that a save after a refused restore must be identical
+ * but for the time of the save. */
 Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
 {
 	struct machine m;
@@ -560,7 +570,7 @@ Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
 			continue;
 		cr_assert_eq(m.be->platform_restore(m.vm, good, len), -EINVAL, "length %zu", len);
 		cr_assert_eq(m.be->platform_save(m.vm, after, sizeof(after)), PLATFORM_SIZE);
-		cr_assert_eq(memcmp(after, good, PLATFORM_SIZE), 0, "changed by length %zu", len);
+		cr_assert_eq(memcmp(after, good, CLOCK_AT), 0, "changed by length %zu", len);
 	}
 	cr_assert_eq(m.be->platform_restore(m.vm, NULL, PLATFORM_SIZE), -EINVAL);
 
@@ -572,14 +582,15 @@ Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
 		{ 0, 'X' }, { 4, 2 }, { 5, 1 }, { 6, 17 }, { 8, 33 }, { 10, 105 }, { 12, 1 },
 		{ 15, 1 }, { 16 + 7, 1 }, { 16 + 5, 0x21 }, { 16 + 16 + 4, 0x01 },
 		{ PIT_AT(0) + 4, 6 }, { PIT_AT(1) + 5, 0 }, { PIT_AT(2) + 3, 1 },
-		{ PIT_AT(2) + 12, 1 }, { PLATFORM_SIZE - 8, 2 }, { PLATFORM_SIZE - 1, 1 },
+		{ PIT_AT(2) + 12, 1 }, { CLOCK_AT - 8, 2 }, { CLOCK_AT - 1, 1 }, { 12, 9 }, { 14, 1 },
+		{ PLATFORM_SIZE - 1, 0x80 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memcpy(st, good, PLATFORM_SIZE);
 		st[bad[i].at] = bad[i].val;
 		cr_assert_eq(m.be->platform_restore(m.vm, st, PLATFORM_SIZE), -EINVAL, "case %zu", i);
 		cr_assert_eq(m.be->platform_save(m.vm, after, sizeof(after)), PLATFORM_SIZE);
-		cr_assert_eq(memcmp(after, good, PLATFORM_SIZE), 0, "changed by case %zu", i);
+		cr_assert_eq(memcmp(after, good, CLOCK_AT), 0, "changed by case %zu", i);
 	}
 	/* Noise of the right length. */
 	srand(9);
@@ -591,9 +602,103 @@ Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
 		cr_assert_eq(m.be->platform_restore(m.vm, st, PLATFORM_SIZE), -EINVAL);
 	}
 	cr_assert_eq(m.be->platform_save(m.vm, after, sizeof(after)), PLATFORM_SIZE);
-	cr_assert_eq(memcmp(after, good, PLATFORM_SIZE), 0);
+	cr_assert_eq(memcmp(after, good, CLOCK_AT), 0);
 	cr_assert_eq(m.be->platform_restore(m.vm, good, PLATFORM_SIZE), 0, "the good one still loads");
 	machine_stop(&m);
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+#define MS 1000000LL
+
+struct gaps {
+	int64_t tsc_ns, guest_tsc_ns, pit_ns; /* past the saved values */
+};
+
+/* B from A's memory, state and platform blob, told to advance the
+ * guest's clocks or not; the guest then counts on for a while. How far
+ * B's TSC (the state's, right after the restore, and the guest's last
+ * RDTSC after running) and PIT channel 0 are past the saved values. */
+static struct gaps restore_and_run(const struct machine *a, const struct x86_cpu_state *st,
+				   const uint8_t *blob, bool clock_realtime)
+{
+	static struct x86_cpu_state back;
+	struct machine b;
+	uint8_t pb[PLATFORM_SIZE];
+	machine_start_clock(&b, &a->mem, false, clock_realtime);
+	cr_assert_eq(b.be->vcpu_restore(b.vcpu, st), 0);
+	cr_assert_eq(b.be->platform_restore(b.vm, blob, PLATFORM_SIZE), 0);
+	cr_assert_eq(b.be->vcpu_save(b.vcpu, &back), 0);
+	cr_assert_eq(b.be->platform_save(b.vm, pb, sizeof(pb)), PLATFORM_SIZE);
+	uint64_t khz = st->tsc_khz, saved = find_msr(st, MSR_TSC)->value;
+	struct gaps g = {
+		.tsc_ns = (int64_t)(find_msr(&back, MSR_TSC)->value - saved) * 1000000 / (int64_t)khz,
+		.pit_ns = (int64_t)(le64(pb + PIT_AT(0) + 24) - le64(blob + PIT_AT(0) + 24)),
+	};
+	run_until_r12(&b, st->regs.r12 + 1000);
+	cr_assert_eq(b.be->vcpu_save(b.vcpu, &back), 0);
+	g.guest_tsc_ns = (int64_t)(back.regs.r13 - saved) * 1000000 / (int64_t)khz;
+	machine_stop(&b);
+	return g;
+}
+
+/* Saved, 200 ms of waiting, restored twice: without clock_realtime the
+ * TSC and the PIT go on from the saved values (only the restore's own
+ * time on them), with it both are past them by the wait. Each bound is
+ * the wall time measured around the steps, with 2 ms for the reads. */
+Test(tcg_state, clock_realtime_moves_the_tsc_and_the_pit_on_by_the_gap)
+{
+	static struct x86_cpu_state st;
+	struct machine a;
+	uint8_t blob[PLATFORM_SIZE];
+	machine_start(&a, NULL, false);
+	page_tables(&a.mem);
+	memcpy(gm_ptr(&a.mem, CODE, sizeof(counter_guest)), counter_guest, sizeof(counter_guest));
+	machine_boot(&a, CODE);
+	out(&a, 0x43, 0x34); /* channel 0: mode 2, 65536 (55 ms) */
+	out(&a, 0x40, 0x00);
+	out(&a, 0x40, 0x00);
+	run_until_r12(&a, 1000);
+	cr_assert_eq(a.be->vcpu_save(a.vcpu, &st), 0);
+	int64_t save0 = real_ns();
+	cr_assert_eq(a.be->platform_save(a.vm, blob, sizeof(blob)), PLATFORM_SIZE);
+	int64_t save1 = real_ns();
+	uint64_t at = le64(blob + CLOCK_AT);
+	cr_assert(at >= (uint64_t)save0 && at <= (uint64_t)save1, "the save's wall-clock time");
+	cr_assert_not_null(find_msr(&st, MSR_TSC));
+	cr_assert_gt(st.tsc_khz, 0);
+	struct timespec wait = { 0, 200 * MS };
+	nanosleep(&wait, NULL);
+
+	int64_t t0 = real_ns();
+	struct gaps g = restore_and_run(&a, &st, blob, false);
+	int64_t took = real_ns() - t0;
+	cr_assert(g.tsc_ns >= 0 && g.tsc_ns <= took + 2 * MS, "TSC %lld ns on, in %lld",
+		  (long long)g.tsc_ns, (long long)took);
+	cr_assert(g.guest_tsc_ns >= 0 && g.guest_tsc_ns <= took + 2 * MS,
+		  "the guest's RDTSC %lld ns on, in %lld", (long long)g.guest_tsc_ns,
+		  (long long)took);
+	cr_assert(g.pit_ns >= 0 && g.pit_ns <= took + 2 * MS, "PIT %lld ns on, in %lld",
+		  (long long)g.pit_ns, (long long)took);
+
+	t0 = real_ns();
+	g = restore_and_run(&a, &st, blob, true);
+	int64_t t1 = real_ns();
+	int64_t lo = t0 - save1 - 2 * MS, hi = t1 - save0 + 2 * MS;
+	cr_assert_geq(t0 - save1, 200 * MS);
+	cr_assert(g.tsc_ns >= lo && g.tsc_ns <= hi, "TSC %lld ns on, the wall %lld..%lld",
+		  (long long)g.tsc_ns, (long long)lo, (long long)hi);
+	cr_assert(g.guest_tsc_ns >= lo && g.guest_tsc_ns <= hi,
+		  "the guest's RDTSC %lld ns on, the wall %lld..%lld", (long long)g.guest_tsc_ns,
+		  (long long)lo, (long long)hi);
+	cr_assert(g.pit_ns >= lo && g.pit_ns <= hi, "PIT %lld ns on, the wall %lld..%lld",
+		  (long long)g.pit_ns, (long long)lo, (long long)hi);
+	machine_stop(&a);
 }
 
 /* Loaded at 0x8000 (no stack, no page-table writes: the tables come with

@@ -28,11 +28,16 @@ struct backend_vm {
 	struct kvm_cpuid2 *supported_cpuid;
 	int run_size;
 	bool track_dirty;
+	bool clock_realtime; /* backend_vm_opts.clock_realtime */
 	struct kvm_slot slots[KVM_MAX_SLOTS];
+	/* Every vCPU created, for what the VM-wide restore does to each
+	 * (clock.c); VMM thread only, as vcpu_create and vcpu_destroy. */
+	struct backend_vcpu *vcpus;
 };
 
 struct backend_vcpu {
 	struct backend_vm *vm;
+	struct backend_vcpu *next; /* in vm->vcpus */
 	unsigned index;
 	int fd;
 	struct kvm_run *run;
@@ -52,6 +57,11 @@ struct backend_vcpu {
 	uint32_t msr_list[X86_MAX_MSRS];
 	unsigned nr_msr_list;
 	bool msr_list_known;
+	/* The TSC the vCPU was last given (tsc_base at CLOCK_MONOTONIC
+	 * tsc_base_ns, running since), for clock_realtime (clock.c). */
+	uint64_t tsc_base;
+	int64_t tsc_base_ns;
+	bool tsc_base_known;
 };
 
 /* The signal vcpu_kick sends: it only makes KVM_RUN return -EINTR. */
@@ -86,5 +96,16 @@ int kvm_msr_list_init(struct backend_vcpu *vcpu);
 /* platform.c: the VM-wide half (PIC pair, I/O APIC, PIT, clock) */
 int kvm_platform_save(struct backend_vm *vm, void *buf, size_t len);
 int kvm_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
+/* clock.c: the guest's time on restore. */
+int64_t kvm_mono_ns(void); /* CLOCK_MONOTONIC */
+/* The vCPU's TSC should be tsc at at_ns (kvm_mono_ns) and run since,
+ * after a write of the TSC MSR or to move it on: checks, and corrects it
+ * where KVM kept its own offset. */
+int kvm_tsc_settle(struct backend_vcpu *v, uint64_t tsc, int64_t at_ns);
+/* The KVM clock, and with clock_realtime what follows it. check: 0, or
+ * -ENOTSUP with a log line when clock_realtime cannot be done here;
+ * restore: KVM_SET_CLOCK, then the vCPUs' TSCs. */
+int kvm_clock_check(struct backend_vm *vm, const struct kvm_clock_data *saved);
+int kvm_clock_restore(struct backend_vm *vm, const struct kvm_clock_data *saved);
 
 #endif

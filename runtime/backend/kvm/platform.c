@@ -12,7 +12,10 @@
  *            count_latched status_latched status read_state write_state
  *            write_latch rw_mode mode bcd gate, one byte each }
  *   clock    clock ns u64, flags u32, 0 u32, realtime ns u64
- * A restore checks the whole blob before it touches KVM. */
+ * A restore checks the whole blob before it touches KVM. The clock's
+ * flags and realtime (the host's CLOCK_REALTIME when the clock was read,
+ * with KVM_CLOCK_REALTIME where the host reported it) serve only
+ * clock_realtime restores (clock.c). */
 #include "runtime/backend/kvm/kvm.h"
 
 #include <errno.h>
@@ -325,16 +328,13 @@ int kvm_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 	int r = decode(buf, len, &p);
 	if (r < 0)
 		return r;
-	/* Flags 0: the guest's clock goes on from the saved value, as if no
-	 * time had passed while it was stopped (Firecracker's default; with
-	 * KVM_CLOCK_REALTIME it would jump by the wall-clock gap instead). */
-	p.clock.flags = 0;
-	p.clock.realtime = 0;
+	if ((r = kvm_clock_check(vm, &p.clock)) < 0)
+		return r;
 	/* Firecracker's order: the PIT, the clock, then the interrupt
 	 * controllers, so that what the guest finds in them is their saved
 	 * state, whatever loading the PIT raised. */
 	if ((r = vm_ioctl(vm, KVM_SET_PIT2, &p.pit, "KVM_SET_PIT2")) < 0 ||
-	    (r = vm_ioctl(vm, KVM_SET_CLOCK, &p.clock, "KVM_SET_CLOCK")) < 0 ||
+	    (r = kvm_clock_restore(vm, &p.clock)) < 0 ||
 	    (r = vm_ioctl(vm, KVM_SET_IRQCHIP, &p.pic[0], "KVM_SET_IRQCHIP (PIC master)")) < 0 ||
 	    (r = vm_ioctl(vm, KVM_SET_IRQCHIP, &p.pic[1], "KVM_SET_IRQCHIP (PIC slave)")) < 0 ||
 	    (r = vm_ioctl(vm, KVM_SET_IRQCHIP, &p.ioapic, "KVM_SET_IRQCHIP (I/O APIC)")) < 0)

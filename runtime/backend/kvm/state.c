@@ -329,8 +329,9 @@ static int set_msrs(struct backend_vcpu *v, const struct kvm_msr_entry *e, unsig
 }
 
 /* After the LAPIC (the TSC deadline only takes in TSC-deadline mode) and
- * in two steps, the deadline after the TSC: KVM arms the deadline timer
- * against the TSC as it is when the deadline is written. */
+ * in two steps, the deadline after the TSC (settled: clock.c): KVM arms
+ * the deadline timer against the TSC as it is when the deadline is
+ * written. */
 static int restore_msrs(struct backend_vcpu *v, const struct x86_cpu_state *st)
 {
 	struct kvm_msr_entry e[X86_MAX_MSRS], deadline[1];
@@ -356,7 +357,10 @@ static int restore_msrs(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	 * the write outside TSC-deadline mode. */
 	if (nd && deadline[0].data == 0 && have_tsc)
 		deadline[0].data = tsc;
+	int64_t written = kvm_mono_ns();
 	int r = set_msrs(v, e, n);
+	if (r == 0 && have_tsc)
+		r = kvm_tsc_settle(v, tsc, written);
 	return r < 0 ? r : set_msrs(v, deadline, nd);
 }
 

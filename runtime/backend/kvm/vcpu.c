@@ -142,6 +142,11 @@ void kvm_vcpu_destroy(struct backend_vcpu *v)
 {
 	if (!v)
 		return;
+	for (struct backend_vcpu **p = &v->vm->vcpus; *p; p = &(*p)->next)
+		if (*p == v) {
+			*p = v->next;
+			break;
+		}
 	if (v->run)
 		munmap(v->run, (size_t)v->vm->run_size);
 	if (v->fd >= 0)
@@ -176,6 +181,8 @@ int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		log_err("kvm: vCPU %u: LAPIC/FPU set-up: %s", index, strerror(-r));
 		goto fail;
 	}
+	v->next = vm->vcpus;
+	vm->vcpus = v;
 	*out = v;
 	return 0;
 fail:

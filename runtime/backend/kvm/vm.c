@@ -99,6 +99,7 @@ static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	vm->vm_fd = -1;
 	vm->nr_vcpus = opts->nr_vcpus;
 	vm->track_dirty = opts->track_dirty;
+	vm->clock_realtime = opts->clock_realtime;
 	int r = kvm_open_dev(&vm->kvm_fd);
 	if (r < 0) {
 		vm->kvm_fd = -1;

@@ -316,6 +316,13 @@ static int chan_load(struct tcg_pit_chan *c, const uint8_t *in, int i, int64_t n
 	return 0;
 }
 
+void tcg_pit_advance(struct tcg_pit *p, int64_t ns)
+{
+	for (int i = 0; i < 3; i++)
+		if (p->ch[i].counting && p->ch[i].gate)
+			p->ch[i].load_ns -= ns;
+}
+
 int tcg_pit_load(struct tcg_pit *p, const uint8_t in[TCG_PIT_STATE_SIZE], int64_t now)
 {
 	struct tcg_pit n;

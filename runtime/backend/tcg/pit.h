@@ -63,5 +63,9 @@ int64_t tcg_pit_next_irq(const struct tcg_pit *p, int64_t after);
 void tcg_pit_save(const struct tcg_pit *p, int64_t now, uint8_t out[TCG_PIT_STATE_SIZE]);
 /* 0, or -EINVAL with p untouched if in is not a state the 8254 can be in. */
 int tcg_pit_load(struct tcg_pit *p, const uint8_t in[TCG_PIT_STATE_SIZE], int64_t now);
+/* Counters that count (gate high) move on by ns more, as if loaded that
+ * much earlier: a restore whose guest clocks advance by the wall time
+ * since the save. ns is 0..2^61, as the saved elapsed times. */
+void tcg_pit_advance(struct tcg_pit *p, int64_t ns);
 
 #endif

@@ -54,7 +54,7 @@
 /* Beyond this the rate is not a TSC's (100 GHz). */
 #define TSC_KHZ_MAX 100000000u
 
-static unsigned long guest_tsc_khz(const struct backend_vm *vm)
+unsigned long tcg_guest_tsc_khz(const struct backend_vm *vm)
 {
 	return vm->tsc_khz ? vm->tsc_khz : tcg_tsc_khz();
 }
@@ -81,7 +81,7 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 	pthread_mutex_lock(&v->vm->lock);
 	st->mp_state = v->halted ? X86_MP_HALTED : X86_MP_RUNNABLE;
 	pthread_mutex_unlock(&v->vm->lock);
-	unsigned long khz = guest_tsc_khz(v->vm);
+	unsigned long khz = tcg_guest_tsc_khz(v->vm);
 	if (khz && khz <= TSC_KHZ_MAX) {
 		st->flags |= X86_STATE_HAS_TSC_KHZ;
 		st->tsc_khz = (uint32_t)khz;
@@ -215,4 +215,14 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 		vm->tsc_khz = st->tsc_khz;
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
+}
+
+void tcg_vcpu_tsc_advance(struct backend_vcpu *v, uint64_t ns)
+{
+	/* Modulo 2^64, as the counter itself wraps. */
+	uint64_t cycles = (uint64_t)((unsigned __int128)ns * tcg_guest_tsc_khz(v->vm) / 1000000);
+	tcg_env_save(&v->env);
+	tcg_env_set_u64(&v->env, TCG_ENV_TSC_OFFSET,
+			tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET) + cycles);
+	tcg_env_restore(&v->env);
 }

@@ -78,6 +78,7 @@ struct backend_vm {
 	/* The guest's TSC rate: what kernel_cmdline told it, or what a
 	 * restored snapshot says (VMM thread); 0: the host's, unrecorded. */
 	unsigned long tsc_khz;
+	bool clock_realtime; /* backend_vm_opts.clock_realtime */
 };
 
 struct backend_vcpu {
@@ -147,6 +148,11 @@ int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la);
  * from the VMM thread while the vCPU is paused. */
 int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st);
 int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st);
+/* The guest's TSC rate in kHz: the restored or announced one, else the
+ * host's; 0 if unknown. */
+unsigned long tcg_guest_tsc_khz(const struct backend_vm *vm);
+/* Moves the guest's TSC on by ns at that rate (a clock_realtime restore). */
+void tcg_vcpu_tsc_advance(struct backend_vcpu *v, uint64_t ns);
 
 /* platform_state.c: the PIC pair, the PIT and port 0x61 for snapshots
  * (backend_ops.platform_save/restore). */

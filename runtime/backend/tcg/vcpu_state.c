@@ -49,16 +49,23 @@ static struct tcg_seg seg_in(const struct x86_segment *s)
 	return (struct tcg_seg){ s->base, s->limit, f, s->selector };
 }
 
-static struct x86_segment seg_out(const struct tcg_seg *s)
+/* Field by field into o, zeroed by the caller: a struct returned by value
+ * may carry its padding byte from the stack, and the state goes to a file
+ * as is (and must be the same bytes for the same vCPU). */
+static void seg_out(const struct tcg_seg *s, struct x86_segment *o)
 {
-	return (struct x86_segment){
-		.base = s->base, .limit = s->limit, .selector = s->sel,
-		.type = (s->flags >> 8) & 0xf, .s = (s->flags >> 12) & 1,
-		.dpl = (s->flags >> 13) & 3, .present = (s->flags >> 15) & 1,
-		.avl = (s->flags >> 20) & 1, .l = (s->flags >> 21) & 1,
-		.db = (s->flags >> 22) & 1, .g = (s->flags >> 23) & 1,
-		.unusable = !((s->flags >> 15) & 1),
-	};
+	o->base = s->base;
+	o->limit = s->limit;
+	o->selector = s->sel;
+	o->type = (s->flags >> 8) & 0xf;
+	o->s = (s->flags >> 12) & 1;
+	o->dpl = (s->flags >> 13) & 3;
+	o->present = (s->flags >> 15) & 1;
+	o->avl = (s->flags >> 20) & 1;
+	o->l = (s->flags >> 21) & 1;
+	o->db = (s->flags >> 22) & 1;
+	o->g = (s->flags >> 23) & 1;
+	o->unusable = !((s->flags >> 15) & 1);
 }
 
 static const size_t seg_offs[6] = {
@@ -75,12 +82,12 @@ int tcg_get_sregs(struct backend_vcpu *v, struct x86_sregs *s)
 	tcg_env_save(&v->env);
 	for (int i = 0; i < 6; i++) {
 		tcg_env_get_seg(&v->env, seg_offs[i], &t);
-		*segs[i] = seg_out(&t);
+		seg_out(&t, segs[i]);
 	}
 	tcg_env_get_seg(&v->env, TCG_ENV_TR, &t);
-	s->tr = seg_out(&t);
+	seg_out(&t, &s->tr);
 	tcg_env_get_seg(&v->env, TCG_ENV_LDT, &t);
-	s->ldt = seg_out(&t);
+	seg_out(&t, &s->ldt);
 	s->gdt.base = tcg_env_u64(&v->env, TCG_ENV_GDT + TCG_SC_BASE);
 	s->gdt.limit = (uint16_t)tcg_env_u32(&v->env, TCG_ENV_GDT + TCG_SC_LIMIT);
 	s->idt.base = tcg_env_u64(&v->env, TCG_ENV_IDT + TCG_SC_BASE);

@@ -68,6 +68,7 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	vm->mmio_bus = opts->mmio_bus;
 	vm->pio_bus = opts->pio_bus;
 	vm->pit_next = -1;
+	vm->clock_realtime = opts->clock_realtime;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->wake, NULL);
 	pthread_cond_init(&vm->inval_cv, NULL);

@@ -315,10 +315,30 @@ int kvm_set_regs(struct backend_vcpu *v, const struct x86_regs *r)
 	return ioctl(v->fd, KVM_SET_REGS, &k) < 0 ? -errno : 0;
 }
 
+/* Field by field over zeroes: a struct literal leaves the padding byte
+ * undefined, and this state is written to snapshot files as is. */
 static void seg_from_kvm(struct x86_segment *s, const struct kvm_segment *k)
 {
-	*s = (struct x86_segment){ k->base, k->limit, k->selector, k->type, k->present, k->dpl,
-				   k->db, k->s, k->l, k->g, k->avl, k->unusable };
+	memset(s, 0, sizeof(*s));
+	s->base = k->base;
+	s->limit = k->limit;
+	s->selector = k->selector;
+	s->type = k->type;
+	s->present = k->present;
+	s->dpl = k->dpl;
+	s->db = k->db;
+	s->s = k->s;
+	s->l = k->l;
+	s->g = k->g;
+	s->avl = k->avl;
+	s->unusable = k->unusable;
+}
+
+static void dtable_from_kvm(struct x86_dtable *d, const struct kvm_dtable *k)
+{
+	memset(d, 0, sizeof(*d));
+	d->base = k->base;
+	d->limit = k->limit;
 }
 
 static void seg_to_kvm(struct kvm_segment *k, const struct x86_segment *s)
@@ -342,8 +362,8 @@ int kvm_get_sregs(struct backend_vcpu *v, struct x86_sregs *s)
 	seg_from_kvm(&s->ss, &k.ss);
 	seg_from_kvm(&s->tr, &k.tr);
 	seg_from_kvm(&s->ldt, &k.ldt);
-	s->gdt = (struct x86_dtable){ k.gdt.base, k.gdt.limit };
-	s->idt = (struct x86_dtable){ k.idt.base, k.idt.limit };
+	dtable_from_kvm(&s->gdt, &k.gdt);
+	dtable_from_kvm(&s->idt, &k.idt);
 	s->cr0 = k.cr0;
 	s->cr2 = k.cr2;
 	s->cr3 = k.cr3;

@@ -35,6 +35,16 @@ need_accel() {
 	esac
 }
 
+# Kills the background processes a test started that are still running
+# (the shell's own job table: no stale PID can hit another process).
+# run.sh calls it when each test ends, passed or failed, so a failing test
+# leaves no VMM or helper behind.
+bg_reap() {
+	local pids
+	pids=$(jobs -pr)
+	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
+
 fail() {
 	echo "FAIL: $*"
 	exit 1

@@ -20,7 +20,7 @@ done
 for t in $(declare -F | awk '{print $3}' | grep '^test_' | sort); do
 	log="$TEST_TMP/$t.log"
 	start=$(date +%s.%N)
-	( set -e; "$t" ) >"$log" 2>&1
+	( set -e; trap bg_reap EXIT; "$t" ) >"$log" 2>&1
 	rc=$?
 	secs=$(printf '%.2f' "$(echo "$(date +%s.%N) - $start" | bc)")
 	case $rc in

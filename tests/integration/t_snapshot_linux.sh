@@ -102,7 +102,6 @@ test_snapshot_linux_tcg() {
   "vsock": { "guest_cid": 3, "uds_path": "$d/v0.sock" }
 }
 JSON
-	trap sl_stop_servers EXIT
 	sl_serve "$d/v0.sock_52"
 
 	# Boot, then Full, run on, Diff; kill.

@@ -27,7 +27,7 @@ baremetal_triplefault() { # ACCEL: a dying guest ends ember with an error naming
 }
 
 for accel in kvm tcg; do
-	for g in hello pagefault; do
+	for g in hello pagefault debugregs; do
 		eval "test_baremetal_${g}_$accel() { baremetal_ok $accel $g; }"
 	done
 	eval "test_baremetal_boottimer_$accel() { baremetal_boottimer $accel; }"

@@ -26,6 +26,9 @@ void *qemu_map_ram_ptr_x86_64(void *uc, void *ram_block, uint64_t ram_addr);
 void tlb_protect_code_x86_64(void *uc, uint64_t ram_addr);
 void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr);
 void tb_set_jmp_target_x86_64(void *tb, int n, uintptr_t addr);
+int cpu_breakpoint_insert_x86_64(void *cpu, uint64_t pc, int flags, void **breakpoint);
+int cpu_watchpoint_insert_x86_64(void *cpu, uint64_t addr, uint64_t len, int flags,
+				 void **watchpoint);
 void tb_invalidate_phys_range_x86_64(void *uc, uint64_t start, uint64_t end);
 uint64_t qemu_ram_addr_from_host_x86_64(void *uc, void *host);
 void tlb_flush_x86_64(void *cs);
@@ -321,4 +324,34 @@ bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int 
 		raise_exception_err_ra_x86_64(env, 13, 0, retaddr);
 	memcpy(env + TCG_ENV_CR + 16, &addr, 8); /* CR2 */
 	raise_exception_err_ra_x86_64(env, 14, (int)err, retaddr);
+}
+
+/* Debug-register breakpoints: unicorn
+ * 2.0.1 crashes in generated code once the guest reaches an instruction
+ * breakpoint it armed through DR7 (its debug-exception path is
+ * incomplete), so a guest could kill its VMM with two MOVs. QEMU's
+ * hw_breakpoint_insert is the only caller of these two; refusing makes it
+ * record the breakpoint as not armed. The guest's DR0-DR7 keep the values
+ * it writes (they read back and are saved in snapshots); no #DB is raised
+ * for them. Data breakpoints never fired on unicorn 2.0.1 anyway. */
+int cpu_breakpoint_insert_x86_64(void *cpu, uint64_t pc, int flags, void **breakpoint)
+{
+	(void)cpu;
+	(void)pc;
+	(void)flags;
+	if (breakpoint)
+		*breakpoint = NULL;
+	return -ENOSYS;
+}
+
+int cpu_watchpoint_insert_x86_64(void *cpu, uint64_t addr, uint64_t len, int flags,
+				 void **watchpoint)
+{
+	(void)cpu;
+	(void)addr;
+	(void)len;
+	(void)flags;
+	if (watchpoint)
+		*watchpoint = NULL;
+	return -ENOSYS;
 }

@@ -30,6 +30,11 @@
  * (tlb_set_dirty) and send the code pages' entries back to the slow one
  * (tlb_reset_dirty), which is exactly QEMU's DIRTY_MEMORY_CODE protocol.
  *
+ * Debug registers: reaching an instruction breakpoint armed through DR7
+ * crashes unicorn 2.0.1, so cpu_breakpoint_insert and
+ * cpu_watchpoint_insert refuse (qemu.c): DR0-DR7 hold what the guest
+ * writes, no #DB is raised for them.
+ *
  * libunicorn.so exports all of these and reaches the replaced ones
  * through its GOT or PLT, so the executable's definitions win by ELF
  * symbol interposition; selftest.c checks it took. */

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "api/router.h"
+#include "api/socket.h"
 #include "runtime/base/log.h"
 
 struct api_server {
@@ -208,44 +208,6 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 	log_ratelimited(LOG_DEBUG, "API (libmicrohttpd): %s", msg);
 }
 
-/* Creates the listening socket; replaces a stale one (nobody accepts on it). */
-static int make_socket(const char *path, struct errbuf *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, -ENAMETOOLONG, "API socket %s: path longer than %zu bytes",
-			       path, sizeof(sa.sun_path) - 1);
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return err_set(err, -errno, "API socket: %s", strerror(errno));
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		int probe = -1;
-		if (!S_ISSOCK(st.st_mode)) {
-			close(fd);
-			return err_set(err, -EEXIST, "API socket %s: exists and is not a socket",
-				       path);
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			close(fd);
-			return err_set(err, -EADDRINUSE,
-				       "API socket %s: another process is serving it", path);
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(path); /* stale: its server is gone */
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		int e = errno;
-		close(fd);
-		return err_set(err, -e, "API socket %s: %s", path, strerror(e));
-	}
-	return fd;
-}
-
 static struct MHD_Daemon *start_mhd(struct api_server *s, unsigned flags, int listen_fd)
 {
 	/* The server thread inherits this mask: process signals stay with
@@ -289,14 +251,12 @@ int api_server_start(struct api_server **out, const struct api_server_opts *opts
 			free(s);
 			return err_set(err, -ENOMEM, "API server: out of memory");
 		}
-		fd = make_socket(opts->sock_path, err);
+		fd = api_socket_listen(opts->sock_path, err);
 		if (fd < 0) {
 			free(s->path);
 			free(s);
 			return fd;
 		}
-		/* Owner-only: the socket controls the VM. */
-		chmod(opts->sock_path, 0600);
 		flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
 	} else {
 		flags = MHD_USE_NO_LISTEN_SOCKET;

@@ -367,3 +367,52 @@ test_api_socket_life() {
 	"$EMBER" --api-sock "$TEST_TMP/file.sock" </dev/null >"$TEST_TMP/third.out" 2>&1 || rc=$?
 	[ "$rc" -ne 0 ] && [ -f "$TEST_TMP/file.sock" ] || fail "rc $rc: $(cat "$TEST_TMP/third.out")"
 }
+
+test_api_socket_owner_only_from_bind() {
+	# The socket is 0600 the moment bind creates it, whatever the umask:
+	# a shim around bind() stats the file before ember's next call.
+	local d=$TEST_TMP/bindmode
+	mkdir -p "$d"
+	cat >"$d/shim.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+int bind(int fd, const struct sockaddr *a, socklen_t len)
+{
+	int (*real)(int, const struct sockaddr *, socklen_t) = dlsym(RTLD_NEXT, "bind");
+	int r = real(fd, a, len);
+	const char *out = getenv("BINDMODE_OUT");
+	struct stat st;
+	if (r == 0 && out && a->sa_family == AF_UNIX &&
+	    stat(((const struct sockaddr_un *)a)->sun_path, &st) == 0) {
+		FILE *f = fopen(out, "a");
+		if (f) {
+			fprintf(f, "%o\n", (unsigned)(st.st_mode & 07777));
+			fclose(f);
+		}
+	}
+	return r;
+}
+C
+	gcc -O1 -shared -fPIC -o "$d/shim.so" "$d/shim.c" -ldl || fail "shim did not build"
+	API_SOCK=$TEST_TMP/mode.sock
+	(umask 000 && BINDMODE_OUT=$d/modes LD_PRELOAD=$d/shim.so \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+		exec "$EMBER" --api-sock "$API_SOCK") </dev/null >"$TEST_TMP/mode.out" 2>&1 &
+	API_PID=$!
+	local i
+	for i in $(seq 50); do
+		[ -s "$d/modes" ] && break
+		sleep 0.1
+	done
+	[ "$(cat "$d/modes" 2>/dev/null)" = 600 ] ||
+		fail "mode right after bind: $(cat "$d/modes" 2>/dev/null), want 600: $(cat "$TEST_TMP/mode.out")"
+	[ "$(stat -c %a "$API_SOCK")" = 600 ] || fail "mode now: $(stat -c %a "$API_SOCK")"
+	api 200 GET /
+	api_stop 143
+}

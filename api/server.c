@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "api/path.h"
 #include "api/router.h"
 #include "api/socket.h"
 #include "runtime/base/log.h"
@@ -25,8 +26,12 @@ struct api_server {
 	unsigned active; /* open connections; only the MHD thread touches it */
 };
 
-/* One request's body, gathered across MHD's upload callbacks. */
+/* One request: made when its request line is parsed (on_uri), its body
+ * gathered across MHD's upload callbacks. */
 struct api_req {
+	bool started; /* on_request has seen it */
+	size_t raw_len; /* strlen of the URI as sent */
+	char path_fault[160]; /* why the path is refused; "" if it is not */
 	char *buf;
 	size_t len;
 	bool too_large;
@@ -59,25 +64,44 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const struct vmm_
 /* Refuses the request before its body is read; MHD then closes the
  * connection rather than read what it did not want. */
 static enum MHD_Result refuse(struct api_server *s, struct MHD_Connection *conn,
-			      const char *msg)
+			      const char *msg, bool bad_path)
 {
 	struct vmm_reply r = { 0 };
 	vmm_reply_fault(&r, 400, msg);
-	count(s, API_EP_NONE, 400, false);
+	count(s, API_EP_NONE, 400, bad_path);
 	enum MHD_Result ret = send_reply(conn, &r);
 	vmm_reply_free(&r);
 	return ret;
 }
 
-static enum MHD_Result on_first_call(struct api_server *s, struct MHD_Connection *conn,
-				     void **con_cls)
+/* MHD's request line parser (0.9.75) ends the URI with the NUL it writes
+ * over the space before the version, so a NUL the client sent inside the
+ * URI shows as a URI shorter than the gap up to the version. */
+static bool raw_nul(const struct api_req *req, const char *url, const char *version)
 {
+	if (!url || !version || !*version || version <= url || version - url > API_CONN_MEMORY)
+		return false;
+	return (size_t)(version - url) - 1 > req->raw_len;
+}
+
+static enum MHD_Result on_first_call(struct api_server *s, struct MHD_Connection *conn,
+				     struct api_req *req, const char *url, const char *version)
+{
+	req->started = true;
+	if (!req->path_fault[0] && raw_nul(req, url, version))
+		snprintf(req->path_fault, sizeof(req->path_fault),
+			 "Invalid path: a NUL byte at offset %zu; a path holds printable ASCII only.",
+			 req->raw_len);
+	if (req->path_fault[0]) {
+		log_ratelimited(LOG_INFO, "API request refused (400): %s", req->path_fault);
+		return refuse(s, conn, req->path_fault, true);
+	}
 	int nh = MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
 	if (nh > API_MAX_HEADERS) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "Too many headers: %d (at most %d).", nh,
 			 API_MAX_HEADERS);
-		return refuse(s, conn, msg);
+		return refuse(s, conn, msg, false);
 	}
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -93,13 +117,9 @@ static enum MHD_Result on_first_call(struct api_server *s, struct MHD_Connection
 				 cl, API_MAX_BODY);
 			if (s->opts.counters)
 				atomic_fetch_add(&s->opts.counters->too_large, 1);
-			return refuse(s, conn, msg);
+			return refuse(s, conn, msg, false);
 		}
 	}
-	struct api_req *req = calloc(1, sizeof(*req));
-	if (!req)
-		return MHD_NO;
-	*con_cls = req;
 	return MHD_YES;
 }
 
@@ -107,11 +127,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_size, void **con_cls)
 {
-	(void)version;
 	struct api_server *s = cls;
 	struct api_req *req = *con_cls;
 	if (!req)
-		return on_first_call(s, conn, con_cls);
+		return MHD_NO; /* on_uri ran out of memory */
+	if (!req->started)
+		return on_first_call(s, conn, req, url, version);
 	if (*upload_size) {
 		/* Chunked bodies have no Content-Length: cap them here too. */
 		if (!req->too_large && req->len + *upload_size > API_MAX_BODY) {
@@ -136,8 +157,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->too_large) {
 		if (s->opts.counters)
 			atomic_fetch_add(&s->opts.counters->too_large, 1);
-		return refuse(s, conn, "Request payload is larger than the limit allowed by "
-				       "server.");
+		return refuse(s, conn,
+			      "Request payload is larger than the limit allowed by server.", false);
 	}
 	if (api_route(method, url, req->buf, req->len, &route) < 0) {
 		vmm_reply_fault(&reply, route.status, route.fault);
@@ -151,6 +172,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result ret = send_reply(conn, &reply);
 	vmm_reply_free(&reply);
 	return ret;
+}
+
+/* The request line is in: the request's state starts here, with the URI
+ * still as the client sent it (MHD decodes it in place afterwards). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	struct api_req *req = calloc(1, sizeof(*req));
+	if (req && uri) {
+		req->raw_len = strlen(uri);
+		api_path_check(uri, req->path_fault, sizeof(req->path_fault));
+	}
+	return req;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -227,6 +262,7 @@ static struct MHD_Daemon *start_mhd(struct api_server *s, unsigned flags, int li
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS + 1,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		/* Last: without a socket the list ends here. */

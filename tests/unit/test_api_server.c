@@ -218,3 +218,45 @@ Test(api_server, huge_header_block_refused)
 	cr_assert(strncmp(r, "HTTP/1.1 4", 10) == 0 || r[0] == 0, "%.200s", r);
 	cr_assert_eq(dispatched, 0);
 }
+
+/* libmicrohttpd decodes the path in place: a %00 used to cut it short, so
+ * "/version%00x" answered as "/version". */
+Test(api_server, nul_and_bad_path_bytes_refused)
+{
+	static const struct {
+		const char *line, *fault;
+	} cases[] = {
+		{ "GET /version%00x HTTP/1.1", "%00\\\" at offset 8 decodes to a NUL byte" },
+		{ "GET /%00 HTTP/1.1", "%00\\\" at offset 1 decodes to a NUL byte" },
+		{ "GET /vers%0aion HTTP/1.1", "decodes to byte 0x0a" },
+		{ "GET /version%zz HTTP/1.1", "does not start a %XX escape" },
+		{ "GET /ver\x01sion HTTP/1.1", "byte 0x01 at offset 4" },
+		{ "PUT /drives/a%00b HTTP/1.1", "a NUL byte" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char raw[256];
+		snprintf(raw, sizeof(raw), "%s\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+			 cases[i].line);
+		const char *r = ask(raw);
+		cr_assert(strncmp(r, "HTTP/1.1 400", 12) == 0, "%s: %s", cases[i].line, r);
+		cr_assert(strstr(r, cases[i].fault), "%s: %s", cases[i].line, r);
+		cr_assert(strstr(r, "{\"fault_message\":\"Invalid path: "), "%s", r);
+	}
+	cr_assert_eq(dispatched, 0);
+	cr_assert_eq(atomic_load(&counters.bad_path), sizeof(cases) / sizeof(cases[0]));
+	/* A NUL sent as it is: the C string ends there, the request line not. */
+	static const char raw_nul[] = "GET /version\0x HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char *r = exchange(raw_nul, sizeof(raw_nul) - 1);
+	cr_assert(strncmp(r, "HTTP/1.1 400", 12) == 0, "%s", r);
+	cr_assert(strstr(r, "a NUL byte at offset 8"), "%s", r);
+	cr_assert_eq(dispatched, 0);
+	/* Escapes of printable bytes still decode, and a query is not the path. */
+	r = ask("GET /vers%69on HTTP/1.1\r\nHost: x\r\n\r\n");
+	cr_assert(strncmp(r, "HTTP/1.1 200", 12) == 0, "%s", r);
+	r = ask("GET /version?x=%00 HTTP/1.1\r\nHost: x\r\n\r\n");
+	cr_assert(strncmp(r, "HTTP/1.1 200", 12) == 0, "%s", r);
+	/* Several spaces before the version are not a NUL (and not a path). */
+	r = ask("GET /version   HTTP/1.1\r\nHost: x\r\n\r\n");
+	cr_assert(strstr(r, "byte 0x20 at offset 8"), "%s", r);
+	cr_assert_eq(dispatched, 2);
+}

@@ -297,6 +297,72 @@ PY
 	api_stop 143
 }
 
+test_api_slow_clients_cut_at_the_deadline() {
+	# 32 clients sending one header byte a second (never idle for the 10 s
+	# idle timeout) take every connection slot. Each is cut 10 s after its
+	# first byte, and a well-behaved client, refused while they hold the
+	# slots, is answered then. Without the deadline they held them forever.
+	api_start slow
+	api 204 PUT /metrics "{\"metrics_path\": \"$TEST_TMP/slow.metrics\"}"
+	python3 - "$API_SOCK" <<'PY' || fail "slow clients: $(tail -n 5 "$API_OUT")"
+import socket, sys, time
+path = sys.argv[1]
+
+def get():
+    """GET / on a new connection: its status line, or None if refused."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(path)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = s.recv(4096)
+    except OSError:
+        data = b""
+    s.close()
+    return data.split(b"\r\n", 1)[0] if data else None
+
+slow = []
+for _ in range(32):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.setblocking(False)
+    slow.append(s)
+line = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+start = time.monotonic()
+closed, served, refused, step = {}, None, 0, 0
+while served is None and time.monotonic() - start < 16:
+    now = time.monotonic() - start
+    for n, s in enumerate(slow):
+        if n in closed:
+            continue
+        try:
+            if step % 2 == 0:
+                s.send(line[step // 2:step // 2 + 1])
+            if s.recv(1) == b"":
+                closed[n] = now
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed[n] = now
+    if now >= 2:
+        if get() == b"HTTP/1.1 200 OK":
+            served = now
+        else:
+            refused += 1
+    step += 1
+    time.sleep(0.5)
+print(f"slow clients closed at {sorted(closed.values())[:1]}..{sorted(closed.values())[-1:]} s,"
+      f" good client refused {refused} times, served at {served} s")
+assert refused > 0, "the slow clients never held every slot"
+assert served is not None and 9 <= served <= 13, served
+assert len(closed) == 32 and all(9 <= t <= 13 for t in closed.values()), closed
+PY
+	api 200 GET /
+	api 204 PUT /actions '{"action_type": "FlushMetrics"}'
+	grep -q '"request_timeout_count":32' "$TEST_TMP/slow.metrics" || fail "$(cat "$TEST_TMP/slow.metrics")"
+	api_stop 143
+}
+
 test_api_metrics() {
 	need_accel kvm
 	api_start met

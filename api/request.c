@@ -112,8 +112,8 @@ static enum MHD_Result on_first_call(struct api_server *s, struct MHD_Connection
 }
 
 enum MHD_Result api_on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_size, void **con_cls)
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_size, void **con_cls)
 {
 	struct api_server *s = cls;
 	struct api_req *req = *con_cls;
@@ -177,7 +177,7 @@ void *api_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 void api_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+		      enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)toe;

@@ -1,185 +1,62 @@
-/* libmicrohttpd glue: the socket, the limits, and turning a request into
- * api_route() + dispatch and the reply into an HTTP response. */
+/* The API's daemon: libmicrohttpd driven by a thread of our own, so that
+ * between its rounds the request deadlines (api/deadline.h) can close
+ * connections MHD's idle timeout would keep; the connection cap; start and
+ * stop. Requests themselves are request.c's. */
 #include "api/server.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <microhttpd.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "api/router.h"
+#include "api/server_int.h"
+#include "api/socket.h"
 #include "runtime/base/log.h"
 
-struct api_server {
-	struct api_server_opts opts;
-	char *path;
-	struct MHD_Daemon *mhd;
-	unsigned active; /* open connections; only the MHD thread touches it */
-};
+_Static_assert(API_DL_SLOTS == API_MAX_CONNS + 1, "a deadline slot for every connection MHD allows");
 
-/* One request's body, gathered across MHD's upload callbacks. */
-struct api_req {
-	char *buf;
-	size_t len;
-	bool too_large;
-};
+#define NS_PER_MS 1000000LL
 
-static void count(struct api_server *s, enum api_endpoint ep, int status, bool bad_path)
+int64_t api_now_ns(void)
 {
-	struct api_counters *c = s->opts.counters;
-	if (!c)
-		return;
-	api_counters_add(c, ep, status);
-	if (bad_path)
-		atomic_fetch_add(&c->bad_path, 1);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, const struct vmm_reply *r)
+struct api_conn *api_conn_of(struct MHD_Connection *conn)
 {
-	const char *body = r->body ? r->body : "";
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!resp)
-		return MHD_NO;
-	if (r->body)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-/* Refuses the request before its body is read; MHD then closes the
- * connection rather than read what it did not want. */
-static enum MHD_Result refuse(struct api_server *s, struct MHD_Connection *conn,
-			      const char *msg)
-{
-	struct vmm_reply r = { 0 };
-	vmm_reply_fault(&r, 400, msg);
-	count(s, API_EP_NONE, 400, false);
-	enum MHD_Result ret = send_reply(conn, &r);
-	vmm_reply_free(&r);
-	return ret;
-}
-
-static enum MHD_Result on_first_call(struct api_server *s, struct MHD_Connection *conn,
-				     void **con_cls)
-{
-	int nh = MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
-	if (nh > API_MAX_HEADERS) {
-		char msg[96];
-		snprintf(msg, sizeof(msg), "Too many headers: %d (at most %d).", nh,
-			 API_MAX_HEADERS);
-		return refuse(s, conn, msg);
-	}
-	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno || end == cl || n > API_MAX_BODY) {
-			char msg[160];
-			snprintf(msg, sizeof(msg),
-				 "Request payload with size %.20s is larger than the limit of %d "
-				 "allowed by server.",
-				 cl, API_MAX_BODY);
-			if (s->opts.counters)
-				atomic_fetch_add(&s->opts.counters->too_large, 1);
-			return refuse(s, conn, msg);
-		}
-	}
-	struct api_req *req = calloc(1, sizeof(*req));
-	if (!req)
-		return MHD_NO;
-	*con_cls = req;
-	return MHD_YES;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_size, void **con_cls)
-{
-	(void)version;
-	struct api_server *s = cls;
-	struct api_req *req = *con_cls;
-	if (!req)
-		return on_first_call(s, conn, con_cls);
-	if (*upload_size) {
-		/* Chunked bodies have no Content-Length: cap them here too. */
-		if (!req->too_large && req->len + *upload_size > API_MAX_BODY) {
-			req->too_large = true;
-			free(req->buf);
-			req->buf = NULL;
-		}
-		if (!req->too_large) {
-			char *nb = realloc(req->buf, req->len + *upload_size + 1);
-			if (!nb)
-				return MHD_NO;
-			memcpy(nb + req->len, upload_data, *upload_size);
-			req->buf = nb;
-			req->len += *upload_size;
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
-
-	struct vmm_reply reply = { 0 };
-	struct api_route route;
-	if (req->too_large) {
-		if (s->opts.counters)
-			atomic_fetch_add(&s->opts.counters->too_large, 1);
-		return refuse(s, conn, "Request payload is larger than the limit allowed by "
-				       "server.");
-	}
-	if (api_route(method, url, req->buf, req->len, &route) < 0) {
-		vmm_reply_fault(&reply, route.status, route.fault);
-		/* The fault quotes the path sanitised; the raw url may hold anything. */
-		log_ratelimited(LOG_INFO, "API request refused (%d): %s", route.status,
-				route.fault);
-	} else {
-		s->opts.dispatch(s->opts.dispatch_ctx, &route.action, &reply);
-	}
-	count(s, route.ep, reply.status, route.status && route.ep == API_EP_NONE);
-	enum MHD_Result ret = send_reply(conn, &reply);
-	vmm_reply_free(&reply);
-	return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
-{
-	(void)cls;
-	(void)conn;
-	(void)toe;
-	struct api_req *req = *con_cls;
-	if (req) {
-		free(req->buf);
-		free(req);
-	}
-	*con_cls = NULL;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	(void)conn;
-	(void)socket_context;
 	struct api_server *s = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		s->active++;
 		if (s->opts.counters)
 			atomic_fetch_add(&s->opts.counters->connections, 1);
-	} else if (s->active) {
-		s->active--;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? api_dl_open(&s->dl, ci->connect_fd, api_now_ns()) : NULL;
+		return;
 	}
+	api_dl_close(*socket_context);
+	*socket_context = NULL;
+	if (s->active)
+		s->active--;
 }
 
 /* Runs before a connection is set up: the connection cap, counted. */
@@ -208,48 +85,61 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 	log_ratelimited(LOG_DEBUG, "API (libmicrohttpd): %s", msg);
 }
 
-/* Creates the listening socket; replaces a stale one (nobody accepts on it). */
-static int make_socket(const char *path, struct errbuf *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, -ENAMETOOLONG, "API socket %s: path longer than %zu bytes",
-			       path, sizeof(sa.sun_path) - 1);
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return err_set(err, -errno, "API socket: %s", strerror(errno));
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		int probe = -1;
-		if (!S_ISSOCK(st.st_mode)) {
-			close(fd);
-			return err_set(err, -EEXIST, "API socket %s: exists and is not a socket",
-				       path);
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			close(fd);
-			return err_set(err, -EADDRINUSE,
-				       "API socket %s: another process is serving it", path);
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(path); /* stale: its server is gone */
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		int e = errno;
-		close(fd);
-		return err_set(err, -e, "API socket %s: %s", path, strerror(e));
-	}
-	return fd;
-}
-
 static struct MHD_Daemon *start_mhd(struct api_server *s, unsigned flags, int listen_fd)
 {
-	/* The server thread inherits this mask: process signals stay with
-	 * the VMM thread, whose handlers may touch the VM. */
+	return MHD_start_daemon(
+		flags | MHD_USE_ERROR_LOG, 0, on_accept, s, api_on_request, s,
+		/* First, so that MHD's own start-up messages come through it. */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS + 1,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+		MHD_OPTION_URI_LOG_CALLBACK, api_on_uri, s,
+		MHD_OPTION_NOTIFY_COMPLETED, api_on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		/* Last: without a socket the list ends here. */
+		listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, (MHD_socket)listen_fd,
+		MHD_OPTION_END);
+}
+
+/* How long the thread may sleep: until MHD's next idle timeout or the
+ * next request deadline, whichever is first (-1: until something comes). */
+static int wait_ms(struct api_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG mhd;
+	int64_t ms = -1;
+	if (MHD_get_timeout(s->mhd, &mhd) == MHD_YES)
+		ms = mhd > INT_MAX ? INT_MAX : (int64_t)mhd;
+	if (s->next_deadline >= 0) {
+		int64_t d = (s->next_deadline - api_now_ns() + NS_PER_MS - 1) / NS_PER_MS;
+		if (d < 0)
+			d = 0;
+		if (ms < 0 || d < ms)
+			ms = d;
+	}
+	return (int)(ms > INT_MAX ? INT_MAX : ms);
+}
+
+/* The server thread: MHD's epoll set (its listening socket and every
+ * connection) and the stop eventfd, one MHD round per wake-up. */
+static void *serve(void *arg)
+{
+	struct api_server *s = arg;
+	struct pollfd p[2] = { { .fd = s->mhd_fd, .events = POLLIN },
+			       { .fd = s->stop_efd, .events = POLLIN } };
+	for (;;) {
+		if (poll(p, 2, wait_ms(s)) < 0 && errno != EINTR)
+			log_ratelimited(LOG_ERROR, "API server: poll: %s", strerror(errno));
+		if (p[1].revents & POLLIN)
+			return NULL;
+		api_server_run(s);
+	}
+}
+
+/* The server thread starts with process signals blocked: they stay with
+ * the VMM thread, whose handlers may touch the VM. */
+static int start_thread(struct api_server *s)
+{
 	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -258,20 +148,22 @@ static struct MHD_Daemon *start_mhd(struct api_server *s, unsigned flags, int li
 	sigaddset(&block, SIGQUIT);
 	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	struct MHD_Daemon *d = MHD_start_daemon(
-		flags | MHD_USE_ERROR_LOG, 0, on_accept, s, on_request, s,
-		/* First, so that MHD's own start-up messages come through it. */
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNS + 1,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		/* Last: without a socket the list ends here. */
-		listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, (MHD_socket)listen_fd,
-		MHD_OPTION_END);
+	int r = pthread_create(&s->thread, NULL, serve, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return d;
+	if (r)
+		return -r;
+	s->have_thread = true;
+	return 0;
+}
+
+static void server_free(struct api_server *s)
+{
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd); /* closes every connection and the listening socket */
+	if (s->stop_efd >= 0)
+		close(s->stop_efd);
+	free(s->path);
+	free(s);
 }
 
 int api_server_start(struct api_server **out, const struct api_server_opts *opts,
@@ -281,35 +173,45 @@ int api_server_start(struct api_server **out, const struct api_server_opts *opts
 	if (!s)
 		return err_set(err, -ENOMEM, "API server: out of memory");
 	s->opts = *opts;
-	int fd = -1;
-	unsigned flags;
-	if (opts->sock_path) {
-		s->path = strdup(opts->sock_path);
-		if (!s->path) {
-			free(s);
-			return err_set(err, -ENOMEM, "API server: out of memory");
+	s->stop_efd = -1;
+	s->next_deadline = -1;
+	int64_t deadline_ns = opts->request_deadline_ms ? (int64_t)opts->request_deadline_ms * NS_PER_MS
+						       : (int64_t)API_REQUEST_DEADLINE_S * 1000 * NS_PER_MS;
+	api_dl_init(&s->dl, deadline_ns, (int64_t)API_IDLE_TIMEOUT_S * 1000 * NS_PER_MS);
+	if (!opts->sock_path) {
+		s->mhd = start_mhd(s, MHD_USE_NO_LISTEN_SOCKET, -1);
+		if (!s->mhd) {
+			server_free(s);
+			return err_set(err, -EIO, "API server: libmicrohttpd would not start");
 		}
-		fd = make_socket(opts->sock_path, err);
-		if (fd < 0) {
-			free(s->path);
-			free(s);
-			return fd;
-		}
-		/* Owner-only: the socket controls the VM. */
-		chmod(opts->sock_path, 0600);
-		flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
-	} else {
-		flags = MHD_USE_NO_LISTEN_SOCKET;
+		*out = s;
+		return 0;
 	}
-	s->mhd = start_mhd(s, flags, fd);
-	if (!s->mhd) {
-		if (fd >= 0) {
+	s->path = strdup(opts->sock_path);
+	s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!s->path || s->stop_efd < 0) {
+		int e = s->path ? errno : ENOMEM;
+		server_free(s);
+		return err_set(err, -e, "API server: %s", strerror(e));
+	}
+	int fd = api_socket_listen(opts->sock_path, err);
+	if (fd < 0) {
+		server_free(s);
+		return fd;
+	}
+	s->mhd = start_mhd(s, MHD_USE_EPOLL, fd);
+	const union MHD_DaemonInfo *di =
+		s->mhd ? MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+	if (di)
+		s->mhd_fd = di->epoll_fd;
+	int r = di ? start_thread(s) : -EIO;
+	if (r < 0) {
+		if (!s->mhd)
 			close(fd);
-			unlink(s->path);
-		}
-		free(s->path);
-		free(s);
-		return err_set(err, -EIO, "API server: libmicrohttpd would not start");
+		unlink(s->path);
+		server_free(s);
+		return err_set(err, r, "API server: %s",
+			       r == -EIO ? "libmicrohttpd would not start" : strerror(-r));
 	}
 	*out = s;
 	return 0;
@@ -319,11 +221,15 @@ void api_server_stop(struct api_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->mhd); /* joins the thread and closes the listening socket */
+	if (s->have_thread) {
+		uint64_t one = 1;
+		ssize_t n = write(s->stop_efd, &one, sizeof(one));
+		(void)n;
+		pthread_join(s->thread, NULL);
+	}
 	if (s->path)
 		unlink(s->path);
-	free(s->path);
-	free(s);
+	server_free(s);
 }
 
 int api_server_add_connection(struct api_server *s, int fd)
@@ -334,9 +240,21 @@ int api_server_add_connection(struct api_server *s, int fd)
 		       : -errno;
 }
 
+/* One round: note which waiting connections have bytes (MHD reads them
+ * now), let MHD work, then cut the connections past their deadline. */
 void api_server_run(struct api_server *s)
 {
+	api_dl_peek(&s->dl, api_now_ns());
 	MHD_run(s->mhd);
+	unsigned cut = api_dl_expire(&s->dl, api_now_ns(), &s->next_deadline);
+	if (!cut)
+		return;
+	if (s->opts.counters)
+		atomic_fetch_add(&s->opts.counters->timed_out, cut);
+	log_ratelimited(LOG_WARN,
+			"API: %u connection(s) closed: no whole request within %lld ms of its first "
+			"byte",
+			cut, (long long)(s->dl.deadline_ns / NS_PER_MS));
 }
 
 unsigned api_server_connections(struct api_server *s)

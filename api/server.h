@@ -6,8 +6,10 @@
  *
  * Limits against abuse: request bodies over API_MAX_BODY, more than
  * API_MAX_HEADERS headers, headers over the per-connection memory pool,
- * connections idle for API_IDLE_TIMEOUT_S, more than API_MAX_CONNS at
- * once. Malformed HTTP gets libmicrohttpd's 400 and the connection closes. */
+ * path bytes other than printable ASCII (api/path.h), connections idle for
+ * API_IDLE_TIMEOUT_S, a request not whole API_REQUEST_DEADLINE_S after its
+ * first byte (api/deadline.h), more than API_MAX_CONNS at once. Malformed
+ * HTTP gets libmicrohttpd's 400 and the connection closes. */
 #ifndef EMBER_API_SERVER_H
 #define EMBER_API_SERVER_H
 
@@ -16,6 +18,7 @@
 
 #define API_MAX_HEADERS 64
 #define API_IDLE_TIMEOUT_S 10
+#define API_REQUEST_DEADLINE_S 10
 #define API_MAX_CONNS 32
 /* Request line and headers must fit in this (libmicrohttpd's pool). */
 #define API_CONN_MEMORY (32 * 1024)
@@ -28,6 +31,7 @@ struct api_server_opts {
 	vmm_action_handler dispatch;
 	void *dispatch_ctx;
 	struct api_counters *counters; /* may be NULL */
+	unsigned request_deadline_ms;  /* 0: API_REQUEST_DEADLINE_S (tests shorten it) */
 };
 
 struct api_server;
@@ -42,7 +46,7 @@ int api_server_start(struct api_server **out, const struct api_server_opts *opts
 void api_server_stop(struct api_server *s);
 
 /* Without a socket only: hands MHD a connected stream socket, and runs
- * one round of its processing (non-blocking). */
+ * one round of its processing (non-blocking) with the request deadlines. */
 int api_server_add_connection(struct api_server *s, int fd);
 void api_server_run(struct api_server *s);
 /* Connections MHD holds open now. */

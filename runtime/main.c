@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "runtime/backend/accel.h"
 #include "runtime/control/controller.h"
+#include "runtime/base/fdlimit.h"
 #include "runtime/base/log.h"
 
 #define EMBER_VERSION "0.1.0"
@@ -72,6 +73,20 @@ static int setup_logging(const struct cli_opts *cli, struct errbuf *err)
 	return 0;
 }
 
+/* Once the log is set up: how many fds this VM may hold (the budget
+ * docs/architecture.md divides up). */
+static void log_fdlimit(const struct fdlimit *l, int r)
+{
+	if (r < 0)
+		log_warn("host fd budget: %llu (raising the soft limit to the hard one, %llu, "
+			 "failed: %s)",
+			 (unsigned long long)l->soft, (unsigned long long)l->hard, strerror(-r));
+	else
+		log_info("host fd budget: %llu (soft limit was %llu, hard limit %llu)",
+			 (unsigned long long)l->soft, (unsigned long long)l->before,
+			 (unsigned long long)l->hard);
+}
+
 struct api_link {
 	struct api_channel *ch;
 	struct controller *ctl;
@@ -98,7 +113,7 @@ static void dispatch_to_vmm(void *ctx, struct vmm_action *a, struct vmm_reply *r
 /* The VMM thread's life, with or without the API: the loop runs until the
  * guest ends (or a signal or a failed start ends the process). */
 static int run(const struct cli_opts *cli, const struct timespec *start_wall,
-	       const struct timespec *start_cpu)
+	       const struct timespec *start_cpu, const struct fdlimit *fds, int fds_r)
 {
 	struct vm_config cfg;
 	struct errbuf err = { "" };
@@ -122,6 +137,7 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		fprintf(stderr, "ember: %s\n", err.msg);
 		goto out;
 	}
+	log_fdlimit(fds, fds_r);
 	/* A VMM that waits for its API does the backends' one-time work
 	 * meanwhile, so a snapshot load or InstanceStart need not. */
 	if (!cli->no_api && !cli->config_file)
@@ -217,6 +233,9 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* First: a library or thread started later may size itself by it. */
+	struct fdlimit fds = { 0 };
+	int fds_r = fdlimit_raise(&fds);
 	struct timespec start_wall, start_cpu;
 	clock_gettime(CLOCK_MONOTONIC, &start_wall);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start_cpu);
@@ -235,7 +254,7 @@ int main(int argc, char **argv)
 		printf("ember %s (backends: %s)\n", EMBER_VERSION, accel_built_in());
 		return 0;
 	}
-	int code = run(&cli, &start_wall, &start_cpu);
+	int code = run(&cli, &start_wall, &start_cpu, &fds, fds_r);
 	log_close();
 	return code;
 }

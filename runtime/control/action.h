@@ -118,6 +118,7 @@ struct api_counters {
 	atomic_uint_fast64_t too_large;       /* body over the cap */
 	atomic_uint_fast64_t connections;     /* accepted */
 	atomic_uint_fast64_t rejected_conns;  /* over the connection limit */
+	atomic_uint_fast64_t timed_out;       /* closed: no whole request by the deadline */
 };
 
 void api_counters_add(struct api_counters *c, enum api_endpoint ep, int status);

@@ -207,6 +207,7 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 	put(b, g, "payload_too_large_count", ld(api ? &api->too_large : NULL));
 	put(b, g, "connections_count", ld(api ? &api->connections : NULL));
 	put(b, g, "rejected_connections_count", ld(api ? &api->rejected_conns : NULL));
+	put(b, g, "request_timeout_count", ld(api ? &api->timed_out : NULL));
 	put(b, g, "vm_config_count", CNT(API_EP_GET_VM_CONFIG));
 	put(b, g, "patch_vm_count", CNT(API_EP_PATCH_VM));
 	put(b, g, "patch_vm_fails", FAIL(API_EP_PATCH_VM));

@@ -147,3 +147,26 @@ sigterm_ends() { # ACCEL: SIGTERM ends a running guest within 5 s, exit 143
 
 test_sigterm_ends_a_running_guest_kvm() { sigterm_ends kvm; }
 test_sigterm_ends_a_running_guest_tcg() { sigterm_ends tcg; }
+
+test_cli_raises_fd_soft_limit() {
+	# Under a 1024 soft limit with a higher hard one (the usual login
+	# default), ember runs with the hard one and logs the budget.
+	local hard
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] && hard=$(cat /proc/sys/fs/nr_open)
+	[ "$hard" -gt 1024 ] || { echo "hard fd limit $hard: nothing to raise"; exit 77; }
+	local out=$TEST_TMP/fd.out sock=$TEST_TMP/fd.sock i
+	(ulimit -Sn 1024 && exec "$EMBER" --api-sock "$sock" --level Info) </dev/null >"$out" 2>&1 &
+	local pid=$!
+	for i in $(seq 50); do
+		[ -S "$sock" ] && break
+		sleep 0.1
+	done
+	local soft
+	soft=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits")
+	kill -TERM "$pid"
+	wait "$pid" || true
+	[ "$soft" = "$hard" ] || fail "soft fd limit $soft, want $hard"
+	grep -q "host fd budget: $hard (soft limit was 1024, hard limit $hard)" "$out" ||
+		fail "no budget line: $(cat "$out")"
+}

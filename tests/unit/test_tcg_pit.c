@@ -162,3 +162,52 @@ Test(tcg_pit, load_refuses_states_the_8254_cannot_be_in)
 		cr_assert_eq(memcmp(after, good, sizeof(good)), 0, "unchanged");
 	}
 }
+
+/* A guest asking for divisor 1 (838 ns) or any period under KVM's 200 us
+ * floor gets IRQ 0 at most every 200 us; the counter still reads back at
+ * the programmed rate. Divisor 239 and above are left alone. */
+Test(tcg_pit, short_periods_clamped_as_kvm)
+{
+	struct tcg_pit p;
+	for (unsigned mode = 2; mode <= 3; mode++) {
+		tcg_pit_init(&p, 0);
+		tcg_pit_write(&p, 0x43, (uint8_t)(0x30 | mode << 1), 500);
+		tcg_pit_write(&p, 0x40, 1, 500);
+		tcg_pit_write(&p, 0x40, 0, 500);
+		cr_assert_eq(tcg_pit_clamped_ns(&p), NS(1) + 1, "mode %u: divisor 1 is 839 ns", mode);
+		int64_t t = 500, edges = 0;
+		while ((t = tcg_pit_next_irq(&p, t)) < 500 + 1000000000LL) {
+			cr_assert_gt(t, 0);
+			edges++;
+		}
+		cr_assert_eq(edges, 1000000000LL / TCG_PIT_MIN_PERIOD_NS - 1, "mode %u: %ld in 1 s",
+			     mode, (long)edges);
+		/* Late by many periods: the next edge is the next slot, not a burst. */
+		int64_t late = 500 + 7 * TCG_PIT_MIN_PERIOD_NS + 3;
+		cr_assert_eq(tcg_pit_next_irq(&p, late), 500 + 8 * TCG_PIT_MIN_PERIOD_NS);
+	}
+	/* Reads back as divisor 1 would: mode 2 counts 1 every tick. */
+	cr_assert_eq(tcg_pit_read(&p, 0x40, 12345) & 0xfe, 0);
+
+	for (uint32_t div = 2; div <= 65535; div++) {
+		tcg_pit_init(&p, 0);
+		tcg_pit_write(&p, 0x43, 0x34, 0);
+		tcg_pit_write(&p, 0x40, (uint8_t)div, 0);
+		tcg_pit_write(&p, 0x40, (uint8_t)(div >> 8), 0);
+		int64_t t1 = tcg_pit_next_irq(&p, 0), t2 = tcg_pit_next_irq(&p, t1);
+		cr_assert_geq(t2 - t1, TCG_PIT_MIN_PERIOD_NS - 1, "divisor %u", div);
+		if (div >= 239)
+			cr_assert(t2 - t1 >= NS(div) - 1 && t2 - t1 <= NS(div) + 1 &&
+					  !tcg_pit_clamped_ns(&p),
+				  "divisor %u keeps its period", div);
+		else
+			cr_assert(tcg_pit_clamped_ns(&p), "divisor %u", div);
+	}
+	/* One-shots are one edge per programming: nothing to clamp. */
+	tcg_pit_init(&p, 0);
+	tcg_pit_write(&p, 0x43, 0x38, 0);
+	tcg_pit_write(&p, 0x40, 1, 0);
+	tcg_pit_write(&p, 0x40, 0, 0);
+	cr_assert_eq(tcg_pit_clamped_ns(&p), 0);
+	cr_assert_lt(tcg_pit_next_irq(&p, 0), NS(3));
+}

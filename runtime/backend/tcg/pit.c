@@ -206,11 +206,31 @@ uint8_t tcg_pit_read(struct tcg_pit *p, uint16_t port, int64_t now)
 	return read_counter(&p->ch[port & 3], now);
 }
 
+int64_t tcg_pit_clamped_ns(const struct tcg_pit *p)
+{
+	const struct tcg_pit_chan *c = &p->ch[0];
+	if (!c->counting || (c->mode != 2 && c->mode != 3))
+		return 0;
+	int64_t ns = ticks_to_time(0, c->reload);
+	return ns < TCG_PIT_MIN_PERIOD_NS ? ns : 0;
+}
+
+/* A too-short period's edges, every TCG_PIT_MIN_PERIOD_NS from when an
+ * uninterrupted count would have started: strictly after `after`. */
+static int64_t clamped_edge(const struct tcg_pit_chan *c, int64_t after)
+{
+	int64_t origin = c->load_ns - ticks_to_time(0, c->frozen_ticks);
+	int64_t k = after < origin ? 0 : (after - origin) / TCG_PIT_MIN_PERIOD_NS;
+	return origin + (k + 1) * TCG_PIT_MIN_PERIOD_NS;
+}
+
 int64_t tcg_pit_next_irq(const struct tcg_pit *p, int64_t after)
 {
 	const struct tcg_pit_chan *c = &p->ch[0];
 	if (!c->counting || !c->gate)
 		return -1;
+	if (tcg_pit_clamped_ns(p))
+		return clamped_edge(c, after);
 	int64_t d = ticks(c, after);
 	int64_t edge;
 	switch (c->mode) {

@@ -16,6 +16,13 @@
 #define TCG_PIT_PORT 0x40 /* 0x40-0x42 counters, 0x43 control word */
 #define TCG_PIT_PORT61 0x61
 #define TCG_PIT_HZ 1193182
+/* The shortest period channel 0 interrupts at in modes 2 and 3, whatever
+ * the divisor: KVM's (arch/x86/kvm/i8254.c, create_pit_timer, with
+ * x86.c's min_timer_period_us = 200), since each edge costs the timer
+ * thread a wake-up: divisor 1 would be 1.2 million a second. Counts read
+ * back still run at the programmed rate, as under KVM. Divisors below 239
+ * are affected; Linux programs 1193 (HZ=1000) or more. */
+#define TCG_PIT_MIN_PERIOD_NS 200000
 
 struct tcg_pit_chan {
 	uint32_t reload;      /* 1..65536 (0 written means 65536) */
@@ -45,8 +52,12 @@ uint8_t tcg_pit_read(struct tcg_pit *p, uint16_t port, int64_t now);
 void tcg_pit_write(struct tcg_pit *p, uint16_t port, uint8_t val, int64_t now);
 /* Channel 0's OUT: the next rising edge strictly after `after`, or -1 when
  * it will not rise again (stopped, or a one-shot already fired). IRQ 0 is
- * raised on each rising edge. */
+ * raised on each rising edge; periodic edges come no closer together than
+ * TCG_PIT_MIN_PERIOD_NS. */
 int64_t tcg_pit_next_irq(const struct tcg_pit *p, int64_t after);
+/* Channel 0's programmed period in ns when periodic and shorter than
+ * TCG_PIT_MIN_PERIOD_NS (the caller logs the clamp), else 0. */
+int64_t tcg_pit_clamped_ns(const struct tcg_pit *p);
 
 /* Snapshots: three counters of 32 bytes, then 8 for port 0x61. A counter:
  * u32 reload (1..65536), u8 mode (0..5), u8 access (1..3), u8 flags (BCD,

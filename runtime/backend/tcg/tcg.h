@@ -58,6 +58,7 @@ struct backend_vm {
 	struct tcg_pic pic;
 	struct tcg_pit pit;
 	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
+	bool pit_clamp_logged;     /* the period clamp said once per VM (lock) */
 	atomic_bool irq_pending;   /* the PIC's INTR output */
 	int64_t irq_since;         /* when the vCPU was last asked to look (lock) */
 	int64_t irq_looked;        /* when the vCPU last looked (lock) */

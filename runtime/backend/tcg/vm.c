@@ -221,6 +221,18 @@ bool tcg_platform_in(struct backend_vm *vm, uint16_t port, uint32_t *val)
 	return true;
 }
 
+/* Lock held. Once per VM: a guest that asks for it again and again gets
+ * no log line each time. */
+static void log_clamp_locked(struct backend_vm *vm)
+{
+	int64_t ns = tcg_pit_clamped_ns(&vm->pit);
+	if (!ns || vm->pit_clamp_logged)
+		return;
+	vm->pit_clamp_logged = true;
+	log_info("tcg: the guest's PIT period of %lld ns is limited to %d ns (as KVM does)",
+		 (long long)ns, TCG_PIT_MIN_PERIOD_NS);
+}
+
 bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val)
 {
 	if (port == PORT_POST)
@@ -237,6 +249,7 @@ bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val)
 		if (port != 0x61) {
 			vm->pit_next = tcg_pit_next_irq(&vm->pit, now);
 			pthread_cond_signal(&vm->timer_wake);
+			log_clamp_locked(vm);
 		}
 	}
 	pthread_mutex_unlock(&vm->lock);
@@ -278,6 +291,8 @@ static int64_t watch_vcpu(struct backend_vm *vm, int64_t now)
 static void *timer_main(void *arg)
 {
 	struct backend_vm *vm = arg;
+	/* Named, so that its CPU time can be told apart (/proc/PID/task). */
+	pthread_setname_np(pthread_self(), "tcg-timer");
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->quit) {
 		int64_t now = tcg_now_ns();

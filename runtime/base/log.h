@@ -49,6 +49,9 @@ void log_set_max_bytes(uint64_t max);
  * ("runtime/vm/build.c"), are logged; NULL logs all. The string must
  * outlive the logger. */
 void log_set_module(const char *module);
+/* Whether module names a folder or file of Ember's sources (the list the
+ * build generates): a filter that matches nothing would silence the log. */
+bool log_module_known(const char *module);
 /* Waits up to timeout_ms for what is queued to reach the sink. Returns 0,
  * -ETIMEDOUT, or the sink's -errno. */
 int log_flush(int timeout_ms);

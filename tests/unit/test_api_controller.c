@@ -232,6 +232,18 @@ Test(api_controller, logger_applies)
 	log_close();
 }
 
+/* A module that matches no source would silence every line. */
+Test(api_controller, logger_unknown_module_is_refused)
+{
+	log_set_level(LOG_WARN);
+	expect("PUT", "/logger", "{\"module\":\"runtime/nosuch\",\"level\":\"Debug\"}", 400,
+	       "logger: module: \\\"runtime/nosuch\\\" is no source folder or file of Ember");
+	cr_assert_eq(log_get_level(), LOG_WARN, "a refused PUT changes nothing");
+	expect("GET", "/vm/config", NULL, 200, "\"logger\":null");
+	expect("PUT", "/logger", "{\"module\":\"virtio\"}", 204, NULL);
+	log_set_module(NULL);
+}
+
 /* The VMM thread once hung in open() on a FIFO nobody reads. */
 Test(api_controller, logger_fifo_without_reader, .timeout = 5)
 {

@@ -92,6 +92,24 @@ Test(log, origin_is_the_whole_path)
 	cr_expect(strstr(line, ":runtime/backend/kvm/vm.c:42] hello"), "%s", line);
 }
 
+Test(log, module_known_names_sources_only)
+{
+	cr_expect(log_module_known("runtime"));
+	cr_expect(log_module_known("runtime/backend/tcg"));
+	cr_expect(log_module_known("runtime/backend/tcg/"));
+	cr_expect(log_module_known("virtio"));
+	cr_expect(log_module_known("api"));
+	cr_expect(log_module_known("runtime/vm/build.c"));
+	cr_expect(log_module_known("runtime/base/log.h"));
+	cr_expect_not(log_module_known("runtime/nosuch"));
+	cr_expect_not(log_module_known("runtime/vm/build"), "a part of a file name is no module");
+	cr_expect_not(log_module_known("virtio/blk"));
+	cr_expect_not(log_module_known("vir"));
+	cr_expect_not(log_module_known(""));
+	cr_expect_not(log_module_known("/"));
+	cr_expect_not(log_module_known("tests"), "the tests are not part of Ember's binary");
+}
+
 Test(log, file_stops_at_its_size_cap)
 {
 	log_set_max_bytes(4096);

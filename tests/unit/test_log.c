@@ -327,3 +327,19 @@ Test(log_stall, stalled_stderr_blocks_no_thread)
 	close(p[0]);
 	close(p[1]);
 }
+
+/* The issue's vCPU frozen in a rate-limited call: one thread's line is
+ * stuck on a stalled stderr (the old logger then held its lock), and
+ * lines suppressed by level or by the limiter must not wait for it. */
+Test(log_stall, suppressed_lines_wait_for_no_writer)
+{
+	int p[2];
+	stall_pipe(p);
+	cr_assert_eq(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
+	pthread_t writer;
+	int n = 100;
+	cr_assert_eq(pthread_create(&writer, NULL, log_many, &n), 0);
+	pthread_detach(writer);
+	usleep(50 * 1000);
+	within(1.0, log_suppressed, NULL);
+}

@@ -64,6 +64,9 @@ static int setup_logging(const struct cli_opts *cli, struct errbuf *err)
 	log_set_level(cli->has_level ? cli->level : LOG_WARN);
 	log_set_options(cli->show_level, cli->show_log_origin);
 	log_set_id(cli->id);
+	if (cli->module && !log_module_known(cli->module))
+		return err_set(err, -EINVAL, "--module %s: no source folder or file of Ember has this name",
+			       cli->module);
 	log_set_module(cli->module);
 	if (cli->log_path) {
 		int r = log_set_path(cli->log_path);

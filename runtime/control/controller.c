@@ -116,6 +116,12 @@ static int apply_logger(struct controller *c, const struct config_logger *l, con
 			struct errbuf *err)
 {
 	*module = NULL;
+	/* A filter that matches no source would silence every line. */
+	if (l->module && !log_module_known(l->module))
+		return err_set(err, -EINVAL,
+			       "module: \"%s\" is no source folder or file of Ember "
+			       "(e.g. \"virtio\", \"runtime/vm\", \"runtime/vm/build.c\")",
+			       l->module);
 	if (l->module) {
 		for (unsigned i = 0; i < c->nr_modules && !*module; i++)
 			if (strcmp(c->modules[i], l->module) == 0)

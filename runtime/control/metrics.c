@@ -259,11 +259,13 @@ int controller_flush_metrics(struct controller *c)
 	json_object_set_new(root, "utc_timestamp_ms",
 			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
 	api_groups(&b, root, c->opts.api);
+	struct log_stats ls;
+	log_get_stats(&ls);
 	json_t *g = group(&b, root, "logger");
 	put(&b, g, "missed_metrics_count", m->missed_lines);
 	put(&b, g, "metrics_fails", m->write_fails);
-	put(&b, g, "missed_log_count", 0);
-	put(&b, g, "log_fails", 0);
+	put(&b, g, "missed_log_count", ls.missed);
+	put(&b, g, "log_fails", ls.fails);
 	device_groups(c, &b, root);
 	char *line = b.oom ? NULL : json_dumps(root, JSON_COMPACT);
 	json_decref(root);

@@ -2,18 +2,19 @@
  * datasheet; the behaviours the Linux driver depends on are noted where
  * they are implemented (drivers/tty/serial/8250/8250_port.c). Transmission
  * is instantaneous: THR is always empty, so LSR.THRE and LSR.TEMT are
- * always set and no TX FIFO is modelled. */
+ * always set and no TX FIFO is modelled. What the host's console does not
+ * take at once waits in a bounded output buffer (serial_output): a stalled
+ * reader costs the guest bytes, never a blocked vCPU. */
 #include "runtime/devices/serial.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "runtime/base/log.h"
+#include "runtime/base/outbuf.h"
 
 enum {
 	SERIAL_RBR_THR = 0, /* DLL when LCR.DLAB */
@@ -65,15 +66,14 @@ enum {
 #define SRC_THRE 0x4
 #define SRC_MS 0x8
 
-/* How long a THR write may wait for a full out_fd before dropping the byte. */
-#define SERIAL_OUT_TRIES 4
-#define SERIAL_OUT_WAIT_MS 1
+/* A console reader may lag this far behind before bytes are dropped. */
+#define SERIAL_OUT_BUFFER (64u << 10)
 
 struct serial {
 	pthread_mutex_t lock;
 	struct irq_line irq;
-	int out_fd;
-	bool out_stalled; /* last byte was dropped: don't wait again until one goes out */
+	struct outbuf *out; /* NULL: output discarded */
+	bool out_stalled; /* dropping since the buffer filled: said once */
 	void (*rx_ready_cb)(void *ctx);
 	void *rx_ready_ctx;
 	bool rx_waiting; /* the VMM was refused input; notify once the FIFO empties */
@@ -172,34 +172,25 @@ static bool serial_rx_push(struct serial *s, uint8_t b)
 	return true;
 }
 
-/* Writes one byte to out_fd without ever blocking the vCPU for long. */
+/* Never waits: the byte goes out, waits in the buffer, or is dropped. */
 static void serial_out_byte(struct serial *s, uint8_t b)
 {
-	if (s->out_fd < 0)
+	if (!s->out)
 		return;
-	int waits = s->out_stalled ? 0 : SERIAL_OUT_TRIES;
-	for (int eintr = 0; eintr < 16;) {
-		ssize_t n = write(s->out_fd, &b, 1);
-		if (n == 1) {
-			s->stats.out_bytes++;
+	int r = outbuf_put(s->out, &b, 1);
+	if (r == 0) {
+		s->stats.out_bytes++;
+		/* Caught up: a later stall is news again. */
+		if (s->out_stalled && outbuf_pending(s->out) == 0)
 			s->out_stalled = false;
-			return;
-		}
-		if (n < 0 && errno == EINTR) {
-			eintr++;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && waits-- > 0) {
-			struct pollfd pfd = { .fd = s->out_fd, .events = POLLOUT };
-			poll(&pfd, 1, SERIAL_OUT_WAIT_MS);
-			continue;
-		}
-		break;
+		return;
 	}
-	int err = errno;
 	s->stats.out_dropped++;
 	if (!s->out_stalled) /* once per stall; stats count every byte */
-		log_ratelimited(LOG_WARN, "serial: dropping output (%s)", strerror(err));
+		log_ratelimited(LOG_WARN,
+				"serial: the console output is %s: dropping the guest's output "
+				"(uart.missed_write_count)",
+				r == -ENOBUFS ? "not being read" : strerror(-r));
 	s->out_stalled = true;
 }
 
@@ -388,7 +379,19 @@ int serial_create(struct serial **out, const struct irq_line *irq, int out_fd)
 	}
 	if (irq)
 		s->irq = *irq;
-	s->out_fd = out_fd;
+	if (out_fd >= 0) {
+		struct outfd sink;
+		int r = outbuf_create(&s->out, SERIAL_OUT_BUFFER);
+		if (r == 0)
+			r = outfd_open_shared(&sink, out_fd);
+		if (r < 0) {
+			outbuf_destroy(s->out);
+			pthread_mutex_destroy(&s->lock);
+			free(s);
+			return r;
+		}
+		outbuf_set_sink(s->out, &sink);
+	}
 	serial_reset(s);
 	*out = s;
 	return 0;
@@ -397,6 +400,11 @@ int serial_create(struct serial **out, const struct irq_line *irq, int out_fd)
 int serial_register(struct serial *s, struct bus *pio, uint16_t base)
 {
 	return bus_add(pio, base, SERIAL_NR_PORTS, &serial_bus_ops, s, "serial");
+}
+
+struct outbuf *serial_output(struct serial *s)
+{
+	return s->out;
 }
 
 void serial_set_rx_ready_cb(struct serial *s, void (*cb)(void *ctx), void *ctx)
@@ -520,6 +528,7 @@ void serial_destroy(struct serial *s)
 {
 	if (!s)
 		return;
+	outbuf_destroy(s->out);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

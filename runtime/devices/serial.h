@@ -21,10 +21,11 @@
 #define SERIAL_FIFO_SIZE 64 /* RX FIFO depth; the guest only sees trigger levels */
 
 struct serial;
+struct outbuf;
 
 struct serial_stats {
-	uint64_t out_bytes;    /* THR bytes written to out_fd */
-	uint64_t out_dropped;  /* THR bytes lost: out_fd full or failing */
+	uint64_t out_bytes;    /* THR bytes written to out_fd or queued for it */
+	uint64_t out_dropped;  /* THR bytes lost: the output buffer full, out_fd failing */
 	uint64_t in_bytes;     /* bytes accepted by serial_receive */
 	uint64_t missed_reads; /* guest reads of RBR with the FIFO empty */
 };
@@ -45,8 +46,14 @@ struct serial_state {
 };
 
 /* out_fd receives the guest's output; -1 discards it. The fd stays owned by
- * the caller. irq is copied. Returns 0 or -ENOMEM. */
+ * the caller and its flags unchanged (runtime/base/outfd.h). irq is copied.
+ * Returns 0 or -errno. */
 int serial_create(struct serial **out, const struct irq_line *irq, int out_fd);
+/* The output buffer in front of out_fd (NULL without one). THR writes
+ * never wait for out_fd: what it does not take at once is queued here, and
+ * its owner's event loop drains it (runtime/base/outbuf.h: watch the wake
+ * fd, then POLLOUT while outbuf_flush says -EAGAIN). Owned by the device. */
+struct outbuf *serial_output(struct serial *s);
 /* Claims ports [base, base + 8). Returns 0 or bus_add's error. */
 int serial_register(struct serial *s, struct bus *pio, uint16_t base);
 /* Bytes the RX FIFO can take now (1 deep while the guest keeps FIFOs off,

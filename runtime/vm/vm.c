@@ -150,6 +150,10 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	/* The console watches the UART's output buffer: unwatched before the
+	 * UART goes. */
+	if (vm->loop)
+		vm_unwatch(vm);
 	/* Devices before the backend's VM: virtio transports hold irqfds and
 	 * ioeventfds on it; before the hub their fds are watched by. */
 	vm_devices_destroy(&vm->devs);
@@ -170,8 +174,6 @@ void vm_destroy(struct vm *vm)
 	vm->uffd_conn = -1;
 	bus_destroy(&vm->mmio);
 	bus_destroy(&vm->pio);
-	if (vm->loop)
-		vm_unwatch(vm);
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
 	vm->exit_efd = -1;

@@ -209,20 +209,50 @@ Test(api_controller, logger_applies)
 	char body[256];
 	snprintf(body, sizeof(body),
 		 "{\"log_path\":\"%s\",\"level\":\"Debug\",\"show_level\":true,"
-		 "\"show_log_origin\":true,\"module\":\"tests\"}",
+		 "\"show_log_origin\":true,\"module\":\"runtime/control\"}",
 		 path);
 	expect("PUT", "/logger", body, 204, NULL);
 	cr_assert_eq(log_get_level(), LOG_DEBUG);
-	log_info("marker one");
+	log_msg(LOG_INFO, "runtime/control/controller.c", 7, "marker one");
+	log_info("filtered out: not from runtime/control");
 	log_set_module(NULL);
 	expect("GET", "/vm/config", NULL, 200, "\"level\":\"Debug\"");
 	FILE *f = fopen(path, "r");
 	cr_assert_not_null(f);
 	char line[512] = "";
+	/* First the controller's own line for the PUT (Debug, runtime/control). */
 	cr_assert_not_null(fgets(line, sizeof(line), f));
-	fclose(f);
+	cr_assert(strstr(line, ":Debug:runtime/control/controller.c:"), "%s", line);
+	cr_assert_not_null(fgets(line, sizeof(line), f));
 	cr_assert(strstr(line, "marker one"), "%s", line);
-	cr_assert(strstr(line, ":Info:tests/unit/test_api_controller.c:"), "%s", line);
+	cr_assert(strstr(line, ":Info:runtime/control/controller.c:7]"), "%s", line);
+	while (fgets(line, sizeof(line), f))
+		cr_assert_not(strstr(line, "filtered out"), "%s", line);
+	fclose(f);
+	log_close();
+}
+
+/* A module that matches no source would silence every line. */
+Test(api_controller, logger_unknown_module_is_refused)
+{
+	log_set_level(LOG_WARN);
+	expect("PUT", "/logger", "{\"module\":\"runtime/nosuch\",\"level\":\"Debug\"}", 400,
+	       "logger: module: \\\"runtime/nosuch\\\" is no source folder or file of Ember");
+	cr_assert_eq(log_get_level(), LOG_WARN, "a refused PUT changes nothing");
+	expect("GET", "/vm/config", NULL, 200, "\"logger\":null");
+	expect("PUT", "/logger", "{\"module\":\"virtio\"}", 204, NULL);
+	log_set_module(NULL);
+}
+
+/* The VMM thread once hung in open() on a FIFO nobody reads. */
+Test(api_controller, logger_fifo_without_reader, .timeout = 5)
+{
+	char path[128], body[256];
+	snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	snprintf(body, sizeof(body), "{\"log_path\":\"%s\",\"level\":\"Info\"}", path);
+	expect("PUT", "/logger", body, 204, NULL);
+	log_info("nobody reads this");
 	log_close();
 }
 

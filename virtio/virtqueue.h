@@ -90,6 +90,9 @@ struct virtq {
 	bool indirect;  /* VIRTIO_F_INDIRECT_DESC negotiated (2.7.5.3) */
 	uint8_t *desc, *avail, *used; /* host views of the rings */
 	uint16_t last_avail;     /* next avail ring slot to read */
+	/* virtq_unpop may rewind last_avail down to here, no further: the
+	 * entries before were used (by virtq_pop or a push) or never popped. */
+	uint16_t unpop_floor;
 	uint16_t used_idx;       /* next used ring slot to write */
 	uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
 	bool signalled_valid;
@@ -110,9 +113,13 @@ void virtq_stop(struct virtq *vq);
  * is available, -EIO when the queue is (or just became) broken. Malformed
  * chains are completed with length 0 and skipped. */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
-/* Gives back the chain just popped (e.g. no room for it yet); it will be
- * popped again. Only valid right after a successful pop. */
-void virtq_unpop(struct virtq *vq);
+/* Gives back the last chain popped and not yet given back (e.g. no room
+ * for it yet); it will be popped again. Repeated calls give back earlier
+ * pops, newest first, but never rewind across an entry that is already
+ * used: one virtq_pop completed or skipped itself (a malformed chain), or
+ * any push since. -EINVAL then (or when nothing was popped): that chain
+ * stays the caller's, to complete with virtq_push. */
+int virtq_unpop(struct virtq *vq);
 /* Marks a chain used with `written` bytes written into its writable part.
  * Reports nothing to the written hook: for chains the device did not
  * write, or whose writes were reported with virtq_report_written. */

@@ -188,7 +188,8 @@ void vsock_rx_run(struct vsock *vs)
 			built = vsock_rx_conn(vs, c, &h);
 		}
 		if (!built) {
-			virtq_unpop(vq);
+			if (virtq_unpop(vq) < 0) /* cannot fail right after a pop */
+				virtq_push(vq, ch->head, 0);
 		} else {
 			viov_from_buf(ch->iov + ch->nr_out, ch->nr_in, 0, &h, sizeof(h));
 			virtq_push_chain(vq, ch, VSOCK_HDR_LEN + h.len);

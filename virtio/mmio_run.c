@@ -56,6 +56,8 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why)
 	t->live = false;
 	virtio_mmio_stop_queues(t);
 	pthread_mutex_unlock(&t->regs_lock);
+	/* Not the device's reset here: its caller may still be inside it. */
+	t->failing = true;
 	vd->stats.config_changes++;
 	virtio_mmio_raise(t, VIRTIO_MMIO_INT_CONFIG);
 }
@@ -76,6 +78,14 @@ void virtio_dev_leave(struct virtio_dev *vd)
 				virtio_dev_fail(vd, "a queue's ring is corrupt");
 				break;
 			}
+		}
+	}
+	if (t->failing) {
+		t->failing = false;
+		if (t->active) {
+			vd->ops->reset(vd);
+			t->active = false;
+			t->halted = true;
 		}
 	}
 	pthread_mutex_unlock(&t->run_lock);
@@ -107,9 +117,10 @@ static void mmio_on_ctrl(struct vhub_watch *w, uint32_t events)
 	unsigned pending = t->pending;
 	t->pending = 0;
 	pthread_mutex_unlock(&t->regs_lock);
-	if ((pending & VIRTIO_MMIO_PENDING_RESET) && t->active) {
-		d->ops->reset(d);
-		t->active = false;
+	if ((pending & VIRTIO_MMIO_PENDING_RESET) && (t->active || t->halted)) {
+		if (t->active)
+			d->ops->reset(d);
+		t->active = t->halted = false;
 		d->stats.resets++;
 	}
 	if ((pending & VIRTIO_MMIO_PENDING_ACTIVATE) && t->live && !t->active) {

@@ -322,6 +322,43 @@ Test(vnet, rx_into_readable_buffer_refused)
 		cr_assert_eq(p[i], 0);
 }
 
+/* Runs the hub n times without waiting; returns the callbacks run. */
+static int hub_work(int n)
+{
+	int ran = 0;
+	for (int i = 0; i < n; i++) {
+		int r = vhub_run(&bed.hub, 0);
+		cr_assert_geq(r, 0);
+		ran += r;
+	}
+	return ran;
+}
+
+/* Issue 11, finding 2: a device failed by one bad ring index must not
+ * leave its TAP watched (nothing drains it: the VMM thread would spin);
+ * the driver's reset and a new activation take it back. */
+Test(vnet, failed_device_leaves_the_tap_unwatched)
+{
+	start(BASE_FEATURES);
+	post_rx(4, 2048);
+	struct tq *tq = &bed.g.q[1];
+	tq_set_avail_idx(tq, (uint16_t)(tq->avail_idx + 1000));
+	tbed_kick(&bed, 1);
+	cr_assert(tmmio_rd(bed.t, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	static uint8_t frame[12 + 60];
+	cr_assert_eq(send(host, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+	cr_expect_eq(hub_work(50), 0, "the VMM thread works for a failed device");
+	cr_expect_eq(vnet_stats(dev)->rx_packets, 0);
+	/* The driver starts over: the frame waiting in the TAP arrives. */
+	tq_init(&bed.g, 0, QSZ);
+	tq_init(&bed.g, 1, QSZ);
+	cr_assert_eq(tmmio_init(bed.t, &bed.g, BASE_FEATURES), 0x0f);
+	thub_pump(&bed.hub);
+	post_rx(4, 2048);
+	cr_expect_eq(vnet_stats(dev)->rx_packets, 1);
+	cr_expect_eq(hub_work(5), 0);
+}
+
 /* --- a real TAP, in a network namespace of our own --- */
 
 static int set_up(const char *ifname)

@@ -448,6 +448,54 @@ Test(vsock, reset_drops_connections)
 	cr_expect_eq(vsock_stats(dev)->conns_closed, 1);
 }
 
+static int hub_work(int n)
+{
+	int ran = 0;
+	for (int i = 0; i < n; i++) {
+		int r = vhub_run(&bed.hub, 0);
+		cr_assert_geq(r, 0);
+		ran += r;
+	}
+	return ran;
+}
+
+/* Issue 11, finding 2: after one bad ring index the device needs a reset
+ * and nothing serves its sockets; left watched, a readable listener or
+ * connection would keep the VMM thread spinning. The failed device lets
+ * go of its connections and stops watching its listener until the driver
+ * resets it and activates it again. */
+Test(vsock, failed_device_releases_its_sockets)
+{
+	int fd = guest_connect();
+	struct tq *tq = &bed.g.q[1];
+	tq_set_avail_idx(tq, (uint16_t)(tq->avail_idx + 1000));
+	tbed_kick(&bed, 1);
+	cr_assert(tmmio_rd(bed.t, VIRTIO_MMIO_STATUS) & 0x40);
+	(void)!send(fd, "x", 1, MSG_NOSIGNAL);
+	int hfd = host_connect();
+	cr_expect_eq(hub_work(50), 0, "the VMM thread works for a failed device");
+	char buf[16];
+	cr_expect_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0, "connection not closed");
+	close(fd);
+	/* The driver starts over; the host connection that waited is served. */
+	for (unsigned i = 0; i < 3; i++)
+		tq_init(&bed.g, i, QSZ);
+	cr_assert_eq(tmmio_init(bed.t, &bed.g, dev->features), 0x0f);
+	thub_pump(&bed.hub);
+	for (uint16_t i = 0; i < 16; i++)
+		rx_post(i);
+	tx_slot = 0;
+	tbed_kick(&bed, 0);
+	cr_assert_eq(send(hfd, "CONNECT 5000\n", 13, 0), 13);
+	struct virtio_vsock_hdr h;
+	cr_assert(rx(&h, NULL, 0));
+	cr_expect_eq(h.op, VIRTIO_VSOCK_OP_REQUEST);
+	cr_expect_eq(h.dst_port, 5000);
+	close(hfd);
+	const struct vsock_stats *s = vsock_stats(dev);
+	cr_expect_eq(s->conns_opened - s->conns_closed, 1);
+}
+
 Test(vsock, existing_socket_path_refused)
 {
 	struct config_vsock v = { .present = true, .guest_cid = CID, .uds_path = uds };

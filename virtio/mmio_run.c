@@ -88,6 +88,11 @@ void virtio_dev_leave(struct virtio_dev *vd)
 			t->halted = true;
 		}
 	}
+	/* A queue left with work for the budget: its notification again, so
+	 * the hub comes back once whatever else is ready has had its turn. */
+	for (unsigned q = 0; q < vd->nr_queues; q++)
+		if (virtq_budget_reset(&vd->vqs[q]) && t->live)
+			virtio_mmio_efd_signal(t->notify_efd[q]);
 	pthread_mutex_unlock(&t->run_lock);
 }
 

@@ -217,7 +217,10 @@ static bool vnet_rx(struct vnet *n)
 		unsigned chains = vnet_rx_gather(n, &nr_iov);
 		if (!chains) {
 			n->rx_blocked = true;
-			n->stats.rx_blocked++;
+			/* Out of budget is not out of buffers: the transport comes
+			 * back to the queue (virtqueue.h). */
+			if (!vq->over_budget)
+				n->stats.rx_blocked++;
 			break;
 		}
 		ssize_t r;

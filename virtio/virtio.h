@@ -104,7 +104,8 @@ void virtio_dev_config_changed(struct virtio_dev *vd, const void *config, size_t
 void virtio_dev_fail(struct virtio_dev *vd, const char *why);
 /* Around a callback of the device's own fds (TAP, sockets): takes the run
  * lock; returns true if the device is active and may touch its queues.
- * leave also fails the device if a queue turned out broken. */
+ * leave also fails the device if a queue turned out broken, and brings the
+ * hub back to a queue whose VIRTQ_BUDGET ran out (virtqueue.h). */
 bool virtio_dev_enter(struct virtio_dev *vd);
 void virtio_dev_leave(struct virtio_dev *vd);
 /* Whether a negotiated feature is on (meaningful while active). */

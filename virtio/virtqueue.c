@@ -190,9 +190,14 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 					VQ_NAME(vq), vq->index, avail, pending, vq->last_avail, size);
 			return -EIO;
 		}
+		if (vq->taken >= VIRTQ_BUDGET) {
+			vq->over_budget = true;
+			return 0;
+		}
 		uint16_t head = vq_load16(vq->avail + 4 + 2 * (vq->last_avail % size),
 					  __ATOMIC_RELAXED);
 		vq->last_avail++;
+		vq->taken++;
 		if (head >= size) {
 			/* No descriptor to hand back: the entry is skipped, for
 			 * good (unpop must not rewind onto it). */
@@ -276,7 +281,8 @@ bool virtq_should_notify(struct virtq *vq)
 
 bool virtq_enable_notify(struct virtq *vq)
 {
-	if (!vq->live || vq->broken)
+	/* Over budget: no need to be told, the transport comes back. */
+	if (!vq->live || vq->broken || vq->over_budget)
 		return false;
 	if (vq->event_idx)
 		vq_store16(vq->used + 4 + 8ULL * vq->cfg.size, vq->last_avail, __ATOMIC_RELAXED);
@@ -286,6 +292,14 @@ bool virtq_enable_notify(struct virtq *vq)
 	 * buffer added in between is either seen now or notified (2.7.10). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return vq_avail_idx(vq) != vq->last_avail;
+}
+
+bool virtq_budget_reset(struct virtq *vq)
+{
+	bool over = vq->over_budget;
+	vq->taken = 0;
+	vq->over_budget = false;
+	return over;
 }
 
 bool virtq_has_avail(struct virtq *vq)

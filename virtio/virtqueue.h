@@ -35,6 +35,13 @@
 /* The largest queue any Ember device offers (Firecracker uses 256 too); it
  * also bounds a chain (descriptors, direct and indirect, per request). */
 #define VIRTQ_MAX_SIZE 256
+/* Avail entries one device callback may take from a queue, chains dropped
+ * as malformed included: a guest that keeps posting from another vCPU must
+ * not keep the VMM thread (the API, the other devices) as long as it likes.
+ * Past it virtq_pop finds nothing and virtq_enable_notify nothing new, so
+ * every device loop ends; the transport then calls virtq_budget_reset and
+ * comes back to the queue on the hub's next pass. */
+#define VIRTQ_BUDGET 256
 
 /* What the driver wrote into the transport's queue registers. */
 struct virtq_config {
@@ -96,6 +103,8 @@ struct virtq {
 	uint16_t used_idx;       /* next used ring slot to write */
 	uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
 	bool signalled_valid;
+	unsigned taken;    /* avail entries taken since the budget was reset */
+	bool over_budget;  /* and some were left for later */
 	struct virtq_stats stats;
 };
 
@@ -136,6 +145,8 @@ bool virtq_should_notify(struct virtq *vq);
 /* Tells the driver to notify us for the next buffer (2.7.10) and returns
  * true if buffers arrived meanwhile, so the caller keeps popping. */
 bool virtq_enable_notify(struct virtq *vq);
+/* A new budget; true if the last one ran out with entries left. */
+bool virtq_budget_reset(struct virtq *vq);
 /* Whether unread entries are in the avail ring (no side effects). */
 bool virtq_has_avail(struct virtq *vq);
 

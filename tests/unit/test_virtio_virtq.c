@@ -504,6 +504,27 @@ Test(virtq, unpop_rewinds_consecutive_pops_and_nothing_more)
 	cr_expect_eq(ch.head, 1);
 }
 
+Test(virtq, budget_ends_a_pass_and_says_so)
+{
+	uint64_t a = tguest_alloc(&g, 4);
+	tq_desc(q, 0, a, 4, 0, 0);
+	tq_desc(q, 1, TDRV_MEM - 8, 16, 0, 0); /* malformed: counts too */
+	for (int i = 0; i < VIRTQ_BUDGET; i++) {
+		tq_post(q, i % 2 ? 1 : 0);
+		int r = virtq_pop(&vq, &ch);
+		if (r == 1)
+			virtq_push(&vq, ch.head, 0);
+	}
+	tq_post(q, 0);
+	cr_expect_eq(virtq_pop(&vq, &ch), 0);
+	cr_expect_not(virtq_enable_notify(&vq), "the loop must end");
+	cr_expect(virtq_budget_reset(&vq));
+	cr_expect_not(virtq_budget_reset(&vq));
+	cr_expect_eq(virtq_pop(&vq, &ch), 1);
+	cr_expect_eq(virtq_pop(&vq, &ch), 0);
+	cr_expect_not(virtq_budget_reset(&vq), "nothing was left");
+}
+
 Test(virtq, notify_respects_no_interrupt_flag)
 {
 	virtq_push(&vq, 0, 0);

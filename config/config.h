@@ -44,6 +44,9 @@
  * 0xffffffff (VMADDR_CID_ANY); see virtio spec 1.2 section 5.10.4. */
 #define CONFIG_VSOCK_CID_MIN 3U
 #define CONFIG_VSOCK_CID_MAX 0xfffffffeU
+/* Ember extension "max_connections": an anti-typo bound only; the device
+ * also keeps it under its share of the fd limit (virtio/vsock.h). */
+#define CONFIG_VSOCK_MAX_CONNS 1048576U
 
 enum config_cpu_template {
 	CONFIG_CPU_TEMPLATE_NONE,
@@ -120,6 +123,9 @@ struct config_vsock {
 	char *vsock_id; /* deprecated by Firecracker; kept only to echo it back */
 	uint32_t guest_cid;
 	char *uds_path;
+	/* Ember extension: cap on open connections; 0 = the device's default
+	 * (virtio/vsock.h), and then not shown in GET /vm/config. */
+	uint32_t max_connections;
 };
 
 /* "entropy": the section's presence enables virtio-rng. */

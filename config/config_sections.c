@@ -198,9 +198,10 @@ void config_vsock_free(struct config_vsock *v)
 
 int config_parse_vsock(json_t *obj, struct config_vsock *out, struct errbuf *err)
 {
-	static const char *const fields[] = { "vsock_id", "guest_cid", "uds_path", NULL };
+	static const char *const fields[] = { "vsock_id", "guest_cid", "uds_path",
+					      "max_connections", NULL };
 	struct config_vsock v = { .present = true };
-	uint64_t cid = 0;
+	uint64_t cid = 0, max_conns = 0;
 	int rc = config_expect_object(obj, err);
 	if (!rc)
 		rc = config_check_fields(obj, fields, err);
@@ -211,11 +212,15 @@ int config_parse_vsock(json_t *obj, struct config_vsock *out, struct errbuf *err
 				    CONFIG_VSOCK_CID_MAX, &cid, err);
 	if (rc >= 0)
 		rc = config_get_path(obj, "uds_path", true, &v.uds_path, err);
+	if (rc >= 0)
+		rc = config_get_u64(obj, "max_connections", false, 1, CONFIG_VSOCK_MAX_CONNS,
+				    &max_conns, err);
 	if (rc < 0) {
 		config_vsock_free(&v);
 		return rc;
 	}
 	v.guest_cid = (uint32_t)cid;
+	v.max_connections = (uint32_t)max_conns;
 	*out = v;
 	return 0;
 }
@@ -224,9 +229,16 @@ json_t *config_vsock_to_json(const struct config_vsock *v)
 {
 	if (!v->present)
 		return json_null();
-	/* Firecracker skips vsock_id when it was not given. */
-	return json_pack("{s:s*, s:I, s:s}", "vsock_id", v->vsock_id, "guest_cid",
-			 (json_int_t)v->guest_cid, "uds_path", v->uds_path);
+	/* Firecracker skips vsock_id when it was not given; our extension
+	 * shows only when set, so Firecracker-shaped input stays so. */
+	json_t *j = json_pack("{s:s*, s:I, s:s}", "vsock_id", v->vsock_id, "guest_cid",
+			      (json_int_t)v->guest_cid, "uds_path", v->uds_path);
+	if (j && v->max_connections &&
+	    json_object_set_new(j, "max_connections", json_integer(v->max_connections)) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 /* ---- entropy ---- */

@@ -107,8 +107,11 @@ struct virtio_mmio {
 	unsigned pending;         /* VIRTIO_MMIO_PENDING_* for the VMM thread */
 	/* run_lock */
 	bool live;                /* queues started; device may run once active */
-	/* VMM thread */
+	/* VMM thread, run_lock */
 	bool active;              /* dev->ops->activate succeeded */
+	/* virtio_dev_fail ran: virtio_dev_leave resets the device at once
+	 * (failing), which then waits for the driver's reset (halted). */
+	bool failing, halted;
 	int ctrl_efd;
 	struct vhub_watch ctrl_w;
 	int notify_efd[VIRTIO_MAX_QUEUES];

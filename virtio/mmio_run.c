@@ -56,6 +56,8 @@ void virtio_dev_fail(struct virtio_dev *vd, const char *why)
 	t->live = false;
 	virtio_mmio_stop_queues(t);
 	pthread_mutex_unlock(&t->regs_lock);
+	/* Not the device's reset here: its caller may still be inside it. */
+	t->failing = true;
 	vd->stats.config_changes++;
 	virtio_mmio_raise(t, VIRTIO_MMIO_INT_CONFIG);
 }
@@ -78,6 +80,19 @@ void virtio_dev_leave(struct virtio_dev *vd)
 			}
 		}
 	}
+	if (t->failing) {
+		t->failing = false;
+		if (t->active) {
+			vd->ops->reset(vd);
+			t->active = false;
+			t->halted = true;
+		}
+	}
+	/* A queue left with work for the budget: its notification again, so
+	 * the hub comes back once whatever else is ready has had its turn. */
+	for (unsigned q = 0; q < vd->nr_queues; q++)
+		if (virtq_budget_reset(&vd->vqs[q]) && t->live)
+			virtio_mmio_efd_signal(t->notify_efd[q]);
 	pthread_mutex_unlock(&t->run_lock);
 }
 
@@ -107,9 +122,10 @@ static void mmio_on_ctrl(struct vhub_watch *w, uint32_t events)
 	unsigned pending = t->pending;
 	t->pending = 0;
 	pthread_mutex_unlock(&t->regs_lock);
-	if ((pending & VIRTIO_MMIO_PENDING_RESET) && t->active) {
-		d->ops->reset(d);
-		t->active = false;
+	if ((pending & VIRTIO_MMIO_PENDING_RESET) && (t->active || t->halted)) {
+		if (t->active)
+			d->ops->reset(d);
+		t->active = t->halted = false;
 		d->stats.resets++;
 	}
 	if ((pending & VIRTIO_MMIO_PENDING_ACTIVATE) && t->live && !t->active) {

@@ -134,6 +134,34 @@ static void vnet_tx(struct vnet *n)
 
 /* --- TAP -> guest --- */
 
+/* Tells the written hook about gathered chain i, all of its writable part:
+ * readv's spread is not worth tracking. */
+static void vnet_rx_report(struct vnet *n, unsigned i)
+{
+	for (unsigned j = n->rx_iov[i]; j < n->rx_iov[i + 1]; j++)
+		virtq_report_written(&n->vd.vqs[VNET_RXQ], n->iov_gpa[j], n->iov[j].iov_len);
+}
+
+/* Gives gathered chains [from, to) back for the next frame, newest first.
+ * Those virtq_unpop refuses (a malformed entry the guest placed between
+ * them was completed already) go back to the guest empty instead of
+ * being lost. */
+static void vnet_rx_giveback(struct vnet *n, unsigned from, unsigned to)
+{
+	struct virtq *vq = &n->vd.vqs[VNET_RXQ];
+	while (to > from) {
+		if (virtq_unpop(vq) == 0) {
+			to--;
+			continue;
+		}
+		for (unsigned i = from; i < to; i++) {
+			vnet_rx_report(n, i);
+			virtq_push(vq, n->rx_head[i], 0);
+		}
+		return;
+	}
+}
+
 /* Gathers guest buffers for one frame into n->iov. Returns the number of
  * chains taken (0: none or not enough; they were given back). */
 static unsigned vnet_rx_gather(struct vnet *n, unsigned *nr_iov)
@@ -159,7 +187,8 @@ static unsigned vnet_rx_gather(struct vnet *n, unsigned *nr_iov)
 				virtq_push(vq, c->head, 0);
 				continue;
 			}
-			virtq_unpop(vq);
+			if (virtq_unpop(vq) < 0) /* cannot fail right after a pop */
+				virtq_push(vq, c->head, 0);
 			break;
 		}
 		memcpy(n->iov + *nr_iov, c->iov + c->nr_out, c->nr_in * sizeof(struct iovec));
@@ -174,8 +203,7 @@ static unsigned vnet_rx_gather(struct vnet *n, unsigned *nr_iov)
 	}
 	if (chains && (space >= need || !mrg))
 		return chains;
-	while (chains--)
-		virtq_unpop(vq);
+	vnet_rx_giveback(n, 0, chains);
 	return 0;
 }
 
@@ -189,7 +217,10 @@ static bool vnet_rx(struct vnet *n)
 		unsigned chains = vnet_rx_gather(n, &nr_iov);
 		if (!chains) {
 			n->rx_blocked = true;
-			n->stats.rx_blocked++;
+			/* Out of budget is not out of buffers: the transport comes
+			 * back to the queue (virtqueue.h). */
+			if (!vq->over_budget)
+				n->stats.rx_blocked++;
 			break;
 		}
 		ssize_t r;
@@ -197,8 +228,7 @@ static bool vnet_rx(struct vnet *n)
 			r = readv(n->fd, n->iov, (int)nr_iov);
 		while (r < 0 && errno == EINTR);
 		if (r < (ssize_t)VNET_HDR_LEN) {
-			for (unsigned i = 0; i < chains; i++)
-				virtq_unpop(vq);
+			vnet_rx_giveback(n, 0, chains);
 			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 				log_ratelimited(LOG_WARN, "%s: TAP read: %s", n->name, strerror(errno));
 			if (r > 0) {
@@ -219,14 +249,11 @@ static bool vnet_rx(struct vnet *n)
 		/* 5.1.6.4: num_buffers, 1 without mergeable buffers. */
 		viov_from_buf(n->iov, nr_iov, offsetof(struct virtio_net_hdr_v1, num_buffers),
 			      &used, sizeof(used));
-		for (unsigned i = used; i < chains; i++)
-			virtq_unpop(vq);
+		vnet_rx_giveback(n, used, chains);
 		left = (uint32_t)r;
 		for (unsigned i = 0; i < used; i++) {
 			uint32_t k = left < n->rx_len[i] ? left : n->rx_len[i];
-			/* The whole chain: readv's spread is not worth tracking. */
-			for (unsigned j = n->rx_iov[i]; j < n->rx_iov[i + 1]; j++)
-				virtq_report_written(vq, n->iov_gpa[j], n->iov[j].iov_len);
+			vnet_rx_report(n, i);
 			virtq_push(vq, n->rx_head[i], k);
 			left -= k;
 		}

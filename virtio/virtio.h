@@ -96,11 +96,16 @@ void virtio_dev_signal_used(struct virtio_dev *vd, unsigned q);
  * gets a config-change interrupt (4.2.2.1). */
 void virtio_dev_config_changed(struct virtio_dev *vd, const void *config, size_t len);
 /* The device cannot go on: NEEDS_RESET plus a config-change interrupt
- * (2.1.2), queues stopped until the driver resets. */
+ * (2.1.2), queues stopped until the driver resets. Nothing would serve
+ * the device's host fds meanwhile, and a readable one left in the hub
+ * keeps the VMM thread spinning: if it was active, its reset op runs as
+ * the callback that failed it ends (virtio_dev_leave), not at the
+ * driver's reset; activation after that reset takes them back. */
 void virtio_dev_fail(struct virtio_dev *vd, const char *why);
 /* Around a callback of the device's own fds (TAP, sockets): takes the run
  * lock; returns true if the device is active and may touch its queues.
- * leave also fails the device if a queue turned out broken. */
+ * leave also fails the device if a queue turned out broken, and brings the
+ * hub back to a queue whose VIRTQ_BUDGET ran out (virtqueue.h). */
 bool virtio_dev_enter(struct virtio_dev *vd);
 void virtio_dev_leave(struct virtio_dev *vd);
 /* Whether a negotiated feature is on (meaningful while active). */

@@ -190,11 +190,18 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 					VQ_NAME(vq), vq->index, avail, pending, vq->last_avail, size);
 			return -EIO;
 		}
+		if (vq->taken >= VIRTQ_BUDGET) {
+			vq->over_budget = true;
+			return 0;
+		}
 		uint16_t head = vq_load16(vq->avail + 4 + 2 * (vq->last_avail % size),
 					  __ATOMIC_RELAXED);
 		vq->last_avail++;
+		vq->taken++;
 		if (head >= size) {
-			/* No descriptor to hand back: the entry is skipped. */
+			/* No descriptor to hand back: the entry is skipped, for
+			 * good (unpop must not rewind onto it). */
+			vq->unpop_floor = vq->last_avail;
 			vq->stats.malformed++;
 			log_ratelimited(LOG_WARN, "%s q%u: avail ring head %u >= size %u, dropped",
 					VQ_NAME(vq), vq->index, head, size);
@@ -208,14 +215,17 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 		vq->stats.malformed++;
 		log_ratelimited(LOG_WARN, "%s q%u: malformed chain at head %u (%s), dropped",
 				VQ_NAME(vq), vq->index, head, strerror(-r));
-		virtq_push(vq, head, 0);
+		virtq_push(vq, head, 0); /* which also moves unpop_floor past it */
 	}
 }
 
-void virtq_unpop(struct virtq *vq)
+int virtq_unpop(struct virtq *vq)
 {
+	if (!vq->live || vq->last_avail == vq->unpop_floor)
+		return -EINVAL;
 	vq->last_avail--;
 	vq->stats.popped--;
+	return 0;
 }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
@@ -226,6 +236,9 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	vq_store32(e, head);
 	vq_store32(e + 4, written);
 	vq->used_idx++;
+	/* Whatever was popped before is no longer the device's to give
+	 * back: rewinding over it could hand out a chain used already. */
+	vq->unpop_floor = vq->last_avail;
 	/* Release: the element must be visible before the index that
 	 * publishes it (2.7.8.2 / 2.7.14). */
 	vq_store16(vq->used + 2, vq->used_idx, __ATOMIC_RELEASE);
@@ -268,7 +281,8 @@ bool virtq_should_notify(struct virtq *vq)
 
 bool virtq_enable_notify(struct virtq *vq)
 {
-	if (!vq->live || vq->broken)
+	/* Over budget: no need to be told, the transport comes back. */
+	if (!vq->live || vq->broken || vq->over_budget)
 		return false;
 	if (vq->event_idx)
 		vq_store16(vq->used + 4 + 8ULL * vq->cfg.size, vq->last_avail, __ATOMIC_RELAXED);
@@ -278,6 +292,14 @@ bool virtq_enable_notify(struct virtq *vq)
 	 * buffer added in between is either seen now or notified (2.7.10). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return vq_avail_idx(vq) != vq->last_avail;
+}
+
+bool virtq_budget_reset(struct virtq *vq)
+{
+	bool over = vq->over_budget;
+	vq->taken = 0;
+	vq->over_budget = false;
+	return over;
 }
 
 bool virtq_has_avail(struct virtq *vq)
@@ -312,6 +334,7 @@ int virtq_restore(struct virtq *vq, const struct guest_mem *mem, const struct vi
 	if (r < 0)
 		return r;
 	vq->last_avail = st->last_avail;
+	vq->unpop_floor = st->last_avail;
 	vq->used_idx = st->used_idx;
 	vq->signalled_used = st->signalled_used;
 	vq->signalled_valid = st->signalled_valid;

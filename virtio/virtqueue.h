@@ -35,6 +35,13 @@
 /* The largest queue any Ember device offers (Firecracker uses 256 too); it
  * also bounds a chain (descriptors, direct and indirect, per request). */
 #define VIRTQ_MAX_SIZE 256
+/* Avail entries one device callback may take from a queue, chains dropped
+ * as malformed included: a guest that keeps posting from another vCPU must
+ * not keep the VMM thread (the API, the other devices) as long as it likes.
+ * Past it virtq_pop finds nothing and virtq_enable_notify nothing new, so
+ * every device loop ends; the transport then calls virtq_budget_reset and
+ * comes back to the queue on the hub's next pass. */
+#define VIRTQ_BUDGET 256
 
 /* What the driver wrote into the transport's queue registers. */
 struct virtq_config {
@@ -90,9 +97,14 @@ struct virtq {
 	bool indirect;  /* VIRTIO_F_INDIRECT_DESC negotiated (2.7.5.3) */
 	uint8_t *desc, *avail, *used; /* host views of the rings */
 	uint16_t last_avail;     /* next avail ring slot to read */
+	/* virtq_unpop may rewind last_avail down to here, no further: the
+	 * entries before were used (by virtq_pop or a push) or never popped. */
+	uint16_t unpop_floor;
 	uint16_t used_idx;       /* next used ring slot to write */
 	uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
 	bool signalled_valid;
+	unsigned taken;    /* avail entries taken since the budget was reset */
+	bool over_budget;  /* and some were left for later */
 	struct virtq_stats stats;
 };
 
@@ -110,9 +122,13 @@ void virtq_stop(struct virtq *vq);
  * is available, -EIO when the queue is (or just became) broken. Malformed
  * chains are completed with length 0 and skipped. */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
-/* Gives back the chain just popped (e.g. no room for it yet); it will be
- * popped again. Only valid right after a successful pop. */
-void virtq_unpop(struct virtq *vq);
+/* Gives back the last chain popped and not yet given back (e.g. no room
+ * for it yet); it will be popped again. Repeated calls give back earlier
+ * pops, newest first, but never rewind across an entry that is already
+ * used: one virtq_pop completed or skipped itself (a malformed chain), or
+ * any push since. -EINVAL then (or when nothing was popped): that chain
+ * stays the caller's, to complete with virtq_push. */
+int virtq_unpop(struct virtq *vq);
 /* Marks a chain used with `written` bytes written into its writable part.
  * Reports nothing to the written hook: for chains the device did not
  * write, or whose writes were reported with virtq_report_written. */
@@ -129,6 +145,8 @@ bool virtq_should_notify(struct virtq *vq);
 /* Tells the driver to notify us for the next buffer (2.7.10) and returns
  * true if buffers arrived meanwhile, so the caller keeps popping. */
 bool virtq_enable_notify(struct virtq *vq);
+/* A new budget; true if the last one ran out with entries left. */
+bool virtq_budget_reset(struct virtq *vq);
 /* Whether unread entries are in the avail ring (no side effects). */
 bool virtq_has_avail(struct virtq *vq);
 

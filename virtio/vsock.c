@@ -188,7 +188,8 @@ void vsock_rx_run(struct vsock *vs)
 			built = vsock_rx_conn(vs, c, &h);
 		}
 		if (!built) {
-			virtq_unpop(vq);
+			if (virtq_unpop(vq) < 0) /* cannot fail right after a pop */
+				virtq_push(vq, ch->head, 0);
 		} else {
 			viov_from_buf(ch->iov + ch->nr_out, ch->nr_in, 0, &h, sizeof(h));
 			virtq_push_chain(vq, ch, VSOCK_HDR_LEN + h.len);
@@ -321,6 +322,8 @@ static void vsock_tx_packet(struct vsock *vs)
 static void vsock_notify(struct virtio_dev *vd, unsigned q)
 {
 	struct vsock *vs = (struct vsock *)vd;
+	/* Fds may have come free elsewhere in the process meanwhile. */
+	vsock_listen_resume(vs);
 	/* Before any packet, so that new connections are not reset too. */
 	if (vs->reset_event_due)
 		vsock_send_reset_event(vs);
@@ -344,12 +347,15 @@ static int vsock_activate(struct virtio_dev *vd)
 {
 	struct vsock *vs = (struct vsock *)vd;
 	vs->next_local_port = VSOCK_LOCAL_PORT_FIRST;
+	vs->listen_paused = false;
 	return vhub_add(vd->hub, &vs->listen_w, vs->listen_fd, EPOLLIN, vsock_on_listen, vs);
 }
 
 static void vsock_reset(struct virtio_dev *vd)
 {
 	struct vsock *vs = (struct vsock *)vd;
+	/* First: freeing connections must not make it watch the listener. */
+	vs->listen_paused = false;
 	vhub_del(vd->hub, &vs->listen_w);
 	vsock_conn_free_all(vs);
 	vs->nr_orphans = 0;
@@ -367,6 +373,7 @@ static void vsock_counters(const struct virtio_dev *vd, device_counter_fn fn, vo
 	fn(ctx, "conns_added", s->conns_opened);
 	fn(ctx, "conns_removed", s->conns_closed);
 	fn(ctx, "conn_event_fails", s->conns_refused);
+	fn(ctx, "ember_conns_over_limit", s->conns_over_limit);
 	fn(ctx, "ember_rsts_dropped", s->rsts_dropped);
 	fn(ctx, "ember_credit_violations", s->credit_violations);
 	fn(ctx, "ember_rsts_sent", s->rsts_sent);
@@ -439,6 +446,7 @@ int vsock_create(const struct config_vsock *cfg, struct virtio_dev **out, struct
 		return err_set(err, -ENOMEM, "virtio-vsock: out of memory");
 	}
 	vs->guest_cid = cfg->guest_cid;
+	vs->max_conns = vsock_conn_limit(cfg->max_connections);
 	memcpy(vs->config, &vs->guest_cid, sizeof(vs->config)); /* 5.10.4: le64 guest_cid */
 	vs->listen_w.fd = -1;
 	strcpy(sa.sun_path, cfg->uds_path);
@@ -477,4 +485,9 @@ int vsock_create(const struct config_vsock *cfg, struct virtio_dev **out, struct
 const struct vsock_stats *vsock_stats(const struct virtio_dev *vd)
 {
 	return &((const struct vsock *)vd)->stats;
+}
+
+unsigned vsock_max_conns(const struct virtio_dev *vd)
+{
+	return ((const struct vsock *)vd)->max_conns;
 }

@@ -3,7 +3,21 @@
  * become connections to the Unix socket "<uds_path>_P"; a host process
  * reaches guest port P by connecting to "<uds_path>" and sending
  * "CONNECT P\n", answered with "OK <host port>\n" once the guest accepts.
- * Credit-based flow control per section 5.10.6.3 in both directions. */
+ * Credit-based flow control per section 5.10.6.3 in both directions.
+ *
+ * Every connection holds one host fd, so their number is capped per device,
+ * well under the process's fd limit: a guest opening connections must not
+ * starve the API and the rest of the VMM of fds. The cap is the config's
+ * "max_connections" (an Ember extension), lowered to half of RLIMIT_NOFILE's
+ * soft limit if above it; by default a quarter of that limit as it is when
+ * the device is created (the VMM raises it to the hard limit at start-up)
+ * and never more than VSOCK_DEFAULT_MAX_CONNS: 256 with the usual soft
+ * limit of 1024. Over the cap a guest's REQUEST gets an RST and a host
+ * connection is accepted and closed at once; both count in conns_refused
+ * and conns_over_limit, and the first is logged (once per device). Out of
+ * fds all the same, host connections wait in the listen backlog, unwatched
+ * (a listener that stays readable would keep the VMM thread spinning), until
+ * one of the device's connections closes or the guest notifies a queue. */
 #ifndef EMBER_VIRTIO_VSOCK_H
 #define EMBER_VIRTIO_VSOCK_H
 
@@ -19,6 +33,7 @@ struct vsock_stats {
 	uint64_t rx_packets, rx_bytes;  /* host -> guest (RX queue) */
 	uint64_t conns_opened, conns_closed;
 	uint64_t conns_refused;         /* no listener, too many, bad CONNECT line */
+	uint64_t conns_over_limit;      /* of those, refused for the cap */
 	uint64_t rsts_sent;
 	uint64_t malformed;             /* guest packets dropped as nonsense */
 	uint64_t credit_violations;     /* guest sent past our buffer: reset */
@@ -40,7 +55,12 @@ struct vsock_state {
 	uint64_t guest_cid; /* must be the configured one */
 };
 
+/* 1024 less a reserve for the VMM's own fds (API, console, devices). */
+#define VSOCK_DEFAULT_MAX_CONNS (1024u - 64u)
+
 int vsock_create(const struct config_vsock *cfg, struct virtio_dev **out, struct errbuf *err);
 const struct vsock_stats *vsock_stats(const struct virtio_dev *vd);
+/* The connection cap the device applies (see above). */
+unsigned vsock_max_conns(const struct virtio_dev *vd);
 
 #endif

@@ -49,10 +49,9 @@ static void vc_hash_del(struct vsock_conn *c)
 
 static void vc_on_event(struct vhub_watch *w, uint32_t events);
 
+/* The caller checked vsock_conn_room. */
 static struct vsock_conn *vc_new(struct vsock *vs, int fd, enum vsock_conn_state state)
 {
-	if (vs->nr_conns >= VSOCK_MAX_CONNS)
-		return NULL;
 	struct vsock_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -98,6 +97,8 @@ void vsock_conn_free(struct vsock_conn *c)
 	vs->stats.conns_closed++;
 	/* Events for it may still sit in the hub's current batch. */
 	vhub_defer_free(vs->vd.hub, c);
+	/* An fd came free: host connections may have been waiting for one. */
+	vsock_listen_resume(vs);
 }
 
 void vsock_conn_free_all(struct vsock *vs)
@@ -111,13 +112,19 @@ struct vsock_conn *vsock_conn_connect(struct vsock *vs, uint32_t local_port, uin
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", vs->uds_path, local_port);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || vs->nr_conns >= VSOCK_MAX_CONNS) {
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
 		vs->stats.conns_refused++;
 		return NULL;
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (!vsock_conn_room(vs))
 		return NULL;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_ratelimited(LOG_WARN, "virtio-vsock: guest port %u -> host port %u: socket: %s",
+				peer_port, local_port, strerror(errno));
+		vs->stats.conns_refused++;
+		return NULL;
+	}
 	/* A Unix connect either succeeds at once or fails (EAGAIN: the
 	 * listener's backlog is full, which we treat as refused). */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -363,6 +370,28 @@ static void vc_on_event(struct vhub_watch *w, uint32_t events)
 	virtio_dev_leave(&vs->vd);
 }
 
+void vsock_listen_resume(struct vsock *vs)
+{
+	if (!vs->listen_paused)
+		return;
+	vs->listen_paused = false;
+	if (vhub_add(vs->vd.hub, &vs->listen_w, vs->listen_fd, EPOLLIN, vsock_on_listen, vs) < 0)
+		vs->listen_paused = true; /* the next chance tries again */
+}
+
+/* accept4 failed with errno. */
+static void vc_accept_failed(struct vsock *vs)
+{
+	if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
+		return;
+	/* The connection stays queued and the listener readable: watched,
+	 * it would wake us for nothing, again and again. */
+	log_ratelimited(LOG_WARN, "virtio-vsock: cannot accept host connections: %s",
+			strerror(errno));
+	vhub_del(vs->vd.hub, &vs->listen_w);
+	vs->listen_paused = true;
+}
+
 void vsock_on_listen(struct vhub_watch *w, uint32_t events)
 {
 	(void)events;
@@ -374,16 +403,28 @@ void vsock_on_listen(struct vhub_watch *w, uint32_t events)
 	/* A bounded batch per wake-up; the listener stays readable if more. */
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(vs->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			vc_accept_failed(vs);
 			break;
-		struct vsock_conn *c = vc_new(vs, fd, VC_CONNECT_LINE);
-		if (!c) {
-			vs->stats.conns_refused++;
-			log_ratelimited(LOG_WARN, "virtio-vsock: too many connections, refused");
+		}
+		/* Over the cap, closing it at once is the refusal. */
+		if (!vsock_conn_room(vs)) {
 			close(fd);
 			continue;
 		}
-		vsock_conn_update_watch(c);
+		struct vsock_conn *c = vc_new(vs, fd, VC_CONNECT_LINE);
+		if (!c) {
+			vs->stats.conns_refused++;
+			close(fd);
+			continue;
+		}
+		/* Watched here, not by vsock_conn_update_watch: a connection
+		 * with no guest side yet has nothing to reset, it just goes. */
+		if (vhub_add(vs->vd.hub, &c->w, fd, EPOLLIN, vc_on_event, c) < 0) {
+			vs->stats.conns_refused++;
+			log_ratelimited(LOG_WARN, "virtio-vsock: cannot watch a host connection");
+			vsock_conn_free(c);
+		}
 	}
 	virtio_dev_leave(&vs->vd);
 }

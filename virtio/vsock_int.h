@@ -25,7 +25,6 @@
 #define VSOCK_MAX_PKT (64u * 1024)
 /* Tell the guest about freed space once this much was forwarded unannounced. */
 #define VSOCK_CREDIT_THRESHOLD (64u * 1024)
-#define VSOCK_MAX_CONNS 1024
 #define VSOCK_HASH 256
 #define VSOCK_MAX_ORPHAN_RST 64
 #define VSOCK_CONNECT_LINE_MAX 32
@@ -91,7 +90,9 @@ struct vsock {
 	struct vhub_watch listen_w;
 	struct vsock_conn *hash[VSOCK_HASH]; /* by (local_port, peer_port) */
 	struct vsock_conn *all;
-	unsigned nr_conns;
+	unsigned nr_conns, max_conns;
+	bool limit_logged;  /* the cap was hit once: said so */
+	bool listen_paused; /* out of fds: the listener is not watched */
 	uint32_t next_local_port;
 	struct vsock_conn *rxq_head, *rxq_tail;
 	struct vsock_orphan orphans[VSOCK_MAX_ORPHAN_RST];
@@ -124,6 +125,15 @@ uint32_t vsock_conn_peer_credit(const struct vsock_conn *c);
 /* The guest's RESPONSE to our REQUEST: tell the host process "OK <port>". */
 int vsock_conn_established(struct vsock_conn *c);
 void vsock_on_listen(struct vhub_watch *w, uint32_t events);
+/* Watches the listener again after running out of fds (vsock.h). */
+void vsock_listen_resume(struct vsock *vs);
+
+/* vsock_limit.c */
+/* The cap for a configured value (0: the default), from RLIMIT_NOFILE. */
+unsigned vsock_conn_limit(uint32_t configured);
+/* Whether one more connection fits; if not, counts the refusal (and says
+ * so in the log the first time). */
+bool vsock_conn_room(struct vsock *vs);
 
 /* vsock.c */
 /* Serves pending RX work while the guest has RX buffers. */

@@ -287,6 +287,30 @@ Test(config, out_of_range)
 #undef VS
 }
 
+Test(config, vsock_max_connections)
+{
+	struct vm_config c;
+	struct errbuf err = { "" };
+#define VM(n) "{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"" n "}}"
+	cr_assert_eq(load(VM(""), &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(c.vsock.max_connections, 0);
+	json_t *j = config_vsock_to_json(&c.vsock);
+	cr_assert_null(json_object_get(j, "max_connections"), "not shown when not set");
+	json_decref(j);
+	config_free(&c);
+	cr_assert_eq(load(VM(", \"max_connections\": 100"), &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(c.vsock.max_connections, 100);
+	j = config_vsock_to_json(&c.vsock);
+	cr_assert_eq(json_integer_value(json_object_get(j, "max_connections")), 100);
+	json_decref(j);
+	config_free(&c);
+	expect_err(VM(", \"max_connections\": 0"), -EINVAL,
+		   "field \"max_connections\" must be in 1..1048576 (got 0)");
+	expect_err(VM(", \"max_connections\": 1048577"), -EINVAL, "(got 1048577)");
+	expect_err(VM(", \"max_connections\": \"9\""), -EINVAL, "must be an integer");
+#undef VM
+}
+
 Test(config, machine_combinations)
 {
 	expect_err("{" BOOT ", \"machine-config\": {\"vcpu_count\": 3, \"mem_size_mib\": 128,"

@@ -494,6 +494,9 @@ Test(virtio_mmio, broken_ring_marks_needs_reset)
 	thub_pump(&hub);
 	cr_expect(status() & VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_expect(tmmio_rd(t, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	/* Nothing will drain the device's host fds now: it let go of them
+	 * at once, not at the driver's reset. */
+	cr_expect_eq(dev.resets, 1);
 	/* The only way on is a reset: writing the status back without
 	 * NEEDS_RESET does not clear it, adding FAILED keeps it. */
 	tmmio_wr(t, VIRTIO_MMIO_STATUS, status() | S_DOK);
@@ -506,6 +509,8 @@ Test(virtio_mmio, broken_ring_marks_needs_reset)
 	cr_expect_eq(tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1), S_ACK | S_DRV | S_FOK | S_DOK);
 	thub_pump(&hub);
 	cr_expect_eq(dev.activates, 2);
+	cr_expect_eq(dev.resets, 1, "reset once, not again at the driver's reset");
+	cr_expect_eq(dev.vd.stats.resets, 1);
 }
 
 Test(virtio_mmio, event_idx_negotiated_reaches_queue)

@@ -130,3 +130,31 @@ Test(vrng, snapshot_blob_checked)
 	cr_expect_eq(dev->ops->restore(dev, &st, sizeof(st) + 1), -EINVAL);
 	cr_expect_eq(virtio_mmio_restore(bed.t, sblob, (size_t)sblob_len), 0);
 }
+
+/* A guest on another vCPU reposting each buffer as soon as it is used. */
+static void repost(void *opaque, uint64_t gpa, uint64_t len)
+{
+	(void)opaque;
+	(void)gpa;
+	(void)len;
+	tq_post(&bed.g.q[0], 0);
+}
+
+/* Issue 11: a guest that keeps posting must not keep the VMM thread (the
+ * API, every other device) in one device's loop for as long as it likes:
+ * one pass takes a budget of buffers, and the queue is looked at again on
+ * the next pass. */
+Test(vrng, a_guest_that_keeps_posting_does_not_hold_the_vmm_thread, .timeout = 10)
+{
+	struct tq *q = &bed.g.q[0];
+	uint64_t a = tguest_alloc(&bed.g, 16);
+	tq_desc(q, 0, a, 16, VRING_DESC_F_WRITE, 0);
+	dev->vqs[0].written = (struct virtq_written_hook){ repost, NULL };
+	tq_post(q, 0);
+	tmmio_wr(bed.t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	cr_assert_eq(vhub_run(&bed.hub, 0), 1);
+	cr_expect_eq(vrng_stats(dev)->requests, VIRTQ_BUDGET);
+	cr_assert_eq(vhub_run(&bed.hub, 0), 1, "the queue was not looked at again");
+	cr_expect_eq(vrng_stats(dev)->requests, 2 * VIRTQ_BUDGET);
+	dev->vqs[0].written.fn = NULL;
+}

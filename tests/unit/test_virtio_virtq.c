@@ -448,6 +448,83 @@ Test(virtq, unpop_returns_the_chain)
 	cr_expect_eq(virtq_pop(&vq, &ch), 0);
 }
 
+/* Issue 11, finding 5: good A, malformed M, good B; pop A, pop B (M is
+ * completed on the way), then two unpops. Rewinding twice would land on M,
+ * complete it a second time and lose A. Only B may be given back. */
+Test(virtq, unpop_never_rewinds_across_a_completed_entry)
+{
+	uint64_t a = tguest_alloc(&g, 4);
+	tq_desc(q, 0, a, 4, 0, 0);
+	tq_desc(q, 1, TDRV_MEM - 8, 16, 0, 0); /* past guest memory */
+	tq_desc(q, 2, a, 4, 0, 0);
+	tq_post(q, 0);
+	tq_post(q, 1);
+	tq_post(q, 2);
+	cr_assert_eq(virtq_pop(&vq, &ch), 1);
+	cr_assert_eq(ch.head, 0);
+	cr_assert_eq(virtq_pop(&vq, &ch), 1);
+	cr_assert_eq(ch.head, 2);
+	cr_expect_eq(virtq_unpop(&vq), 0);
+	cr_expect_eq(virtq_unpop(&vq), -EINVAL, "A is still the caller's");
+	cr_assert_eq(virtq_pop(&vq, &ch), 1);
+	cr_expect_eq(ch.head, 2);
+	cr_expect_eq(virtq_pop(&vq, &ch), 0);
+	virtq_push(&vq, 0, 0);
+	virtq_push(&vq, 2, 0);
+	/* Each head used exactly once: M (by pop), A, B. */
+	uint32_t id, len, seen[3] = { 0 };
+	while (tq_used(q, &id, &len)) {
+		cr_assert_lt(id, 3);
+		seen[id]++;
+	}
+	cr_expect_eq(seen[0], 1);
+	cr_expect_eq(seen[1], 1, "M completed %u times", seen[1]);
+	cr_expect_eq(seen[2], 1);
+	cr_expect_eq(vq.stats.malformed, 1);
+}
+
+Test(virtq, unpop_rewinds_consecutive_pops_and_nothing_more)
+{
+	uint64_t a = tguest_alloc(&g, 4);
+	for (uint16_t i = 0; i < 3; i++) {
+		tq_desc(q, i, a, 4, 0, 0);
+		tq_post(q, i);
+	}
+	cr_expect_eq(virtq_unpop(&vq), -EINVAL, "nothing popped yet");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(virtq_pop(&vq, &ch), 1);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(virtq_unpop(&vq), 0);
+	cr_expect_eq(virtq_unpop(&vq), -EINVAL);
+	/* A chain the device completed is not given back either. */
+	cr_assert_eq(virtq_pop(&vq, &ch), 1);
+	virtq_push(&vq, ch.head, 0);
+	cr_expect_eq(virtq_unpop(&vq), -EINVAL);
+	cr_assert_eq(virtq_pop(&vq, &ch), 1);
+	cr_expect_eq(ch.head, 1);
+}
+
+Test(virtq, budget_ends_a_pass_and_says_so)
+{
+	uint64_t a = tguest_alloc(&g, 4);
+	tq_desc(q, 0, a, 4, 0, 0);
+	tq_desc(q, 1, TDRV_MEM - 8, 16, 0, 0); /* malformed: counts too */
+	for (int i = 0; i < VIRTQ_BUDGET; i++) {
+		tq_post(q, i % 2 ? 1 : 0);
+		int r = virtq_pop(&vq, &ch);
+		if (r == 1)
+			virtq_push(&vq, ch.head, 0);
+	}
+	tq_post(q, 0);
+	cr_expect_eq(virtq_pop(&vq, &ch), 0);
+	cr_expect_not(virtq_enable_notify(&vq), "the loop must end");
+	cr_expect(virtq_budget_reset(&vq));
+	cr_expect_not(virtq_budget_reset(&vq));
+	cr_expect_eq(virtq_pop(&vq, &ch), 1);
+	cr_expect_eq(virtq_pop(&vq, &ch), 0);
+	cr_expect_not(virtq_budget_reset(&vq), "nothing was left");
+}
+
 Test(virtq, notify_respects_no_interrupt_flag)
 {
 	virtq_push(&vq, 0, 0);

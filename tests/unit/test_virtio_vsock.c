@@ -1,6 +1,7 @@
 /* virtio/vsock*.c: packets both ways against real Unix sockets, both
  * connection directions, credit, and hostile packets. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_mmio.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -448,6 +450,54 @@ Test(vsock, reset_drops_connections)
 	cr_expect_eq(vsock_stats(dev)->conns_closed, 1);
 }
 
+static int hub_work(int n)
+{
+	int ran = 0;
+	for (int i = 0; i < n; i++) {
+		int r = vhub_run(&bed.hub, 0);
+		cr_assert_geq(r, 0);
+		ran += r;
+	}
+	return ran;
+}
+
+/* Issue 11, finding 2: after one bad ring index the device needs a reset
+ * and nothing serves its sockets; left watched, a readable listener or
+ * connection would keep the VMM thread spinning. The failed device lets
+ * go of its connections and stops watching its listener until the driver
+ * resets it and activates it again. */
+Test(vsock, failed_device_releases_its_sockets)
+{
+	int fd = guest_connect();
+	struct tq *tq = &bed.g.q[1];
+	tq_set_avail_idx(tq, (uint16_t)(tq->avail_idx + 1000));
+	tbed_kick(&bed, 1);
+	cr_assert(tmmio_rd(bed.t, VIRTIO_MMIO_STATUS) & 0x40);
+	(void)!send(fd, "x", 1, MSG_NOSIGNAL);
+	int hfd = host_connect();
+	cr_expect_eq(hub_work(50), 0, "the VMM thread works for a failed device");
+	char buf[16];
+	cr_expect_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0, "connection not closed");
+	close(fd);
+	/* The driver starts over; the host connection that waited is served. */
+	for (unsigned i = 0; i < 3; i++)
+		tq_init(&bed.g, i, QSZ);
+	cr_assert_eq(tmmio_init(bed.t, &bed.g, dev->features), 0x0f);
+	thub_pump(&bed.hub);
+	for (uint16_t i = 0; i < 16; i++)
+		rx_post(i);
+	tx_slot = 0;
+	tbed_kick(&bed, 0);
+	cr_assert_eq(send(hfd, "CONNECT 5000\n", 13, 0), 13);
+	struct virtio_vsock_hdr h;
+	cr_assert(rx(&h, NULL, 0));
+	cr_expect_eq(h.op, VIRTIO_VSOCK_OP_REQUEST);
+	cr_expect_eq(h.dst_port, 5000);
+	close(hfd);
+	const struct vsock_stats *s = vsock_stats(dev);
+	cr_expect_eq(s->conns_opened - s->conns_closed, 1);
+}
+
 Test(vsock, existing_socket_path_refused)
 {
 	struct config_vsock v = { .present = true, .guest_cid = CID, .uds_path = uds };
@@ -500,6 +550,180 @@ Test(vsock, random_packets)
 	cr_expect_gt(st->tx_packets, 1000);
 	cr_expect_gt(st->rsts_sent, 10);
 	cr_expect_gt(st->malformed, 10);
+}
+
+/* --- the connection cap (issue 11, finding 1) --- */
+
+static int nr_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	cr_assert_not_null(d);
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* The device is made under a soft fd limit of 128: a default cap of 32. */
+static void setup_fd_limit_128(void)
+{
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 128;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
+	setup();
+}
+
+TestSuite(vsock_cap, .init = setup_fd_limit_128, .fini = teardown, .timeout = 20);
+
+/* A new device with max_connections, driven up to DRIVER_OK. */
+static void vsock_recreate(uint32_t max)
+{
+	tbed_drop(&bed);
+	struct config_vsock v = { .present = true, .guest_cid = CID, .uds_path = uds,
+				  .max_connections = max };
+	struct errbuf err;
+	cr_assert_eq(vsock_create(&v, &dev, &err), 0, "%s", err.msg);
+	tbed_attach(&bed, dev);
+	for (unsigned i = 0; i < 3; i++)
+		tq_init(&bed.g, i, QSZ);
+	cr_assert_eq(tmmio_init(bed.t, &bed.g, dev->features), 0x0f);
+	thub_pump(&bed.hub);
+	for (uint16_t i = 0; i < 16; i++)
+		rx_post(i);
+	tx_slot = 0;
+	tbed_kick(&bed, 0);
+}
+
+/* The guest asks for port 52 from guest port p: true if it was accepted
+ * (the host end then in *hfd), false if refused with an RST. */
+static bool guest_open(int lfd, uint32_t p, int *hfd)
+{
+	tx_op(VIRTIO_VSOCK_OP_REQUEST, p, 52);
+	struct virtio_vsock_hdr h;
+	cr_assert(rx(&h, NULL, 0));
+	cr_assert_eq(h.dst_port, p);
+	if (h.op != VIRTIO_VSOCK_OP_RESPONSE) {
+		cr_assert_eq(h.op, VIRTIO_VSOCK_OP_RST);
+		return false;
+	}
+	*hfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(*hfd, 0);
+	return true;
+}
+
+/* A host process connecting to guest port 5000: true if the guest was
+ * asked (REQUEST), false if the device closed the connection. */
+static bool host_open(int *fd)
+{
+	*fd = host_connect();
+	cr_assert_eq(send(*fd, "CONNECT 5000\n", 13, 0), 13);
+	struct virtio_vsock_hdr h;
+	if (rx(&h, NULL, 0)) {
+		cr_assert_eq(h.op, VIRTIO_VSOCK_OP_REQUEST);
+		return true;
+	}
+	char buf[8];
+	ssize_t n = host_read(*fd, buf, sizeof(buf));
+	cr_assert(n == 0 || (n < 0 && errno == ECONNRESET), "%zd %s", n, strerror(errno));
+	close(*fd);
+	*fd = -1;
+	return false;
+}
+
+Test(vsock_cap, guest_over_the_default_cap_gets_rst)
+{
+	int lfd = host_listen(52);
+	int before = nr_fds();
+	int hfd[40], ok = 0, refused = 0;
+	for (uint32_t i = 0; i < 40; i++) {
+		if (guest_open(lfd, 1000 + i, &hfd[ok]))
+			ok++;
+		else
+			refused++;
+	}
+	cr_expect_eq(ok, 32, "a quarter of the fd limit");
+	cr_expect_eq(refused, 8);
+	/* The device's socket and the host's end of each: nothing more. */
+	cr_expect_leq(nr_fds() - before, 2 * 32);
+	const struct vsock_stats *s = vsock_stats(dev);
+	cr_expect_eq(s->conns_over_limit, 8);
+	cr_expect_eq(s->conns_refused, 8);
+	cr_expect_eq(vsock_max_conns(dev), 32);
+	/* The host side is refused too, and told by a close. */
+	int fd;
+	cr_expect_not(host_open(&fd));
+	cr_expect_eq(s->conns_over_limit, 9);
+	/* What is open still works. */
+	tx(mkhdr(VIRTIO_VSOCK_OP_RW, 1000, 52, 5), "hello", 5);
+	char buf[8];
+	cr_expect_eq(host_read(hfd[0], buf, sizeof(buf)), 5);
+	/* One closes: the host gets through again. */
+	tx_op(VIRTIO_VSOCK_OP_RST, 1005, 52);
+	cr_expect(host_open(&fd));
+	close(fd);
+	for (int i = 0; i < ok; i++)
+		close(hfd[i]);
+	close(lfd);
+}
+
+Test(vsock_cap, configured_cap_counts_both_directions)
+{
+	vsock_recreate(3);
+	cr_assert_eq(vsock_max_conns(dev), 3);
+	int lfd = host_listen(52), hfd[2], fd;
+	cr_assert(host_open(&fd));
+	cr_assert(guest_open(lfd, 1000, &hfd[0]));
+	cr_assert(guest_open(lfd, 1001, &hfd[1]));
+	cr_expect_not(guest_open(lfd, 1002, &hfd[1]));
+	int fd2;
+	cr_expect_not(host_open(&fd2));
+	cr_expect_eq(vsock_stats(dev)->conns_over_limit, 2);
+	/* The host connection goes (the guest refuses it): room again. */
+	tx_op(VIRTIO_VSOCK_OP_RST, 5000, 1u << 30);
+	close(fd);
+	cr_expect(guest_open(lfd, 1002, &fd));
+	close(fd);
+	close(hfd[0]);
+	close(hfd[1]);
+	close(lfd);
+}
+
+/* Out of fds for another reason: a host connection cannot be accepted,
+ * and a listener left watched would wake the VMM thread for nothing, over
+ * and over. It waits unwatched until the guest notifies a queue (or one
+ * of the device's connections closes). */
+Test(vsock_cap, out_of_fds_the_listener_waits)
+{
+	int hc = host_connect();
+	cr_assert_eq(send(hc, "CONNECT 5000\n", 13, 0), 13);
+	/* Every fd under the soft limit (128) in use. */
+	static int filler[128];
+	int nfill = 0;
+	for (int fd; nfill < 128 && (fd = dup(0)) >= 0;)
+		filler[nfill++] = fd;
+	cr_assert_eq(errno, EMFILE);
+	int ran = 0;
+	for (int i = 0; i < 20; i++)
+		ran += vhub_run(&bed.hub, 0);
+	while (nfill)
+		close(filler[--nfill]);
+	cr_expect_leq(ran, 1, "the listener woke the VMM thread %d times", ran);
+	struct virtio_vsock_hdr h;
+	cr_expect_not(rx(&h, NULL, 0));
+	/* Any guest notification looks again. */
+	tbed_kick(&bed, 1);
+	cr_assert(rx(&h, NULL, 0));
+	cr_expect_eq(h.op, VIRTIO_VSOCK_OP_REQUEST);
+	cr_expect_eq(h.dst_port, 5000);
+	close(hc);
+}
+
+Test(vsock_cap, configured_cap_stays_under_half_the_fd_limit)
+{
+	vsock_recreate(100);
+	cr_expect_eq(vsock_max_conns(dev), 64);
 }
 
 /* --- snapshot --- */

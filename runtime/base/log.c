@@ -68,6 +68,11 @@ void log_set_id(const char *id)
 	atomic_store(&log_id, id);
 }
 
+const char *log_get_id(void)
+{
+	return atomic_load(&log_id);
+}
+
 /* A module is a source folder at any depth ("runtime", "runtime/backend/tcg",
  * "virtio/") or one file ("runtime/vm/build.c"). */
 static bool log_module_match(const char *file, const char *module)

@@ -32,6 +32,8 @@ enum log_level log_get_level(void);
 void log_set_options(bool show_level, bool show_origin);
 /* The instance id every line carries (--id); the string must outlive the logger. */
 void log_set_id(const char *id);
+/* The id set (or "ember"); safe to call from a signal handler. */
+const char *log_get_id(void);
 /* Redirects output to path (appending, created 0600 if missing). Opened
  * non-blocking: a FIFO without a reader is opened read-write, as the
  * metrics sink is, so neither the open nor a write waits for a reader.
@@ -55,6 +57,11 @@ bool log_module_known(const char *module);
 /* Waits up to timeout_ms for what is queued to reach the sink. Returns 0,
  * -ETIMEDOUT, or the sink's -errno. */
 int log_flush(int timeout_ms);
+/* Sets up the sink (stderr unless a path was set) and starts the logger
+ * thread now rather than at the first line: main does so before it
+ * confines itself, so that the first open and the thread's creation
+ * happen before the VMM filter (docs/seccomp.md). */
+void log_start(void);
 /* A last flush (bounded), stops the logger thread (bounded) and goes back
  * to stderr. Never waits on a stalled sink for more than a fraction of a
  * second: SIGTERM must end the process promptly. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "runtime/base/outbuf.h"
+#include "runtime/base/seccomp.h"
 
 /* What may wait for a slow sink: a few hundred lines. */
 #define LOG_BUFFER_BYTES (64u << 10)
@@ -76,6 +77,9 @@ static void log_report_drops(struct outbuf *ob)
 static void *log_thread_main(void *arg)
 {
 	unsigned gen = (unsigned)(uintptr_t)arg;
+	/* Its sink was opened by the thread that started it (log_start). */
+	pthread_setname_np(pthread_self(), "ember-log");
+	seccomp_enter(THREAD_VMM);
 	struct outbuf *ob = atomic_load(&log_ob);
 	while (atomic_load(&log_gen) == gen) {
 		int r = outbuf_flush(ob);
@@ -136,6 +140,11 @@ static struct outbuf *log_ensure(void)
 	ob = log_start_locked();
 	pthread_mutex_unlock(&log_start_lock);
 	return ob;
+}
+
+void log_start(void)
+{
+	log_ensure();
 }
 
 /* Charges len bytes to the file; false (and one notice) past the cap. */

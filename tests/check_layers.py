@@ -32,6 +32,9 @@ LAYERS = {
     # The API sees the contract header only (it carries config/ types).
     "api": [BASE, "runtime/control/action.h"],
     "jailer": [BASE],
+    # The seccomp lists, their file format and compiler: only main.c
+    # includes them; threads reach their filter through runtime/base/seccomp.h.
+    "runtime/seccomp": [BASE],
 }
 # The only loose file: it ties everything together.
 TOP = {"runtime/main.c"}

@@ -21,6 +21,7 @@
 #include "api/server_int.h"
 #include "api/socket.h"
 #include "runtime/base/log.h"
+#include "runtime/base/seccomp.h"
 
 _Static_assert(API_DL_SLOTS == API_MAX_CONNS + 1, "a deadline slot for every connection MHD allows");
 
@@ -125,6 +126,9 @@ static int wait_ms(struct api_server *s)
 static void *serve(void *arg)
 {
 	struct api_server *s = arg;
+	/* Named and confined before the first request is read. */
+	pthread_setname_np(pthread_self(), "ember-api");
+	seccomp_enter(THREAD_API);
 	struct pollfd p[2] = { { .fd = s->mhd_fd, .events = POLLIN },
 			       { .fd = s->stop_efd, .events = POLLIN } };
 	for (;;) {

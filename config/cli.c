@@ -35,6 +35,11 @@ static const struct cli_flag {
 	F("boot-timer", CLI_BOOL, boot_timer, "      add the boot-timer device"),
 	F("metrics-path", CLI_STR, metrics_path, "PATH  write metrics to this file"),
 	F("accel", CLI_ACCEL, accel, "ACCEL kvm|tcg|auto: who runs the guest (default auto)"),
+	F("no-seccomp", CLI_BOOL, no_seccomp, "      no seccomp filters (not for production)"),
+	F("seccomp-filter", CLI_STR, seccomp_filter,
+	  "PATH  seccomp filters from this file (Firecracker's seccompiler JSON)"),
+	F("print-seccomp-filter", CLI_BOOL, print_seccomp,
+	  "      print the seccomp filters (built in, or --seccomp-filter's) as JSON and exit"),
 	F("version", CLI_BOOL, version, "      print the version and exit"),
 	F("help", CLI_BOOL, help, "      print this help and exit"),
 #undef F
@@ -47,7 +52,7 @@ void cli_usage(FILE *f)
 		   "Run one microVM, configured through the API socket or a config file\n"
 		   "(Firecracker's formats). Options take \"--opt VALUE\" or \"--opt=VALUE\".\n\n");
 	for (size_t i = 0; i < CLI_NFLAGS; i++)
-		fprintf(f, "  --%-16s %s\n", cli_flags[i].name, cli_flags[i].help);
+		fprintf(f, "  --%-20s %s\n", cli_flags[i].name, cli_flags[i].help);
 }
 
 static bool cli_id_valid(const char *id)
@@ -149,6 +154,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *out, struct errbuf *err)
 	}
 	if (!o.help && !o.version && o.no_api && !o.config_file)
 		return err_set(err, -EINVAL, "--no-api requires --config-file");
+	if (o.no_seccomp && (o.seccomp_filter || o.print_seccomp))
+		return err_set(err, -EINVAL, "--no-seccomp contradicts --%s",
+			       o.seccomp_filter ? "seccomp-filter" : "print-seccomp-filter");
 	*out = o;
 	return 0;
 }

@@ -32,6 +32,9 @@ struct cli_opts {
 	const char *metrics_path; /* --metrics-path */
 	bool has_accel;          /* --accel given (overrides machine-config) */
 	enum config_accel accel;
+	bool no_seccomp;         /* --no-seccomp: no thread installs a filter */
+	const char *seccomp_filter; /* --seccomp-filter: Firecracker's JSON, NULL: built in */
+	bool print_seccomp;      /* --print-seccomp-filter: print the filters as JSON and exit */
 	bool help;               /* --help: other checks skipped */
 	bool version;            /* --version: other checks skipped */
 };

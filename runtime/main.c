@@ -1,6 +1,7 @@
 /* ember: runs one microVM, driven through the API socket (Firecracker's
  * REST API) or booted straight from a config file (--no-api). */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "runtime/control/controller.h"
 #include "runtime/base/fdlimit.h"
 #include "runtime/base/log.h"
+#include "runtime/base/seccomp.h"
+#include "runtime/seccomp/filters.h"
 
 #define EMBER_VERSION "0.1.0"
 
@@ -141,6 +144,9 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		goto out;
 	}
 	log_fdlimit(fds, fds_r);
+	/* The stderr sink's open and the logger thread's creation now, before
+	 * any filter (docs/seccomp.md, "Order"). */
+	log_start();
 	/* A VMM that waits for its API does the backends' one-time work
 	 * meanwhile, so a snapshot load or InstanceStart need not. */
 	if (!cli->no_api && !cli->config_file)
@@ -199,13 +205,17 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		}
 		log_info("API server listening on %s", cli->api_sock);
 	}
+	struct termios saved;
+	bool raw = term_raw(&saved);
+	/* Start-up is over: from here on the VMM thread handles what the
+	 * guest and the API send it, so it confines itself now. The threads
+	 * it makes from here on (vCPUs, the TCG timer) inherit its filter. */
+	seccomp_enter(THREAD_VMM);
 	/* A config file boots at once, with or without the API (Firecracker). */
 	if (cli->config_file && controller_start_config(&ctl, &err) < 0) {
 		log_err("%s", err.msg);
-		goto out;
+		goto out_raw;
 	}
-	struct termios saved;
-	bool raw = term_raw(&saved);
 	while (!controller_done(&ctl)) {
 		r = evloop_run_once(&loop, -1);
 		if (r < 0) {
@@ -213,9 +223,10 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 			controller_request_exit(&ctl, 1);
 		}
 	}
+	code = controller_finish(&ctl);
+out_raw:
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-	code = controller_finish(&ctl);
 out:
 	/* Waiting API requests get their answer before the server goes. */
 	if (have_ch)
@@ -232,6 +243,38 @@ out:
 		evloop_destroy(&loop);
 	config_free(&cfg);
 	return code;
+}
+
+/* The filters: built in or --seccomp-filter's, compiled and set for the
+ * threads, or printed (--print-seccomp-filter). A malformed file is one
+ * line naming the place, and exit status 1. */
+static int setup_seccomp(const struct cli_opts *cli, int *code)
+{
+	struct filter_set set;
+	struct errbuf err = { "" };
+	*code = 1;
+	if (cli->seccomp_filter) {
+		if (filters_load_file(cli->seccomp_filter, &set, &err) < 0) {
+			fprintf(stderr, "ember: --seccomp-filter %s\n", err.msg);
+			return -1;
+		}
+	} else {
+		filters_builtin(&set);
+	}
+	int r = 0;
+	if (cli->print_seccomp) {
+		*code = filters_print_json(&set, stdout) < 0 ? 1 : 0;
+		r = -1;
+	} else if (filters_install(&set, &err) < 0) {
+		if (cli->seccomp_filter)
+			fprintf(stderr, "ember: --seccomp-filter %s: %s\n", cli->seccomp_filter, err.msg);
+		else
+			fprintf(stderr, "ember: built-in seccomp filters: %s\n", err.msg);
+		r = -1;
+	}
+	/* The compiled programs are kept; the rules are no longer needed. */
+	filters_free(&set);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -257,7 +300,18 @@ int main(int argc, char **argv)
 		printf("ember %s (backends: %s)\n", EMBER_VERSION, accel_built_in());
 		return 0;
 	}
-	int code = run(&cli, &start_wall, &start_cpu, &fds, fds_r);
+	/* One-time work of libraries that opens files, done before any filter
+	 * rather than by whichever thread first needs it: glibc reads the time
+	 * zone at the first log line's timestamp (gmtime_r), jansson its hash
+	 * seed from /dev/urandom at the first JSON object. */
+	tzset();
+	json_object_seed(0);
+	/* Compiled before any thread starts: every thread finds its filter
+	 * in the process's table (runtime/base/seccomp.h). */
+	int code;
+	if (!cli.no_seccomp && setup_seccomp(&cli, &code) < 0)
+		return code; /* a bad filter, or --print-seccomp-filter done */
+	code = run(&cli, &start_wall, &start_cpu, &fds, fds_r);
 	log_close();
 	return code;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runtime/base/log.h"
+#include "runtime/base/seccomp.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -91,9 +92,13 @@ const struct backend_ops *accel_by_name(const char *name, struct errbuf *err)
 	return NULL;
 }
 
+/* The probe runs under the VMM filter: the VMM thread runs it too when no
+ * warm-up did (--config-file), and the API may already be serving. */
 static void *warm_main(void *arg)
 {
 	const struct backend_ops *ops = arg;
+	pthread_setname_np(pthread_self(), "ember-warmup");
+	seccomp_enter(THREAD_VMM);
 	ops->warm_up();
 	return NULL;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/base/seccomp.h"
 #include "runtime/backend/x86.h"
 
 struct bus;
@@ -74,6 +75,8 @@ struct backend_ops {
 	/* The platform has local APICs and an I/O APIC (an MP table describes
 	 * them); without, the guest finds an 8259 PIC pair and one CPU. */
 	bool has_apic;
+	/* The seccomp filter of its vCPU threads (runtime/seccomp/lists.c). */
+	enum thread_kind vcpu_thread;
 	/* 0 if this backend can really run a guest here; else -errno and why. */
 	int (*probe)(char *why, size_t why_len);
 	/* Optional: the one-time work of this process (self-test, host

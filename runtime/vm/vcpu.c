@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/base/log.h"
+#include "runtime/base/seccomp.h"
 
 enum vcpu_action vcpu_dispatch_exit(const struct bus *mmio, const struct bus *pio,
 				    struct vcpu_exit *exit)
@@ -97,6 +98,9 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "ember-vcpu%u", v->index);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the first guest instruction; on top of the VMM filter the
+	 * thread inherited from the VMM thread that made it. */
+	seccomp_enter(h->be->vcpu_thread);
 	while (run_gate_pass(h->gate)) {
 		int r = h->be->vcpu_run(v->bv, &exit);
 		if (r < 0) {

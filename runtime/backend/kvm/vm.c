@@ -247,6 +247,7 @@ static int kvm_add_irqfd(struct backend_vm *vm, unsigned gsi, int fd)
 
 const struct backend_ops backend_kvm = {
 	.name = "kvm",
+	.vcpu_thread = THREAD_VCPU_KVM,
 	.has_apic = true,
 	.probe = kvm_probe,
 	.vm_create = kvm_vm_create,

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "runtime/base/log.h"
+#include "runtime/base/seccomp.h"
 #include "runtime/backend/tcg/selftest.h"
 #include "runtime/backend/tcg/tsc.h"
 
@@ -293,6 +294,9 @@ static void *timer_main(void *arg)
 	struct backend_vm *vm = arg;
 	/* Named, so that its CPU time can be told apart (/proc/PID/task). */
 	pthread_setname_np(pthread_self(), "tcg-timer");
+	/* A VMM helper: made by the VMM or warm-up thread, it inherits their
+	 * filter already (a no-op then). */
+	seccomp_enter(THREAD_VMM);
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->quit) {
 		int64_t now = tcg_now_ns();
@@ -417,6 +421,7 @@ static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 
 const struct backend_ops backend_tcg = {
 	.name = "tcg",
+	.vcpu_thread = THREAD_VCPU_TCG,
 	.has_apic = false,
 	.probe = tcg_probe,
 	.warm_up = tcg_warm_up,

@@ -39,7 +39,8 @@
 
 /* Conditions. A dword compares the low 32 bits (how the kernel reads an
  * int argument: an ioctl request, an fcntl command, flags), a qword all 64. */
-#define EQ(i, v) { .op = OP_EQ, .index = (i), .val = (v), .comment = #v }
+#define EQ(i, v) EQ_NAMED(i, v, #v)
+#define EQ_NAMED(i, v, name) { .op = OP_EQ, .index = (i), .val = (v), .comment = name }
 #define EQ64(i, v) { .op = OP_EQ, .index = (i), .qword = true, .val = (v), .comment = #v }
 /* None of these bits set. */
 #define NONE_OF(i, bits) \
@@ -53,9 +54,10 @@
 /* A rule with its own action (Ember's extension of the format). */
 #define REFUSE(call, err, why) \
 	{ .syscall = call, .comment = why, .has_action = true, .action = { ACT_ERRNO, (err) } }
-#define IOCTL(req, why) WITH("ioctl", why, EQ(1, req))
-#define FCNTL(cmd, why) WITH("fcntl", why, EQ(1, cmd))
-#define FUTEX(op, why) WITH("futex", why, EQ(1, op))
+/* The name given, not what it expands to. */
+#define IOCTL(req, why) WITH("ioctl", why, EQ_NAMED(1, req, #req))
+#define FCNTL(cmd, why) WITH("fcntl", why, EQ_NAMED(1, cmd, #cmd))
+#define FUTEX(op, why) WITH("futex", why, EQ_NAMED(1, op, #op))
 
 /* How every thread ends (glibc): signals blocked, the stack's pages given
  * back, the thread's exit. */
@@ -280,7 +282,7 @@ static const struct filter_rule vmm_rules[] = {
 	WITH("prctl", "seccomp_enter: did the thread inherit a filter", EQ(0, PR_GET_SECCOMP)),
 	WITH("seccomp", "a vCPU thread adds its filter to the one it inherits",
 	     EQ(0, SECCOMP_SET_MODE_FILTER), EQ(1, 0)),
-	FUTEX(FUTEX_WAIT_PRIVATE, "mutexes"),
+	FUTEX(FUTEX_WAIT_PRIVATE, "a mutex held elsewhere"),
 	FUTEX(FUTEX_WAKE_PRIVATE, "mutexes, condition variables"),
 	FUTEX(FUTEX_WAIT_BITSET_PRIVATE, "condition variables on the monotonic clock (TCG timer)"),
 	FUTEX(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, "condition variables with a deadline"),
@@ -316,7 +318,7 @@ static const struct filter_rule api_rules[] = {
 	ALLOW("close", "libmicrohttpd: a connection ends"),
 	IOCTL(FIONREAD, "the request deadline: has a connection sent bytes yet"),
 	ALLOW("write", "the eventfd to the VMM thread; the log"),
-	FUTEX(FUTEX_WAIT_PRIVATE, "mutexes"),
+	FUTEX(FUTEX_WAIT_PRIVATE, "a mutex held elsewhere"),
 	FUTEX(FUTEX_WAKE_PRIVATE, "mutexes, condition variables"),
 	FUTEX(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, "the VMM thread's reply"),
 	WITH("mmap", "malloc, libmicrohttpd's connection pools; never executable",
@@ -324,7 +326,7 @@ static const struct filter_rule api_rules[] = {
 	WITH("mmap", "malloc: the thread's arena reserves address space", EQ(2, PROT_NONE),
 	     EQ(3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)),
 	WITH("mprotect", "malloc: the thread's arena grows", EQ(2, PROT_READ | PROT_WRITE)),
-	ALLOW("munmap", "free"),
+	ALLOW("munmap", "free gives memory back"),
 	ALLOW("brk", "malloc, when the thread shares the main arena"),
 	OPENAT_REFUSED,
 	ALLOW("restart_syscall", "the kernel resumes a timed wait after SIGSTOP/SIGCONT"),
@@ -346,7 +348,7 @@ static const struct filter_rule api_rules[] = {
 	WITH("mmap", "malloc: the thread's arena reserves address space", EQ(2, PROT_NONE),   \
 	     EQ(3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)),                             \
 	WITH("mprotect", "malloc: the thread's arena grows", EQ(2, PROT_READ | PROT_WRITE)),  \
-	ALLOW("munmap", "free"),                                                              \
+	ALLOW("munmap", "free gives memory back"),                                                              \
 	ALLOW("brk", "malloc, when the thread shares the main arena"),                        \
 	OPENAT_REFUSED,                                                                       \
 	ALLOW("restart_syscall", "the kernel resumes a timed wait after SIGSTOP/SIGCONT"),    \

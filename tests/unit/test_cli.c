@@ -43,6 +43,9 @@ Test(config_cli, defaults)
 	cr_assert_not(o.has_accel);
 	cr_assert_not(o.help);
 	cr_assert_not(o.version);
+	cr_assert_not(o.no_seccomp);
+	cr_assert_null(o.seccomp_filter);
+	cr_assert_not(o.print_seccomp);
 }
 
 Test(config_cli, every_flag_both_forms)
@@ -192,10 +195,34 @@ Test(config_cli, usage_lists_every_flag)
 	static const char *const flags[] = { "--api-sock", "--config-file", "--no-api",
 					     "--id", "--log-path", "--level", "--show-level",
 					     "--show-log-origin", "--module", "--boot-timer",
-					     "--metrics-path", "--accel", "--version", "--help" };
+					     "--metrics-path", "--accel", "--no-seccomp",
+					     "--seccomp-filter", "--print-seccomp-filter", "--version",
+					     "--help" };
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		cr_assert(strstr(buf, flags[i]), "usage lacks %s:\n%s", flags[i], buf);
 	cr_assert(strstr(buf, "/run/ember.socket"));
 	cr_assert(strstr(buf, "anonymous-instance"));
 	free(buf);
+}
+
+Test(config_cli, seccomp_flags)
+{
+	struct cli_opts o;
+	struct errbuf err = { "" };
+	char *a1[] = { "ember", "--no-seccomp" };
+	cr_assert_eq(parse(ARGC(a1), a1, &o, &err), 0, "%s", err.msg);
+	cr_assert(o.no_seccomp);
+	cr_assert_null(o.seccomp_filter);
+	char *a2[] = { "ember", "--seccomp-filter", "/etc/ember/filter.json", "--print-seccomp-filter" };
+	cr_assert_eq(parse(ARGC(a2), a2, &o, &err), 0, "%s", err.msg);
+	cr_assert_not(o.no_seccomp);
+	cr_assert_str_eq(o.seccomp_filter, "/etc/ember/filter.json");
+	cr_assert(o.print_seccomp);
+	/* Off and a filter at once is a contradiction, as in Firecracker. */
+	char *a3[] = { "ember", "--seccomp-filter=f.json", "--no-seccomp" };
+	expect_err(ARGC(a3), a3, "--no-seccomp contradicts --seccomp-filter");
+	char *a4[] = { "ember", "--no-seccomp", "--print-seccomp-filter" };
+	expect_err(ARGC(a4), a4, "--no-seccomp contradicts --print-seccomp-filter");
+	char *a5[] = { "ember", "--seccomp-filter" };
+	expect_err(ARGC(a5), a5, "--seccomp-filter: missing value");
 }

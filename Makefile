@@ -49,7 +49,7 @@ DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time \
 	clang bc python3
 
-.PHONY: all deps test layers unit integration guest run bench clean help FORCE
+.PHONY: all deps test layers unit integration guest run bench clean help seccomp-lists FORCE
 all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler
 
 help:
@@ -63,6 +63,7 @@ help:
 	@echo "make bench-snapshot  only the snapshot benchmark (bench/snapshot_bench.py; RUNS=n)"
 	@echo "make tcg-dirty-bench  what TCG dirty tracking costs the guest (bench/tcg_dirty_bench.c)"
 	@echo "make fuzz     build the libFuzzer targets (docs/fuzzing.md)"
+	@echo "make seccomp-lists  each thread kind's allowed system calls, with reasons (docs/seccomp.md)"
 	@echo "make guest-verify  boot the guest images under QEMU as a smoke test"
 
 deps:
@@ -109,6 +110,15 @@ $(B)/tests/mkvmstate: $(B)/obj/tests/tools/mkvmstate.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
+# Prints the built-in seccomp lists (make seccomp-lists).
+$(B)/tests/seccomp-lists: $(B)/obj/tests/tools/seccomp_lists.o $(B)/libember.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+seccomp-lists: $(B)/tests/seccomp-lists
+	$(Q)$<
+
 $(B)/ember-snapshot-editor: $(B)/obj/snapshots/editor/main.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
@@ -136,9 +146,14 @@ $(BUILD_ROOT)/tests/guests/%.elf: tests/guests/%.S tests/guests/guest.ld tests/g
 
 # `make test` = sanitizer build, then every test; the last line of each
 # suite is a summary CI can read. The guest images come first: the Linux
-# tests boot them (built once, then cached in ~/.cache/ember).
+# tests boot them (built once, then cached in ~/.cache/ember). The
+# integration suite runs twice, since every VMM it starts has the seccomp
+# filters on (docs/seccomp.md): with the sanitizer build (the lists plus
+# what the sanitizer runtimes call) and with the normal build (the lists
+# as shipped).
 test: deps layers guest
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 unit integration
+	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 
 # The one-way include rule between folders (docs/architecture.md).

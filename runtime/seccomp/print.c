@@ -68,7 +68,7 @@ void filters_print_text(const struct filter_set *set, FILE *f)
 			if (r->has_action) {
 				char a[32];
 				action_text(r->action, a, sizeof(a));
-				snprintf(own, sizeof(own), " -> %s", a);
+				snprintf(own, sizeof(own), "%s-> %s", *cond ? " " : "", a);
 			}
 			fprintf(f, "  %-16s %s%s%s%s\n", r->syscall, cond, own, *cond || *own ? ": " : "",
 				r->comment ? r->comment : "");

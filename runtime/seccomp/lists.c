@@ -182,8 +182,7 @@ static const struct filter_rule vmm_rules[] = {
 	ALLOW("unlink", "temporary snapshot files, vsock's and the API's sockets"),
 	FCNTL(F_GETFL, "outputs (console, log): is the fd non-blocking"),
 	FCNTL(F_SETFL, "outputs: O_NONBLOCK on, and off again, where /proc cannot reopen the fd"),
-	IOCTL(TCGETS, "the console: isatty"),
-	IOCTL(TCSETS, "the console: the terminal's settings back at exit"),
+	IOCTL(TCSETS, "the console: the terminal's settings back at exit (set before the filter)"),
 
 	/* Event loops. */
 	ALLOW("epoll_create1", "the virtio hub's epoll set"),
@@ -357,7 +356,7 @@ static const struct filter_rule api_rules[] = {
 /* A vCPU thread on KVM: KVM_RUN and the exits' device calls. */
 static const struct filter_rule vcpu_kvm_rules[] = {
 	IOCTL(KVM_RUN, "run the guest"),
-	IOCTL(KVM_IRQ_LINE, "a device raises or lowers its interrupt (the UART, virtio's line)"),
+	IOCTL(KVM_IRQ_LINE, "a legacy device the guest drives (the UART) raises or lowers its line"),
 	IOCTL(KVM_GET_REGS, "a fatal exit's report: RIP"),
 	IOCTL(KVM_TRANSLATE, "a fatal exit's report: the code bytes at RIP"),
 	ALLOW("rt_sigreturn", "the kick signal's handler returns, and KVM_RUN with EINTR"),

@@ -29,8 +29,8 @@ ifeq ($(COVERAGE),1)
 endif
 
 # Every .c under these folders but the programs' main files goes into libember.a.
-MODULES := runtime config api virtio snapshots
-MAIN_SRCS := runtime/main.c snapshots/editor/main.c snapshots/uffd/main.c
+MODULES := runtime config api virtio snapshots jailer
+MAIN_SRCS := runtime/main.c snapshots/editor/main.c snapshots/uffd/main.c jailer/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRCS),$(shell find $(MODULES) -name '*.c' | LC_ALL=C sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/source_names.o
 # Every source file's path, for the logger's module check (log_module_known:

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "jailer/args.h"
+#include "jailer/cgroup.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -203,5 +204,177 @@ Test(jailer_args, parent_cgroup)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(jail_parent_cgroup_check(bad[i], NULL), -EINVAL, "accepted \"%s\"",
 			     bad[i]);
+}
+
+/* This machine's shape: v1 controllers, two sharing a mount, a named
+ * hierarchy, the v2 mount beside them, other file systems around. */
+static const char mounts[] =
+	"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n"
+	"tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0\n"
+	"cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,relatime,cpu,cpuacct 0 0\n"
+	"cgroup /sys/fs/cgroup/pids cgroup rw,nosuid,relatime,pids 0 0\n"
+	"cgroup /sys/fs/cgroup/cpuset cgroup rw,relatime,cpuset 0 0\n"
+	"cgroup /sys/fs/cgroup/systemd cgroup rw,relatime,name=systemd 0 0\n"
+	"cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0\n"
+	"cgroup /mnt/with\\040space cgroup rw,memory 0 0\n"
+	"/dev/vda / ext4 rw,relatime 0 0";
+
+Test(jailer_cgroup, mounts)
+{
+	struct cg_mounts *m = calloc(1, sizeof(*m));
+	cr_assert_eq(cg_mounts_parse(mounts, m, NULL), 0);
+	cr_assert_eq(m->n, 6);
+	cr_assert_str_eq(cg_find_v1(m, "cpu")->dir, "/sys/fs/cgroup/cpu,cpuacct");
+	cr_assert_str_eq(cg_find_v1(m, "cpuacct")->dir, "/sys/fs/cgroup/cpu,cpuacct");
+	cr_assert_str_eq(cg_find_v1(m, "pids")->dir, "/sys/fs/cgroup/pids");
+	cr_assert_str_eq(cg_find_v1(m, "memory")->dir, "/mnt/with space", "\\040 decoded");
+	cr_assert_null(cg_find_v1(m, "name=systemd"), "a named hierarchy has no controller");
+	cr_assert_null(cg_find_v1(m, "relatime"), "a mount option is no controller");
+	cr_assert_null(cg_find_v1(m, "rw"));
+	cr_assert_null(cg_find_v1(m, "io"));
+	cr_assert_null(cg_find_v1(m, "cpus"));
+	cr_assert_str_eq(cg_find_v2(m)->dir, "/sys/fs/cgroup/unified");
+	cr_assert_eq(cg_mounts_parse("cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n", m, NULL), 0);
+	cr_assert_null(cg_find_v1(m, "cpu"));
+	cr_assert_str_eq(cg_find_v2(m)->dir, "/sys/fs/cgroup");
+	free(m);
+}
+
+Test(jailer_cgroup, self_path)
+{
+	static const char self[] = "9:name=systemd:/\n"
+				   "4:memory:/process_api/80ed\n"
+				   "2:cpu,cpuacct:/user.slice\n"
+				   "0::/init.scope\n";
+	char p[256];
+	cr_assert_eq(cg_self_path(self, 1, "memory", p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/process_api/80ed");
+	cr_assert_eq(cg_self_path(self, 1, "cpuacct", p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/user.slice");
+	cr_assert_eq(cg_self_path(self, 2, "", p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/init.scope");
+	cr_assert_eq(cg_self_path(self, 1, "pids", p, sizeof(p)), -ENOENT);
+	cr_assert_eq(cg_self_path("1:pids:/a", 2, "", p, sizeof(p)), -ENOENT);
+}
+
+/* A made-up v1 + v2 pair under a temporary directory. */
+struct fake {
+	char dir[64];
+	char mounts[512];
+	struct cg_mounts m;
+	struct cg_plan p;
+};
+
+static struct fake *fake_make(const char *v2_controllers)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/ember-cgtest.XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir));
+	snprintf(f->mounts, sizeof(f->mounts),
+		 "cgroup %s/pids cgroup rw,pids 0 0\n"
+		 "cgroup %s/cpu cgroup rw,cpu,cpuacct 0 0\n"
+		 "cgroup2 %s/unified cgroup2 rw 0 0\n",
+		 f->dir, f->dir, f->dir);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/unified", f->dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/unified/cgroup.controllers", f->dir);
+	FILE *fp = fopen(path, "w");
+	fputs(v2_controllers, fp);
+	fclose(fp);
+	cr_assert_eq(cg_mounts_parse(f->mounts, &f->m, NULL), 0);
+	return f;
+}
+
+static void fake_free(struct fake *f)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	cr_assert_eq(system(cmd), 0);
+	free(f);
+}
+
+static int plan(struct fake *f, int version, const char *const *cg, size_t n, struct errbuf *err)
+{
+	struct jail_args a = { .id = "vm1", .cgroup_version = version };
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(jail_cgroup_arg_parse(cg[i], &a.cgroups[a.ncgroups++], NULL), 0);
+	/* the plan keeps pointers to the flags: keep them alive */
+	static struct jail_args keep;
+	keep = a;
+	return cg_plan_make(&keep, "ember", &f->m, "3:pids:/outer\n2:cpu,cpuacct:/\n0::/x\n",
+			    &f->p, err);
+}
+
+Test(jailer_cgroup, plan_v1)
+{
+	struct fake *f = fake_make("");
+	static const char *const cg[] = { "pids.max=10", "cpu.shares=512", "cpuacct.x=1" };
+	struct errbuf err = { "" };
+	cr_assert_eq(plan(f, 1, cg, 3, &err), 0, "%s", err.msg);
+	cr_assert_eq(f->p.n, 2, "cpu and cpuacct share one hierarchy");
+	char want[256];
+	snprintf(want, sizeof(want), "%s/pids/ember/vm1", f->dir);
+	cr_assert_str_eq(f->p.t[0].dir, want);
+	snprintf(want, sizeof(want), "%s/pids/outer/cgroup.procs", f->dir);
+	cr_assert_str_eq(f->p.t[0].origin, want);
+	snprintf(want, sizeof(want), "%s/cpu/ember/vm1", f->dir);
+	cr_assert_str_eq(f->p.t[1].dir, want);
+	snprintf(want, sizeof(want), "%s/cpu/cgroup.procs", f->dir);
+	cr_assert_str_eq(f->p.t[1].origin, want);
+	cr_assert_eq(f->p.prop_target[0], 0);
+	cr_assert_eq(f->p.prop_target[1], 1);
+	cr_assert_eq(f->p.prop_target[2], 1);
+
+	static const char *const nomem[] = { "memory.max=1" };
+	cr_assert_eq(plan(f, 1, nomem, 1, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "no cgroup v1 hierarchy has the memory controller"), "%s", err.msg);
+	static const char *const procs[] = { "cgroup.procs=1" };
+	cr_assert_eq(plan(f, 2, procs, 1, &err), -EINVAL);
+	fake_free(f);
+}
+
+Test(jailer_cgroup, plan_v2)
+{
+	struct fake *f = fake_make("cpuset cpu io memory hugetlb\n");
+	static const char *const cg[] = { "memory.max=1G", "cpu.max=max 100000",
+					  "cgroup.max.depth=2", "memory.high=1G" };
+	struct errbuf err = { "" };
+	cr_assert_eq(plan(f, 2, cg, 4, &err), 0, "%s", err.msg);
+	cr_assert_eq(f->p.n, 1);
+	char want[256];
+	snprintf(want, sizeof(want), "%s/unified/ember/vm1", f->dir);
+	cr_assert_str_eq(f->p.t[0].dir, want);
+	snprintf(want, sizeof(want), "%s/unified/x/cgroup.procs", f->dir);
+	cr_assert_str_eq(f->p.t[0].origin, want);
+	cr_assert_str_eq(f->p.t[0].controllers, " memory cpu", "core files need no controller");
+
+	static const char *const pids[] = { "pids.max=5" };
+	cr_assert_eq(plan(f, 2, pids, 1, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "does not offer the pids controller (it has: cpuset cpu io memory "
+				  "hugetlb)"),
+		  "%s", err.msg);
+
+	cr_assert_eq(plan(f, 2, NULL, 0, &err), 0, "%s", err.msg);
+	cr_assert(f->p.t[0].move_only, "v2 without --cgroup: move into the parent");
+	snprintf(want, sizeof(want), "%s/unified/ember", f->dir);
+	cr_assert_str_eq(f->p.t[0].dir, want);
+
+	cr_assert_eq(plan(f, 1, NULL, 0, &err), 0);
+	cr_assert_eq(f->p.n, 0, "v1 without --cgroup: nothing");
+	fake_free(f);
+}
+
+Test(jailer_cgroup, no_v2_mount)
+{
+	struct cg_mounts *m = calloc(1, sizeof(*m));
+	struct cg_plan *p = calloc(1, sizeof(*p));
+	cr_assert_eq(cg_mounts_parse("cgroup /c cgroup rw,cpu 0 0\n", m, NULL), 0);
+	struct jail_args a = { .id = "x", .cgroup_version = 2 };
+	struct errbuf err = { "" };
+	cr_assert_eq(cg_plan_make(&a, "ember", m, "", p, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "no cgroup2 mount"), "%s", err.msg);
+	free(m);
+	free(p);
 }
 

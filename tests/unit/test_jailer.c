@@ -13,6 +13,7 @@
 
 #include "jailer/args.h"
 #include "jailer/cgroup.h"
+#include "jailer/libs.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -376,5 +377,46 @@ Test(jailer_cgroup, no_v2_mount)
 	cr_assert(strstr(err.msg, "no cgroup2 mount"), "%s", err.msg);
 	free(m);
 	free(p);
+}
+
+Test(jailer_libs, this_binary)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	cr_assert_gt(n, 0);
+	self[n] = 0;
+	struct elf_deps d;
+	struct errbuf err = { "" };
+	cr_assert_eq(elf_deps_read(self, &d, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(d.interp, "/lib64/ld-linux-x86-64.so.2");
+	elf_deps_free(&d);
+
+	struct jail_libs l;
+	cr_assert_eq(jail_libs_resolve(self, &l, &err), 0, "%s", err.msg);
+	bool interp = false, libc = false, criterion = false;
+	for (size_t i = 0; i < l.n; i++) {
+		interp |= !strcmp(l.v[i].jail, "/lib64/ld-linux-x86-64.so.2");
+		libc |= !strcmp(l.v[i].jail, JAIL_LIB_DIR "/libc.so.6");
+		criterion |= !strncmp(l.v[i].jail, JAIL_LIB_DIR "/libcriterion.so", 34);
+		cr_assert_eq(access(l.v[i].host, R_OK), 0, "%s", l.v[i].host);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(l.v[i].jail, l.v[j].jail, "each once");
+	}
+	cr_assert(interp && libc && criterion, "%zu libraries", l.n);
+	jail_libs_free(&l);
+}
+
+Test(jailer_libs, not_elf)
+{
+	char path[] = "/tmp/ember-notelf.XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "#!/bin/sh\nexit 0\n", 17), 17);
+	close(fd);
+	struct jail_libs l;
+	struct errbuf err = { "" };
+	cr_assert_eq(jail_libs_resolve(path, &l, &err), -ENOEXEC);
+	cr_assert(strstr(err.msg, "not a 64-bit x86-64 ELF"), "%s", err.msg);
+	unlink(path);
 }
 

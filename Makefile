@@ -50,10 +50,10 @@ DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	clang bc python3
 
 .PHONY: all deps test layers unit integration guest run bench clean help FORCE
-all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler
+all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/ember-jailer
 
 help:
-	@echo "make          build build/ember, build/ember-snapshot-editor and build/ember-uffd-handler"
+	@echo "make          build build/ember, build/ember-snapshot-editor, build/ember-uffd-handler and build/ember-jailer"
 	@echo "make deps     install missing Debian packages (apt-get)"
 	@echo "make test     layer check, sanitizer build, unit and integration tests, fuzz smoke"
 	@echo "make layers   check the one-way include rule between folders"
@@ -101,6 +101,11 @@ $(B)/libember.a: $(LIB_OBJS)
 $(B)/ember: $(B)/obj/runtime/main.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Starts ember confined, as Firecracker's jailer does (docs/jailer.md).
+$(B)/ember-jailer: $(B)/obj/jailer/main.o $(B)/libember.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcap
 
 # Writes a snapshot state file from the command line, for the integration
 # tests and the fuzz seeds.
@@ -150,8 +155,9 @@ unit: $(B)/unit-tests
 		$(B)/unit-tests --jobs 2
 
 integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/tests/mkvmstate \
-		$(B)/tests/uffdvmm $(GUEST_TESTS)
+		$(B)/tests/uffdvmm $(B)/ember-jailer $(GUEST_TESTS)
 	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests SNAPSHOT_EDITOR=$(B)/ember-snapshot-editor \
+		JAILER=$(B)/ember-jailer \
 		MKVMSTATE=$(B)/tests/mkvmstate UFFD_HANDLER=$(B)/ember-uffd-handler \
 		UFFDVMM=$(B)/tests/uffdvmm LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		bash tests/integration/run.sh

@@ -13,7 +13,9 @@
 
 #include "jailer/args.h"
 #include "jailer/cgroup.h"
+#include "jailer/jail.h"
 #include "jailer/libs.h"
+#include "jailer/undo.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -420,3 +422,51 @@ Test(jailer_libs, not_elf)
 	unlink(path);
 }
 
+Test(jailer_jail, root_made_and_taken_back)
+{
+	char base[] = "/tmp/ember-jailtest.XXXXXX", root[256], path[300];
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(root, sizeof(root), "%s/ember/vm1/root", base);
+	struct undo u;
+	struct errbuf err = { "" };
+	cr_assert_eq(undo_init(&u), 0);
+	cr_assert_eq(jail_root_make(base, root, &u, &err), 0, "%s", err.msg);
+	cr_assert_eq(u.n, 3, "ember, vm1, root");
+	snprintf(path, sizeof(path), "%s/exe", base);
+	FILE *fp = fopen(path, "w");
+	fputs("binary", fp);
+	fclose(fp);
+	chmod(path, 04755);
+	cr_assert_eq(jail_copy_exec(path, root, "ember", getuid(), getgid(), &u, &err), 0, "%s",
+		     err.msg);
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/ember", root);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755, "permissions copied, set-id bits not");
+	cr_assert_eq(st.st_size, 6);
+	cr_assert_eq(st.st_nlink, 1, "a copy, not a link");
+	cr_assert_eq(undo_run(&u), 0);
+	snprintf(path, sizeof(path), "%s/ember", base);
+	cr_assert_neq(access(path, F_OK), 0, "everything made is gone");
+
+	/* A jail that was there stays, with what a user staged in it. */
+	cr_assert_eq(undo_init(&u) == 0 && jail_root_make(base, root, &u, NULL) == 0, 1);
+	undo_done(&u);
+	snprintf(path, sizeof(path), "%s/kernel", root);
+	fp = fopen(path, "w");
+	fclose(fp);
+	cr_assert_eq(undo_init(&u), 0);
+	cr_assert_eq(jail_root_make(base, root, &u, NULL), 0);
+	cr_assert_eq(u.n, 0);
+	snprintf(path, sizeof(path), "%s/exe", base);
+	cr_assert_eq(jail_copy_exec(path, root, "ember", getuid(), getgid(), &u, NULL), 0);
+	cr_assert_eq(u.n, 1);
+	cr_assert_eq(undo_run(&u), 0);
+	snprintf(path, sizeof(path), "%s/kernel", root);
+	cr_assert_eq(access(path, F_OK), 0, "the staged file stays");
+	undo_done(&u);
+
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	cr_assert_eq(system(cmd), 0);
+}

@@ -98,7 +98,11 @@ $(B)/libember.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/ember: $(B)/obj/runtime/main.o $(B)/libember.a
+# A sanitizer build of ember also carries tests/tools/san_jail.c: in a jail
+# (no /proc) LeakSanitizer cannot work and would fail every exit.
+SAN_JAIL_OBJ := $(if $(filter 1,$(SANITIZE)),$(B)/obj/tests/tools/san_jail.o)
+
+$(B)/ember: $(B)/obj/runtime/main.o $(SAN_JAIL_OBJ) $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -219,11 +219,18 @@ static bool search(const char *name, const char *runpath, const char *origin_of,
 	return false;
 }
 
-static int add_lib(struct jail_libs *l, const char *host, const char *jail, struct errbuf *err)
+static bool listed(const struct jail_libs *l, const char *jail)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->v[i].jail, jail))
-			return 0;
+			return true;
+	return false;
+}
+
+static int add_lib(struct jail_libs *l, const char *host, const char *jail, struct errbuf *err)
+{
+	if (listed(l, jail))
+		return 0;
 	if (l->n == JAIL_MAX_LIBS)
 		return err_set(err, -E2BIG, "more than %d shared libraries", JAIL_MAX_LIBS);
 	struct jail_lib *v = realloc(l->v, (l->n + 1) * sizeof(*v));
@@ -262,12 +269,14 @@ static int add_needs(struct jail_libs *l, const char *obj, bool is_exec, struct 
 				r = add_lib(l, name, name, err);
 			continue;
 		}
+		snprintf(jail, sizeof(jail), JAIL_LIB_DIR "/%s", name);
+		if (listed(l, jail))
+			continue;
 		if (!search(name, d.runpath >= 0 ? d.strtab + d.runpath : NULL, obj, host)) {
 			r = err_set(err, -ENOENT, "%s needs %s, found in none of its search directories",
 				    obj, name);
 			continue;
 		}
-		snprintf(jail, sizeof(jail), JAIL_LIB_DIR "/%s", name);
 		r = add_lib(l, host, jail, err);
 	}
 	elf_deps_free(&d);

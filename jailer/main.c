@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	struct run s = { .a = &a, .devnull = -1, .undo = { .rootfd = -1 }, .plan = { .netns_fd = -1 } };
+	struct run s = { .a = &a, .devnull = -1, .undo = { .rootfd = -1, .mntns = -1 }, .plan = { .netns_fd = -1 } };
 	int r = run(&s, &err);
 	if (r < 0) {
 		size_t left = undo_run(&s.undo);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +10,9 @@
 int undo_init(struct undo *u)
 {
 	memset(u, 0, sizeof(*u));
+	u->mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (u->mntns < 0)
+		return -errno;
 	u->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return u->rootfd < 0 ? -errno : 0;
 }
@@ -64,6 +68,8 @@ static void undo_free(struct undo *u)
 size_t undo_run(struct undo *u)
 {
 	size_t failed = 0;
+	if (u->n && u->mntns >= 0)
+		setns(u->mntns, CLONE_NEWNS); /* a no-op before the unshare */
 	for (size_t i = u->n; i-- > 0;)
 		if (u->rootfd < 0 || undo_one(u->rootfd, &u->e[i]) < 0)
 			failed++;
@@ -76,5 +82,7 @@ void undo_done(struct undo *u)
 	undo_free(u);
 	if (u->rootfd >= 0)
 		close(u->rootfd);
-	u->rootfd = -1;
+	if (u->mntns >= 0)
+		close(u->mntns);
+	u->rootfd = u->mntns = -1;
 }

@@ -124,6 +124,12 @@ test_jailer_bad_flags_leave_nothing() {
 	jail_refused "has no file pids.bogus" --id staged "${ok[@]}" --parent-cgroup "$JAIL_PARENT" \
 		--cgroup pids.bogus=1
 	[ "$(cat "$JAIL_BASE/ember/staged/root/vmlinux")" = kernel ] || fail "staged file gone"
+	# A failure inside the jail, after the pivot (a file where /dev/net
+	# must be), takes back the same: copy, library mount points, the
+	# cgroup (the process moved out first).
+	mkdir -p "$JAIL_BASE/ember/staged/root/dev"
+	: >"$JAIL_BASE/ember/staged/root/dev/net"
+	jail_refused "/dev/net" --id staged "${ok[@]}" --parent-cgroup "$JAIL_PARENT" --cgroup pids.max=5
 }
 
 # jail_check_vmm PID: the jailed VMM as the host sees it.

@@ -446,6 +446,7 @@ Test(jailer_jail, root_made_and_taken_back)
 	cr_assert_eq(st.st_size, 6);
 	cr_assert_eq(st.st_nlink, 1, "a copy, not a link");
 	cr_assert_eq(undo_run(&u), 0);
+	undo_done(&u);
 	snprintf(path, sizeof(path), "%s/ember", base);
 	cr_assert_neq(access(path, F_OK), 0, "everything made is gone");
 

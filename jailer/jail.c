@@ -151,7 +151,7 @@ int jail_stage_libs(const struct jail_libs *l, const char *root, struct undo *u,
 			return r;
 		if (lstat(path, &st) == 0) {
 			if (S_ISREG(st.st_mode))
-				continue; /* a mount point from before, or staged */
+				continue; /* a mount point from before */
 			return err_set(err, -EEXIST, "%s: in the way of the library %s", path,
 				       l->v[i].host);
 		}

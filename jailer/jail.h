@@ -27,9 +27,8 @@ int jail_root_make(const char *base, const char *root, struct undo *u, struct er
 int jail_copy_exec(const char *exec, const char *root, const char *name, uid_t uid, gid_t gid,
 		   struct undo *u, struct errbuf *err);
 
-/* An empty file at root + lib->jail for each library, the mount point
- * pivot.c binds the host's file on. A non-empty file already there is
- * taken as staged by the user and left alone (and not mounted over). */
+/* An empty file at root + lib->jail for each library (kept if a file is
+ * there already), the mount point pivot.c binds the host's file on. */
 int jail_stage_libs(const struct jail_libs *l, const char *root, struct undo *u,
 		    struct errbuf *err);
 

@@ -9,8 +9,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Binds each library onto its empty mount point; a non-empty file there
- * was staged by the user and is used as it is. */
+/* Binds each library onto its mount point, whatever file is there: the
+ * jail belongs to the jailed user, and what an earlier VMM of this id left
+ * in it must not become the next one's library. */
 static int bind_libs(const char *root, const struct jail_libs *l, struct errbuf *err)
 {
 	for (size_t i = 0; i < l->n; i++) {
@@ -19,8 +20,8 @@ static int bind_libs(const char *root, const struct jail_libs *l, struct errbuf 
 		snprintf(at, sizeof(at), "%s%s", root, l->v[i].jail);
 		if (lstat(at, &st) < 0)
 			return err_set(err, -errno, "%s: %s", at, strerror(errno));
-		if (!S_ISREG(st.st_mode) || st.st_size)
-			continue;
+		if (!S_ISREG(st.st_mode))
+			return err_set(err, -EEXIST, "%s: not a file", at);
 		if (mount(l->v[i].host, at, NULL, MS_BIND, NULL) < 0)
 			return err_set(err, -errno, "binding %s on %s: %s", l->v[i].host, at,
 				       strerror(errno));

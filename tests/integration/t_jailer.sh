@@ -200,11 +200,16 @@ test_jailer_kvm_guest_via_api() {
 	# The default parent cgroup: the exec file's name.
 	JAIL_CGROUPS=("$pids/ember/$JAIL_ID")
 	API_OUT=$TEST_TMP/jail-kvm.out
-	"$JAILER" --id "$JAIL_ID" --exec-file "$EMBER" --uid $JAIL_UID --gid $JAIL_GID \
+	# An inherited fd and environment variable that must not reach the VMM.
+	EMBER_IT_SECRET=1 "$JAILER" --id "$JAIL_ID" --exec-file "$EMBER" --uid $JAIL_UID --gid $JAIL_GID \
 		--chroot-base-dir "$JAIL_BASE" --cgroup pids.max=64 \
-		-- --api-sock api.sock --level Info </dev/null >"$API_OUT" 2>&1 &
+		-- --api-sock api.sock --level Info </dev/null >"$API_OUT" 2>&1 9>"$TEST_TMP/inherited" &
 	local pid=$!
 	jail_wait_api $pid
+	[ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" = "./ember --id $JAIL_ID --api-sock api.sock --level Info " ] ||
+		fail "command line: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+	[ ! -s "/proc/$pid/environ" ] || fail "environment: $(tr '\0' ' ' <"/proc/$pid/environ")"
+	! ls -l "/proc/$pid/fd/" | grep -q inherited || fail "an inherited fd reached the VMM"
 	[ "$(cat "$JAIL_ROOT/ember.pid")" = "$pid" ] || fail "pid file: $(cat "$JAIL_ROOT/ember.pid"), want $pid"
 	jail_check_vmm $pid
 	[ "$(cat "$pids/ember/$JAIL_ID/pids.max")" = 64 ] || fail "pids.max: $(cat "$pids/ember/$JAIL_ID/pids.max")"

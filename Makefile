@@ -29,8 +29,8 @@ ifeq ($(COVERAGE),1)
 endif
 
 # Every .c under these folders but the programs' main files goes into libember.a.
-MODULES := runtime config api virtio snapshots
-MAIN_SRCS := runtime/main.c snapshots/editor/main.c snapshots/uffd/main.c
+MODULES := runtime config api virtio snapshots jailer
+MAIN_SRCS := runtime/main.c snapshots/editor/main.c snapshots/uffd/main.c jailer/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRCS),$(shell find $(MODULES) -name '*.c' | LC_ALL=C sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/source_names.o
 # Every source file's path, for the logger's module check (log_module_known:
@@ -50,10 +50,10 @@ DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	clang bc python3
 
 .PHONY: all deps test layers unit integration guest run bench clean help seccomp-lists FORCE
-all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler
+all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/ember-jailer
 
 help:
-	@echo "make          build build/ember, build/ember-snapshot-editor and build/ember-uffd-handler"
+	@echo "make          build build/ember, build/ember-snapshot-editor, build/ember-uffd-handler and build/ember-jailer"
 	@echo "make deps     install missing Debian packages (apt-get)"
 	@echo "make test     layer check, sanitizer build, unit and integration tests, fuzz smoke"
 	@echo "make layers   check the one-way include rule between folders"
@@ -61,6 +61,7 @@ help:
 	@echo "make run      boot the demo microVM and print its console"
 	@echo "make bench    benchmarks, side by side with QEMU microvm"
 	@echo "make bench-snapshot  only the snapshot benchmark (bench/snapshot_bench.py; RUNS=n)"
+	@echo "make bench-jailer    only the jailer's start-up cost (bench/jailer_bench.py; RUNS=n; root)"
 	@echo "make tcg-dirty-bench  what TCG dirty tracking costs the guest (bench/tcg_dirty_bench.c)"
 	@echo "make fuzz     build the libFuzzer targets (docs/fuzzing.md)"
 	@echo "make seccomp-lists  each thread kind's allowed system calls, with reasons (docs/seccomp.md)"
@@ -99,9 +100,18 @@ $(B)/libember.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/ember: $(B)/obj/runtime/main.o $(B)/libember.a
+# A sanitizer build of ember also carries tests/tools/san_jail.c: in a jail
+# (no /proc) LeakSanitizer cannot work and would fail every exit.
+SAN_JAIL_OBJ := $(if $(filter 1,$(SANITIZE)),$(B)/obj/tests/tools/san_jail.o)
+
+$(B)/ember: $(B)/obj/runtime/main.o $(SAN_JAIL_OBJ) $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Starts ember confined, as Firecracker's jailer does (docs/jailer.md).
+$(B)/ember-jailer: $(B)/obj/jailer/main.o $(B)/libember.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcap
 
 # Writes a snapshot state file from the command line, for the integration
 # tests and the fuzz seeds.
@@ -165,8 +175,9 @@ unit: $(B)/unit-tests
 		$(B)/unit-tests --jobs 2
 
 integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/tests/mkvmstate \
-		$(B)/tests/uffdvmm $(GUEST_TESTS)
+		$(B)/tests/uffdvmm $(B)/ember-jailer $(GUEST_TESTS)
 	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests SNAPSHOT_EDITOR=$(B)/ember-snapshot-editor \
+		JAILER=$(B)/ember-jailer \
 		MKVMSTATE=$(B)/tests/mkvmstate UFFD_HANDLER=$(B)/ember-uffd-handler \
 		UFFDVMM=$(B)/tests/uffdvmm LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		bash tests/integration/run.sh

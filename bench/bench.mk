@@ -9,7 +9,7 @@ $(BENCH_GUEST): bench/guests/pvhboot.S bench/guests/pvh.ld
 	@$(if $(Q),echo "  GUEST   $@")
 	$(Q)$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments -Wl,-T,bench/guests/pvh.ld -o $@ $<
 
-bench: deps guest $(B)/ember $(BENCH_GUEST)
+bench: deps guest $(B)/ember $(B)/ember-jailer $(BENCH_GUEST)
 	$(Q)python3 bench/boot_bench.py --ember $(B)/ember --kernel $(BENCH_GUEST) --accel kvm \
 		--runs $(or $(RUNS),20) --title "Start-up, bare-metal PVH guest on KVM"
 	$(Q)python3 bench/boot_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux \
@@ -19,6 +19,7 @@ bench: deps guest $(B)/ember $(BENCH_GUEST)
 	$(Q)bash bench/api_bench.sh $(B)/ember 5000 $(or $(RUNS),10)
 	$(Q)python3 bench/virtio_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux --initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" --accel tcg --runs 2 --workdir $(BUILD_ROOT)/bench/virtio
 	$(Q)$(SNAPSHOT_BENCH)
+	$(Q)$(JAILER_BENCH)
 
 # Snapshots of the Linux guest (tick overlay) on TCG, 128 and 512 MiB:
 # create, restore, restore vs cold boot, 10 clones' memory, then where
@@ -43,3 +44,12 @@ $(B)/tcg-dirty-bench: bench/tcg_dirty_bench.c $(B)/libember.a
 .PHONY: tcg-dirty-bench
 tcg-dirty-bench: $(B)/tcg-dirty-bench
 	$(Q)$(B)/tcg-dirty-bench $(DIRTY_BENCH)
+
+# The jailer's cost at start-up: ember-jailer start -> the jailed VMM's API
+# socket answering, next to `ember --api-sock` alone, same run (root).
+JAILER_BENCH = python3 bench/jailer_bench.py --ember $(B)/ember --jailer $(B)/ember-jailer \
+	--runs $(or $(RUNS),20)
+
+.PHONY: bench-jailer
+bench-jailer: $(B)/ember $(B)/ember-jailer
+	$(Q)$(JAILER_BENCH)

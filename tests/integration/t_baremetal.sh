@@ -43,6 +43,22 @@ baremetal_rtc() { # ACCEL: the CMOS clock tells the host's UTC time, in BCD and 
 	done
 }
 
+# KVM's wall clock, which a Linux guest with kvmclock reads instead of the
+# RTC: KVM computes it from the host's CLOCK_REALTIME less the VM's
+# kvmclock, so a fresh VM must see the host's time.
+test_baremetal_kvmclock_kvm() {
+	need_accel kvm
+	local before after t out="$TEST_TMP/kvmclock-kvm.out"
+	before=$(date -u +%s)
+	run_guest kvm kvmclock || fail "ember exited with $?: $(cat "$out")"
+	after=$(date -u +%s)
+	grep -q "EMBER-TEST-OK kvmclock" "$out" || fail "no OK line: $(cat "$out")"
+	t=$(sed -n 's/.*EMBER-TEST kvmclock wall=\([0-9]*\).*/\1/p' "$out")
+	echo "guest $t, host $before..$after"
+	[ -n "$t" ] && [ "$t" -ge "$before" ] && [ "$t" -le "$after" ] ||
+		fail "kvmclock wall time $t is not between $before and $after"
+}
+
 baremetal_panic() { # ACCEL: a guest's pvpanic write ends ember with 3, before its reset can say 0
 	need_accel "$1"
 	local rc=0 out="$TEST_TMP/panic-$1.out" m="$TEST_TMP/panic-$1.metrics"

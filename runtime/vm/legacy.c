@@ -13,6 +13,10 @@
 #include "runtime/devices/serial.h"
 #include "runtime/vm/build.h"
 
+/* Fixed-port devices claim their own ports; the layout lists them too. */
+_Static_assert(LAYOUT_RTC_PORT == RTC_PORT, "the RTC's ports are the layout's");
+_Static_assert(LAYOUT_PVPANIC_PORT == PVPANIC_PORT, "pvpanic's port is the layout's");
+
 struct legacy_kind {
 	const char *what;  /* for messages */
 	const char *group; /* metrics group and snapshot name */

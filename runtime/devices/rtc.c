@@ -152,7 +152,7 @@ static void time_to_regs(const struct rtc *d, int64_t t, uint8_t regs[RTC_CMOS_S
 static int64_t regs_to_time(const struct rtc *d, const uint8_t regs[RTC_CMOS_SIZE])
 {
 	int64_t y = (int64_t)dec(d, regs[RTC_CENTURY]) * 100 + dec(d, regs[RTC_YEAR]);
-	int64_t mon0 = (int64_t)dec(d, regs[RTC_MONTH]) - 1; /* -1 .. 164 */
+	int64_t mon0 = (int64_t)dec(d, regs[RTC_MONTH]) - 1; /* -1 .. 254 */
 	y += floor_div(mon0, 12);
 	unsigned m = (unsigned)(mon0 - floor_div(mon0, 12) * 12) + 1;
 	int64_t days = rtc_days_from_civil(y, m, 1) + (int64_t)dec(d, regs[RTC_DAY_OF_MONTH]) - 1;

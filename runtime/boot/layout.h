@@ -31,6 +31,9 @@
 #define LAYOUT_COM1_IRQ 4
 #define LAYOUT_I8042_PORT 0x60         /* data 0x60, command/status 0x64 */
 #define LAYOUT_I8042_IRQ 1
-#define LAYOUT_FIRST_VIRTIO_IRQ 5
+#define LAYOUT_RTC_PORT 0x70           /* index 0x70, data 0x71 */
+#define LAYOUT_RTC_IRQ 8               /* never raised, but x86 Linux takes it for the RTC */
+#define LAYOUT_PVPANIC_PORT 0x505
+#define LAYOUT_FIRST_VIRTIO_IRQ 5      /* 5, 6, 7, then 9 on: LAYOUT_RTC_IRQ is skipped */
 
 #endif

@@ -1,5 +1,6 @@
-/* The legacy devices of a VM, from one table: the UART on COM1 and the
- * i8042 every VM has, and the boot timer when asked for. */
+/* The legacy devices of a VM, from one table: the UART on COM1, the
+ * i8042, the CMOS RTC and pvpanic every VM has, and the boot timer when
+ * asked for. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,8 +8,14 @@
 #include "runtime/boot/layout.h"
 #include "runtime/devices/boot_timer.h"
 #include "runtime/devices/i8042.h"
+#include "runtime/devices/pvpanic.h"
+#include "runtime/devices/rtc.h"
 #include "runtime/devices/serial.h"
 #include "runtime/vm/build.h"
+
+/* Fixed-port devices claim their own ports; the layout lists them too. */
+_Static_assert(LAYOUT_RTC_PORT == RTC_PORT, "the RTC's ports are the layout's");
+_Static_assert(LAYOUT_PVPANIC_PORT == PVPANIC_PORT, "pvpanic's port is the layout's");
 
 struct legacy_kind {
 	const char *what;  /* for messages */
@@ -34,7 +41,7 @@ static int attach_serial(struct vm *vm, void *dev)
 
 static void on_reset(void *opaque)
 {
-	vm_request_exit(opaque, 0);
+	vm_request_exit(opaque, VM_EXIT_RESET);
 }
 
 static int create_i8042(struct vm *vm, void **dev)
@@ -48,6 +55,40 @@ static int create_i8042(struct vm *vm, void **dev)
 static int attach_i8042(struct vm *vm, void *dev)
 {
 	return i8042_register(dev, &vm->pio);
+}
+
+static int create_rtc(struct vm *vm, void **dev)
+{
+	(void)vm;
+	struct rtc *rtc;
+	int r = rtc_create(&rtc, NULL, NULL);
+	*dev = rtc;
+	return r;
+}
+
+static int attach_rtc(struct vm *vm, void *dev)
+{
+	return rtc_register(dev, &vm->pio);
+}
+
+/* The panic wins over the reset a guest with panic=N does next: the
+ * first exit code asked for is the VM's. */
+static void on_panic(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_GUEST_PANIC);
+}
+
+static int create_pvpanic(struct vm *vm, void **dev)
+{
+	struct pvpanic *pv;
+	int r = pvpanic_create(&pv, on_panic, vm);
+	*dev = pv;
+	return r;
+}
+
+static int attach_pvpanic(struct vm *vm, void *dev)
+{
+	return pvpanic_register(dev, &vm->pio);
 }
 
 static bool want_boot_timer(const struct vm *vm)
@@ -72,6 +113,8 @@ static int attach_boot_timer(struct vm *vm, void *dev)
 static const struct legacy_kind kinds[] = {
 	{ "serial console", "uart", &serial_device_ops, NULL, create_serial, attach_serial },
 	{ "i8042", "ember_i8042", &i8042_device_ops, NULL, create_i8042, attach_i8042 },
+	{ "CMOS RTC", "ember_rtc", &rtc_device_ops, NULL, create_rtc, attach_rtc },
+	{ "pvpanic", "ember_pvpanic", &pvpanic_device_ops, NULL, create_pvpanic, attach_pvpanic },
 	{ "boot timer", "boot_timer", &boot_timer_device_ops, want_boot_timer,
 	  create_boot_timer, attach_boot_timer },
 };

@@ -105,18 +105,18 @@ static void *vcpu_thread(void *arg)
 		int r = h->be->vcpu_run(v->bv, &exit);
 		if (r < 0) {
 			log_err("vCPU %u: run failed: %s", v->index, strerror(-r));
-			h->end(h->ctx, 1);
+			h->end(h->ctx, VM_EXIT_FAILURE);
 			break;
 		}
 		enum vcpu_action act = vcpu_dispatch_exit(h->mmio, h->pio, &exit);
 		if (act == VCPU_ACTION_RESET) {
 			log_info("vCPU %u: guest reset", v->index);
-			h->end(h->ctx, 0);
+			h->end(h->ctx, VM_EXIT_RESET);
 			break;
 		}
 		if (act == VCPU_ACTION_FATAL) {
 			vcpu_report(v, &exit);
-			h->end(h->ctx, 1);
+			h->end(h->ctx, VM_EXIT_FAILURE);
 			break;
 		}
 	}

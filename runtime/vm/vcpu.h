@@ -12,14 +12,22 @@
 #include "runtime/base/gmem.h"
 #include "runtime/vm/run_gate.h"
 
+/* The codes a VM ends with, which become the process's exit status
+ * (docs/api.md, "Life of the process"; 2 is main's, for bad arguments, and
+ * 128+N a signal's). */
+#define VM_EXIT_RESET 0       /* the guest reset or powered off */
+#define VM_EXIT_FAILURE 1     /* a fatal exit, or the VMM failed */
+#define VM_EXIT_GUEST_PANIC 3 /* the guest kernel said it panicked (pvpanic) */
+
 /* What a vCPU thread may use of its VM; shared by all its vCPUs. */
 struct vcpu_host {
 	const struct backend_ops *be;
 	const struct bus *mmio, *pio;
 	const struct guest_mem *mem; /* to quote the code bytes of a fatal exit */
 	struct run_gate *gate;
-	/* Asks the VM to end with this exit code (0 after a guest reset, 1
-	 * after a fatal exit). Callable from any thread. */
+	/* Asks the VM to end with this exit code (VM_EXIT_*). Callable from
+	 * any thread; the first code asked for wins, so a guest's panic
+	 * stays a panic when the reset it does next arrives. */
 	void (*end)(void *ctx, int code);
 	void *ctx;
 };

@@ -26,7 +26,52 @@ baremetal_triplefault() { # ACCEL: a dying guest ends ember with an error naming
 		fail "no fatal-exit report naming RIP and ud2: $(cat "$out")"
 }
 
+baremetal_rtc() { # ACCEL: the CMOS clock tells the host's UTC time, in BCD and binary
+	need_accel "$1"
+	local before after out="$TEST_TMP/rtc-$1.out" mode line t
+	before=$(date -u +%s)
+	run_guest "$1" rtc || fail "ember exited with $?: $(cat "$out")"
+	after=$(date -u +%s)
+	grep -q "EMBER-TEST-OK rtc" "$out" || fail "no OK line: $(cat "$out")"
+	for mode in bcd bin; do
+		line=$(sed -n "s/.*EMBER-TEST rtc $mode=\([0-9-]* [0-9:]*\).*/\1/p" "$out")
+		[ -n "$line" ] || fail "no $mode time: $(cat "$out")"
+		t=$(date -u -d "$line" +%s) || fail "$mode time '$line' is no date"
+		echo "$mode: guest $line UTC, host $(date -u -d "@$before" '+%F %T')"
+		[ "$t" -ge "$before" ] && [ "$t" -le "$after" ] ||
+			fail "$mode time $line is not between $(date -u -d "@$before") and $(date -u -d "@$after")"
+	done
+}
+
+# KVM's wall clock, which a Linux guest with kvmclock reads instead of the
+# RTC: KVM computes it from the host's CLOCK_REALTIME less the VM's
+# kvmclock, so a fresh VM must see the host's time.
+test_baremetal_kvmclock_kvm() {
+	need_accel kvm
+	local before after t out="$TEST_TMP/kvmclock-kvm.out"
+	before=$(date -u +%s)
+	run_guest kvm kvmclock || fail "ember exited with $?: $(cat "$out")"
+	after=$(date -u +%s)
+	grep -q "EMBER-TEST-OK kvmclock" "$out" || fail "no OK line: $(cat "$out")"
+	t=$(sed -n 's/.*EMBER-TEST kvmclock wall=\([0-9]*\).*/\1/p' "$out")
+	echo "guest $t, host $before..$after"
+	[ -n "$t" ] && [ "$t" -ge "$before" ] && [ "$t" -le "$after" ] ||
+		fail "kvmclock wall time $t is not between $before and $after"
+}
+
+baremetal_panic() { # ACCEL: a guest's pvpanic write ends ember with 3, before its reset can say 0
+	need_accel "$1"
+	local rc=0 out="$TEST_TMP/panic-$1.out" m="$TEST_TMP/panic-$1.metrics"
+	run_guest "$1" panic --metrics-path "$m" || rc=$?
+	[ "$rc" -eq 3 ] || fail "exit code $rc, want 3 (guest panic): $(cat "$out")"
+	grep -q "writing PANICKED" "$out" || fail "guest did not start: $(cat "$out")"
+	[ "$(grep -c "guest kernel panicked" "$out")" -eq 1 ] || fail "want one panic line: $(cat "$out")"
+	tail -n 1 "$m" | grep -q '"ember_pvpanic":{"panic_count":1,' || fail "metrics: $(tail -n 1 "$m")"
+}
+
 for accel in kvm tcg; do
+	eval "test_baremetal_rtc_$accel() { baremetal_rtc $accel; }"
+	eval "test_baremetal_panic_$accel() { baremetal_panic $accel; }"
 	for g in hello pagefault debugregs; do
 		eval "test_baremetal_${g}_$accel() { baremetal_ok $accel $g; }"
 	done

@@ -107,7 +107,7 @@ Test(vm_virtio, slots_irqs_and_root)
 	cr_expect_str_eq(cl.buf, "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 root=/dev/vda rw "
 				 "virtio_mmio.device=4K@0xd0001000:6 "
 				 "virtio_mmio.device=4K@0xd0002000:7 "
-				 "virtio_mmio.device=4K@0xd0003000:8");
+				 "virtio_mmio.device=4K@0xd0003000:9");
 	uint32_t v;
 	cr_expect_eq(bus_read(&vm.mmio, 0xd0000008, &v, 4), 0);
 	cr_expect_eq(v, 2); /* block */

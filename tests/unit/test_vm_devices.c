@@ -106,6 +106,11 @@ Test(vm_devices, counters_before_a_vm_exists)
 	cr_expect_str_eq(s.line[0], "uart.error_count=0");
 	cr_expect_str_eq(s.line[1], "uart.write_count=0");
 	cr_expect_str_eq(s.line[5], "ember_i8042.dropped_bytes=0");
+	cr_assert_geq(s.n, 10);
+	cr_expect_str_eq(s.line[6], "ember_rtc.set_time_count=0");
+	cr_expect_str_eq(s.line[7], "ember_rtc.invalid_access_count=0");
+	cr_expect_str_eq(s.line[8], "ember_pvpanic.panic_count=0");
+	cr_expect_str_eq(s.line[9], "ember_pvpanic.crash_loaded_count=0");
 }
 
 Test(vm_devices, serial_state_through_device_ops)

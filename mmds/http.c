@@ -259,3 +259,9 @@ int mmds_http_answer(struct mmds *m, const char *req, size_t len, char **resp, s
 	return respond(m, 405, false, "Only GET and PUT.", 17, "Allow: GET, PUT\r\n", resp,
 		       resp_len);
 }
+
+int mmds_http_too_large(struct mmds *m, char **resp, size_t *resp_len)
+{
+	return respond_text(m, 400, resp, resp_len, "Request header block over %d bytes.",
+			    MMDS_HTTP_REQ_MAX);
+}

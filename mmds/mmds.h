@@ -88,6 +88,11 @@ bool mmds_token_valid(const struct mmds *m, const char *tok, size_t len);
  * "Connection: close". Returns 0 or -ENOMEM. */
 int mmds_http_answer(struct mmds *m, const char *req, size_t len, char **resp, size_t *resp_len);
 
+/* The 400 for a request whose header block does not end within
+ * MMDS_HTTP_REQ_MAX bytes. */
+#define MMDS_HTTP_REQ_MAX 4096
+int mmds_http_too_large(struct mmds *m, char **resp, size_t *resp_len);
+
 /* Firecracker's rule for ipv4_address: 169.254.0.0/16 but not its first
  * and last /24. */
 bool mmds_ipv4_valid(uint32_t ipv4);

@@ -320,10 +320,15 @@ static uint32_t fin_end(const struct mmds_conn *c)
 	return c->iss + 1 + (uint32_t)c->resp_len + 1;
 }
 
-static void conn_respond(struct mmds_stack *s, struct mmds_conn *c, size_t hdr_len)
+static void conn_respond(struct mmds_stack *s, struct mmds_conn *c, size_t hdr_len, bool too_big)
 {
 	c->responded = true;
-	if (hdr_len && mmds_http_answer(s->m, c->req, hdr_len, &c->resp, &c->resp_len) < 0) {
+	int r = 0;
+	if (too_big)
+		r = mmds_http_too_large(s->m, &c->resp, &c->resp_len);
+	else if (hdr_len)
+		r = mmds_http_answer(s->m, c->req, hdr_len, &c->resp, &c->resp_len);
+	if (r < 0) {
 		c->resp = NULL;
 		c->resp_len = 0; /* out of memory: just close */
 	}
@@ -335,18 +340,15 @@ static void conn_data(struct mmds_stack *s, struct mmds_conn *c, const uint8_t *
 {
 	if (c->responded)
 		return;
-	static const char too_big[] = "GET /request-too-large HTTP/1.1\r\n";
 	size_t old = c->req_len, take = n < MMDS_REQ_MAX - old ? n : MMDS_REQ_MAX - old;
 	memcpy(c->req + old, p, take);
 	c->req_len += take;
 	size_t from = old > 3 ? old - 3 : 0;
 	const char *e = memmem(c->req + from, c->req_len - from, "\r\n\r\n", 4);
 	if (e) {
-		conn_respond(s, c, (size_t)(e - c->req) + 4);
+		conn_respond(s, c, (size_t)(e - c->req) + 4, false);
 	} else if (c->req_len == MMDS_REQ_MAX) {
-		/* Malformed on purpose: the answer is a 400. */
-		memcpy(c->req, too_big, sizeof(too_big) - 1);
-		conn_respond(s, c, sizeof(too_big) - 1);
+		conn_respond(s, c, 0, true);
 	}
 }
 
@@ -434,7 +436,7 @@ static void tcp_input(struct mmds_stack *s, const uint8_t *f, const uint8_t *ip,
 			c->rcv_nxt++;
 			c->peer_fin = true;
 			if (!c->responded)
-				conn_respond(s, c, 0); /* closed without a request */
+				conn_respond(s, c, 0, false); /* closed without a request */
 		}
 		queue_ctl(s, c, TCP_ACK);
 	}

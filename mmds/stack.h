@@ -23,7 +23,7 @@
 #include "mmds/mmds.h"
 
 #define MMDS_MAX_CONNS 16
-#define MMDS_REQ_MAX 4096
+#define MMDS_REQ_MAX MMDS_HTTP_REQ_MAX
 #define MMDS_CTL_QUEUE 16
 /* Ethernet + IPv4 + TCP with our MSS of payload. */
 #define MMDS_MSS 1460

@@ -324,7 +324,8 @@ static size_t tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq
 		t[21] = 4;
 		p16(t + 22, 1000);
 	}
-	memcpy(t + tl - dl, data, dl);
+	if (dl)
+		memcpy(t + tl - dl, data, dl);
 	return 14 + 20 + tl;
 }
 

@@ -268,6 +268,13 @@ int controller_flush_metrics(struct controller *c)
 	put(&b, g, "metrics_fails", m->write_fails);
 	put(&b, g, "missed_log_count", ls.missed);
 	put(&b, g, "log_fails", ls.fails);
+	/* Firecracker's "mmds" group where it has the counter. */
+	g = group(&b, root, "mmds");
+	put(&b, g, "rx_no_token", c->mmds.stats.rx_no_token);
+	put(&b, g, "rx_invalid_token", c->mmds.stats.rx_invalid_token);
+	put(&b, g, "ember_requests_count", c->mmds.stats.requests);
+	put(&b, g, "ember_failed_requests_count", c->mmds.stats.bad_requests);
+	put(&b, g, "ember_tokens_count", c->mmds.stats.tokens_issued);
 	device_groups(c, &b, root);
 	char *line = b.oom ? NULL : json_dumps(root, JSON_COMPACT);
 	json_decref(root);

@@ -92,6 +92,18 @@ test_mmds_api() {
 	mm_body_has 'Invalid request method and/or path'
 	kill -TERM "$pid"
 	wait "$pid" || true
+	# Without --metadata: an empty store reads as {} and takes no PATCH.
+	MM_SOCK=$d/e.sock MM_OUT=$d/eout
+	"$EMBER" --api-sock "$MM_SOCK" </dev/null >"$MM_OUT" 2>&1 &
+	pid=$!
+	mm_wait_sock "$pid"
+	mm_api 200 GET /mmds
+	mm_body '{}'
+	mm_api 400 PATCH /mmds '{"a": 1}'
+	mm_body_has 'PUT /mmds first'
+	mm_api 204 PUT /mmds "{\"k\": \"$(printf '%050000d' 0)\"}"
+	kill -TERM "$pid"
+	wait "$pid" || true
 	# Start-up errors: one line, exit 1.
 	echo '[1]' >"$d/bad.json"
 	local rc=0

@@ -905,6 +905,16 @@ Test(config, mmds_config)
 	cr_expect_eq(cfg.mmds.version, 0);
 	cr_expect_eq(cfg.mmds.ipv4, 0xa9fea9feu);
 	config_free(&cfg);
+	/* GET /vm/config's text loads back the same (snapshots keep it so). */
+	cr_assert_eq(load(ok, &cfg, &err), 0, "%s", err.msg);
+	j = config_to_json(&cfg);
+	struct vm_config back;
+	cr_assert_eq(config_load_json(j, &back, &err), 0, "%s", err.msg);
+	cr_expect(back.mmds.present && back.mmds.version == 1 && back.mmds.ipv4 == 0xa9feaa02u &&
+		  back.mmds.imds_compat && back.mmds.n_ifaces == 1);
+	json_decref(j);
+	config_free(&back);
+	config_free(&cfg);
 	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": []}}", -EINVAL,
 		   "mmds-config: field \"network_interfaces\": the list");
 	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {}}", -EINVAL,

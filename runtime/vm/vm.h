@@ -36,7 +36,7 @@ struct vm_opts {
 	int console_out;            /* guest console output fd */
 	struct timespec start_wall; /* process start, CLOCK_MONOTONIC */
 	struct timespec start_cpu;  /* process CPU time at start */
-	struct mmds *mmds;          /* the metadata service the mmds-config interfaces reach; may be NULL */
+	struct mmds *mmds;          /* MMDS for mmds-config's interfaces; may be NULL */
 };
 
 struct vm {

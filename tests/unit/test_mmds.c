@@ -103,7 +103,9 @@ Test(mmds, limits_apply_to_put_and_patch_result)
 	snprintf(big, sizeof(big), "{\"k\":\"%0190d\"}", 0); /* 198 bytes compact */
 	put(big);
 	struct errbuf err;
-	json_t *j = json_loads("{\"k\":\"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\",\"x\":1}", 0, NULL);
+	char over[300];
+	snprintf(over, sizeof(over), "{\"k\":\"%0190d\",\"x\":1}", 0);
+	json_t *j = json_loads(over, 0, NULL);
 	cr_expect_eq(mmds_put(&m, j, &err), -EFBIG);
 	json_decref(j);
 	cr_expect_eq(patch("{\"zz\":1}", &err), -EFBIG);

@@ -17,7 +17,7 @@ endif
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-missing-field-initializers \
 	-g -O2 -D_GNU_SOURCE -I. -MMD -MP -fno-strict-aliasing -pthread
 LDFLAGS := -pthread -Wl,--as-needed
-LDLIBS := -ljansson -lunicorn -lmicrohttpd -lseccomp -lcap -lm
+LDLIBS := -ljansson -lunicorn -lmicrohttpd -lseccomp -lcap -lcrypto -lm
 
 ifeq ($(SANITIZE),1)
   CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -29,7 +29,7 @@ ifeq ($(COVERAGE),1)
 endif
 
 # Every .c under these folders but the programs' main files goes into libember.a.
-MODULES := runtime config api virtio snapshots jailer
+MODULES := runtime config api virtio snapshots jailer mmds
 MAIN_SRCS := runtime/main.c snapshots/editor/main.c snapshots/uffd/main.c jailer/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRCS),$(shell find $(MODULES) -name '*.c' | LC_ALL=C sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/source_names.o
@@ -47,7 +47,7 @@ GUEST_TESTS := $(GUEST_TEST_SRCS:tests/guests/%.S=$(BUILD_ROOT)/tests/guests/%.e
 # missing ones. The guest-image recipe adds its own list (guest/guest.mk).
 DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time \
-	clang bc python3
+	clang bc python3 libssl-dev
 
 .PHONY: all deps test layers unit integration guest run bench clean help seccomp-lists FORCE
 all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/ember-jailer

@@ -316,6 +316,23 @@ static int route_net(struct api_route *r, const struct body_req *q)
 	return 0;
 }
 
+/* PUT /mmds and PATCH /mmds: any JSON object; the size limit and the
+ * merge are the VMM thread's (mmds/store.c). */
+static int route_mmds(struct api_route *r, const struct body_req *q)
+{
+	r->action.kind = q->patch ? VMM_PATCH_MMDS : VMM_PUT_MMDS;
+	r->action.u.json = json_incref(q->json);
+	return 0;
+}
+
+static int route_mmds_config(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_MMDS_CONFIG;
+	return section_done(r, config_parse_mmds(q->json, &r->action.u.mmds, &err), "mmds-config",
+			    &err);
+}
+
 /* Firecracker endpoints Ember does not implement yet: a clear 400, not
  * "invalid path", so that an orchestrator's log says what is missing. */
 static const char *unsupported(const char *first)
@@ -324,7 +341,6 @@ static const char *unsupported(const char *first)
 		const char *seg, *what;
 	} list[] = {
 		{ "balloon", "the balloon device" },
-		{ "mmds", "MMDS (the microVM metadata service)" },
 		{ "cpu-config", "custom CPU templates" },
 		{ "serial", "serial configuration" },
 		{ "pmem", "pmem devices" },
@@ -347,6 +363,7 @@ static int route_get(struct api_route *r, char seg[MAX_SEGMENTS][SEGMENT_MAX], i
 		{ "version", NULL, API_EP_GET_VERSION, VMM_GET_VERSION },
 		{ "machine-config", NULL, API_EP_GET_MACHINE_CONFIG, VMM_GET_MACHINE_CONFIG },
 		{ "vm", "config", API_EP_GET_VM_CONFIG, VMM_GET_VM_CONFIG },
+		{ "mmds", NULL, API_EP_GET_MMDS, VMM_GET_MMDS },
 	};
 	for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
 		int want = !gets[i].a ? 0 : !gets[i].b ? 1 : 2;
@@ -396,6 +413,9 @@ static const struct body_route {
 	{ M_PUT, "snapshot", "create", { NULL, NULL }, API_EP_PUT_SNAPSHOT_CREATE,
 	  route_snapshot_create },
 	{ M_PUT, "snapshot", "load", { NULL, NULL }, API_EP_PUT_SNAPSHOT_LOAD, route_snapshot_load },
+	{ M_PUT, "mmds", "config", { NULL, NULL }, API_EP_PUT_MMDS_CONFIG, route_mmds_config },
+	{ M_PUT, "mmds", NULL, { NULL, NULL }, API_EP_PUT_MMDS, route_mmds },
+	{ M_PATCH, "mmds", NULL, { NULL, NULL }, API_EP_PATCH_MMDS, route_mmds },
 };
 
 static const struct body_route *find_body_route(unsigned method,

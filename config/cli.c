@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum cli_kind {
@@ -14,6 +15,7 @@ enum cli_kind {
 	CLI_ID,    /* instance id */
 	CLI_LEVEL, /* log level name */
 	CLI_ACCEL, /* kvm | tcg | auto */
+	CLI_SIZE,  /* a byte count, 1..CLI_SIZE_MAX (fills a size_t) */
 };
 
 static const struct cli_flag {
@@ -35,6 +37,9 @@ static const struct cli_flag {
 	F("boot-timer", CLI_BOOL, boot_timer, "      add the boot-timer device"),
 	F("metrics-path", CLI_STR, metrics_path, "PATH  write metrics to this file"),
 	F("accel", CLI_ACCEL, accel, "ACCEL kvm|tcg|auto: who runs the guest (default auto)"),
+	F("mmds-size-limit", CLI_SIZE, mmds_size_limit,
+	  "BYTES the MMDS data store's limit (default 51200)"),
+	F("metadata", CLI_STR, metadata, "PATH  MMDS data to start with (a JSON file)"),
 	F("no-seccomp", CLI_BOOL, no_seccomp, "      no seccomp filters (not for production)"),
 	F("seccomp-filter", CLI_STR, seccomp_filter,
 	  "PATH  seccomp filters from this file (Firecracker's seccompiler JSON)"),
@@ -94,6 +99,17 @@ static int cli_set(const struct cli_flag *fl, const char *val, struct cli_opts *
 				       config_echo(val, SIZE_MAX, e));
 		o->has_level = true;
 		return 0;
+	case CLI_SIZE: {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(val, &end, 10);
+		if (!isdigit((unsigned char)*val) || *end || errno || v < 1 || v > CLI_SIZE_MAX)
+			return err_set(err, -EINVAL, "--%s: must be a number of bytes, 1..%llu (got \"%s\")",
+				       fl->name, (unsigned long long)CLI_SIZE_MAX,
+				       config_echo(val, SIZE_MAX, e));
+		*(size_t *)field = (size_t)v;
+		return 0;
+	}
 	case CLI_ACCEL:
 		if (config_accel_parse(val, &o->accel) < 0)
 			return err_set(err, -EINVAL,
@@ -111,6 +127,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *out, struct errbuf *err)
 	struct cli_opts o = {
 		.api_sock = CLI_DEFAULT_API_SOCK,
 		.id = CLI_DEFAULT_ID,
+		.mmds_size_limit = CLI_DEFAULT_MMDS_SIZE_LIMIT,
 	};
 	bool seen[CLI_NFLAGS] = { false };
 

@@ -15,6 +15,9 @@
 #define CLI_DEFAULT_ID "anonymous-instance"
 /* Firecracker's instance id rule: 1..64 of [A-Za-z0-9-]. */
 #define CLI_ID_MAX 64
+/* Firecracker's --mmds-size-limit default (its API payload limit). */
+#define CLI_DEFAULT_MMDS_SIZE_LIMIT 51200
+#define CLI_SIZE_MAX (1ull << 30)
 
 /* Strings point into argv or at static defaults: nothing to free. */
 struct cli_opts {
@@ -32,6 +35,8 @@ struct cli_opts {
 	const char *metrics_path; /* --metrics-path */
 	bool has_accel;          /* --accel given (overrides machine-config) */
 	enum config_accel accel;
+	size_t mmds_size_limit;  /* --mmds-size-limit */
+	const char *metadata;    /* --metadata: MMDS data file, NULL if not given */
 	bool no_seccomp;         /* --no-seccomp: no thread installs a filter */
 	const char *seccomp_filter; /* --seccomp-filter: Firecracker's JSON, NULL: built in */
 	bool print_seccomp;      /* --print-seccomp-filter: print the filters as JSON and exit */

@@ -28,6 +28,7 @@ void config_free(struct vm_config *cfg)
 	config_vsock_free(&cfg->vsock);
 	config_logger_free(&cfg->logger);
 	config_metrics_free(&cfg->metrics);
+	config_mmds_free(&cfg->mmds);
 	if (cfg->snapshot_load)
 		config_snapshot_load_free(cfg->snapshot_load);
 	free(cfg->snapshot_load);
@@ -64,6 +65,11 @@ static int sec_logger(json_t *v, struct vm_config *cfg, struct errbuf *err)
 static int sec_metrics(json_t *v, struct vm_config *cfg, struct errbuf *err)
 {
 	return config_parse_metrics(v, &cfg->metrics, err);
+}
+
+static int sec_mmds(json_t *v, struct vm_config *cfg, struct errbuf *err)
+{
+	return config_parse_mmds(v, &cfg->mmds, err);
 }
 
 static int sec_snapshot_load(json_t *v, struct vm_config *cfg, struct errbuf *err)
@@ -117,7 +123,7 @@ static const struct {
 	{ "logger", sec_logger, false },
 	{ "metrics", sec_metrics, false },
 	{ "balloon", NULL, false },
-	{ "mmds-config", NULL, false },
+	{ "mmds-config", sec_mmds, false },
 	{ "cpu-config", NULL, false },
 	{ "pmem", NULL, true },
 	{ "memory-hotplug", NULL, false },
@@ -298,6 +304,8 @@ int config_load_file(const char *path, struct vm_config *cfg, struct errbuf *err
 
 int config_validate(const struct vm_config *cfg, struct errbuf *err)
 {
+	if (config_mmds_check(cfg, err) < 0)
+		return -EINVAL;
 	if (!cfg->boot.kernel_image_path)
 		return err_set(err, -EINVAL, "boot-source: kernel_image_path is not set");
 	/* Firecracker refuses this pair (VmConfigError::InitrdAndHugePages):
@@ -335,7 +343,7 @@ json_t *config_to_json(const struct vm_config *cfg)
 	bad |= json_object_set_new(root, "machine-config",
 				   config_machine_to_json(&cfg->machine));
 	bad |= json_object_set_new(root, "metrics", config_metrics_to_json(&cfg->metrics));
-	bad |= json_object_set_new(root, "mmds-config", json_null());
+	bad |= json_object_set_new(root, "mmds-config", config_mmds_to_json(&cfg->mmds));
 	bad |= json_object_set_new(root, "network-interfaces", nets);
 	bad |= json_object_set_new(root, "vsock", config_vsock_to_json(&cfg->vsock));
 	bad |= json_object_set_new(root, "entropy", config_entropy_to_json(&cfg->entropy));

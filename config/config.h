@@ -153,6 +153,19 @@ struct config_metrics {
 	char *metrics_path;
 };
 
+/* "mmds-config" (Firecracker's MmdsConfig); present says whether it was
+ * given. The interfaces must be configured ones (config_mmds_check). */
+#define CONFIG_MMDS_DEFAULT_IPV4 0xa9fea9feu /* 169.254.169.254, host order */
+#define CONFIG_MMDS_MAX_IFACES 16
+struct config_mmds {
+	bool present;
+	unsigned version; /* 0: V1, 1: V2 */
+	char **ifaces;
+	size_t n_ifaces;
+	uint32_t ipv4; /* host order */
+	bool imds_compat;
+};
+
 struct vm_config {
 	struct config_boot boot;
 	struct config_machine machine;
@@ -166,6 +179,7 @@ struct vm_config {
 	struct config_entropy entropy;
 	struct config_logger logger;
 	struct config_metrics metrics;
+	struct config_mmds mmds;
 	/* Ember's "snapshot-load" section: restore at start-up instead of a
 	 * boot; only "logger" and "metrics" may come with it. NULL if absent. */
 	struct config_snapshot_load *snapshot_load;
@@ -263,6 +277,13 @@ int config_net_insert(struct vm_config *cfg, struct config_net *n, bool replace,
 struct config_net *config_find_net(const struct vm_config *cfg, const char *id);
 void config_net_free(struct config_net *n);
 json_t *config_net_to_json(const struct config_net *n);
+
+/* --- mmds-config (config_mmds.c) --- */
+int config_parse_mmds(json_t *obj, struct config_mmds *out, struct errbuf *err);
+/* Every interface mmds-config names exists in cfg; -ENOENT naming it. */
+int config_mmds_check(const struct vm_config *cfg, struct errbuf *err);
+void config_mmds_free(struct config_mmds *m);
+json_t *config_mmds_to_json(const struct config_mmds *m);
 
 /* Firecracker's id rule: 1..64 of [A-Za-z0-9_]. */
 bool config_id_valid(const char *id);

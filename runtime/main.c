@@ -170,6 +170,7 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 		.show_level = cli->show_level,
 		.show_log_origin = cli->show_log_origin,
 		.api = cli->no_api ? NULL : &counters,
+		.mmds_size_limit = cli->mmds_size_limit,
 	};
 	int r = controller_init(&ctl, &copts);
 	if (r < 0) {
@@ -178,6 +179,10 @@ static int run(const struct cli_opts *cli, const struct timespec *start_wall,
 	}
 	have_ctl = true;
 	if (cli->metrics_path && controller_set_metrics(&ctl, cli->metrics_path, &err) < 0) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	if (cli->metadata && controller_mmds_load_file(&ctl, cli->metadata, &err) < 0) {
 		log_err("%s", err.msg);
 		goto out;
 	}

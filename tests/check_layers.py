@@ -25,10 +25,13 @@ LAYERS = {
     "runtime/backend/tcg": LOWER,
     "runtime/boot": LOWER,
     "runtime/devices": LOWER,
-    "virtio": LOWER,
+    # MMDS: the metadata store and its guest-side network end, used by the
+    # net device (virtio) and the controller alike.
+    "mmds": [BASE],
+    "virtio": LOWER + ["mmds"],
     "snapshots": LOWER,
-    "runtime/vm": LOWER + ["runtime/boot", "runtime/devices", "virtio", "snapshots"],
-    "runtime/control": LOWER + ["runtime/vm", "snapshots"],
+    "runtime/vm": LOWER + ["runtime/boot", "runtime/devices", "virtio", "snapshots", "mmds"],
+    "runtime/control": LOWER + ["runtime/vm", "snapshots", "mmds"],
     # The API sees the contract header only (it carries config/ types).
     "api": [BASE, "runtime/control/action.h"],
     "jailer": [BASE],
@@ -38,7 +41,7 @@ LAYERS = {
 }
 # The only loose file: it ties everything together.
 TOP = {"runtime/main.c"}
-SOURCE_DIRS = ["runtime", "config", "virtio", "snapshots", "api", "jailer"]
+SOURCE_DIRS = ["runtime", "config", "virtio", "snapshots", "api", "jailer", "mmds"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "mmds/stack.h"
 #include "runtime/base/log.h"
 #include "virtio/iov.h"
 
@@ -48,6 +49,10 @@ struct vnet {
 	uint16_t rx_iov[VNET_RX_MAX_CHAINS + 1]; /* chain i: iov[rx_iov[i]..rx_iov[i + 1]) */
 	uint32_t rx_len[VNET_RX_MAX_CHAINS];
 	struct vnet_stats stats;
+	/* MMDS on this interface (vnet_enable_mmds): frames to its address go
+	 * there instead of the TAP; its answers come before the TAP's frames. */
+	struct mmds_stack *mmds;
+	uint8_t *mmds_frame; /* one guest frame, linearised (max TX size) */
 };
 
 static bool vnet_has(const struct vnet *n, unsigned bit)
@@ -56,6 +61,7 @@ static bool vnet_has(const struct vnet *n, unsigned bit)
 }
 
 static void vnet_on_tap(struct vhub_watch *w, uint32_t events);
+static bool vnet_rx(struct vnet *n);
 
 static void vnet_update_watch(struct vnet *n)
 {
@@ -87,6 +93,20 @@ static bool vnet_tx_hdr_ok(const struct vnet *n, const struct virtio_net_hdr_v1 
 	}
 }
 
+/* A frame for MMDS goes to it and never to the TAP. Only the first bytes
+ * are copied to decide; the frame is copied whole only if it is MMDS's. */
+static bool vnet_tx_mmds(struct vnet *n, const struct virtq_chain *c)
+{
+	uint8_t peek[42];
+	size_t len = c->out_len - VNET_HDR_LEN;
+	size_t k = viov_to_buf(c->iov, c->nr_out, VNET_HDR_LEN, peek, sizeof(peek));
+	if (!mmds_stack_wants(n->mmds, peek, k))
+		return false;
+	viov_to_buf(c->iov, c->nr_out, VNET_HDR_LEN, n->mmds_frame, len);
+	mmds_stack_input(n->mmds, n->mmds_frame, len);
+	return true;
+}
+
 static void vnet_tx_one(struct vnet *n, const struct virtq_chain *c)
 {
 	struct virtio_net_hdr_v1 h;
@@ -106,6 +126,8 @@ static void vnet_tx_one(struct vnet *n, const struct virtq_chain *c)
 				n->name, h.flags, h.gso_type);
 		return;
 	}
+	if (n->mmds && vnet_tx_mmds(n, c))
+		return;
 	/* Straight from guest memory; the TAP reads the header itself. */
 	ssize_t w;
 	do
@@ -130,6 +152,11 @@ static void vnet_tx(struct vnet *n)
 		}
 	} while (virtq_enable_notify(vq));
 	virtio_dev_signal_used(&n->vd, VNET_TXQ);
+	/* MMDS may have answers now. */
+	if (n->mmds && !n->rx_blocked && mmds_stack_pending(n->mmds)) {
+		vnet_rx(n);
+		vnet_update_watch(n);
+	}
 }
 
 /* --- TAP -> guest --- */
@@ -207,6 +234,19 @@ static unsigned vnet_rx_gather(struct vnet *n, unsigned *nr_iov)
 	return 0;
 }
 
+/* MMDS's next frame into the gathered buffers, behind a virtio_net_hdr_v1
+ * with no offloads (the stack computes its checksums). Returns the bytes
+ * written, as readv would; 0 if MMDS had nothing after all. */
+static ssize_t vnet_rx_mmds_frame(struct vnet *n, unsigned nr_iov)
+{
+	uint8_t frame[VNET_HDR_LEN + MMDS_FRAME_MAX];
+	memset(frame, 0, VNET_HDR_LEN);
+	size_t len = mmds_stack_output(n->mmds, frame + VNET_HDR_LEN);
+	if (!len)
+		return 0;
+	return (ssize_t)viov_from_buf(n->iov, nr_iov, 0, frame, VNET_HDR_LEN + len);
+}
+
 /* Reads frames while the guest has room; returns true if any was used. */
 static bool vnet_rx(struct vnet *n)
 {
@@ -224,9 +264,17 @@ static bool vnet_rx(struct vnet *n)
 			break;
 		}
 		ssize_t r;
-		do
-			r = readv(n->fd, n->iov, (int)nr_iov);
-		while (r < 0 && errno == EINTR);
+		if (n->mmds && mmds_stack_pending(n->mmds)) {
+			r = vnet_rx_mmds_frame(n, nr_iov);
+			if (r == 0) { /* cannot happen after pending; not an EOF */
+				vnet_rx_giveback(n, 0, chains);
+				break;
+			}
+		} else {
+			do
+				r = readv(n->fd, n->iov, (int)nr_iov);
+			while (r < 0 && errno == EINTR);
+		}
 		if (r < (ssize_t)VNET_HDR_LEN) {
 			vnet_rx_giveback(n, 0, chains);
 			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
@@ -338,6 +386,14 @@ static void vnet_counters(const struct virtio_dev *vd, device_counter_fn fn, voi
 	fn(ctx, "tx_malformed_frames", s->tx_dropped);
 	fn(ctx, "ember_rx_dropped", s->rx_dropped);
 	fn(ctx, "ember_rx_blocked", s->rx_blocked);
+	const struct mmds_stack *m = ((const struct vnet *)vd)->mmds;
+	if (m) {
+		fn(ctx, "ember_mmds_frames_in", m->stats.frames_in);
+		fn(ctx, "ember_mmds_frames_out", m->stats.frames_out);
+		fn(ctx, "ember_mmds_dropped_in", m->stats.dropped_in);
+		fn(ctx, "ember_mmds_dropped_out", m->stats.ctl_dropped);
+		fn(ctx, "ember_mmds_conns_refused", m->stats.conns_refused);
+	}
 }
 
 static void vnet_destroy(struct virtio_dev *vd)
@@ -345,6 +401,10 @@ static void vnet_destroy(struct virtio_dev *vd)
 	struct vnet *n = (struct vnet *)vd;
 	if (n->fd >= 0)
 		close(n->fd);
+	if (n->mmds)
+		mmds_stack_destroy(n->mmds);
+	free(n->mmds);
+	free(n->mmds_frame);
 	free(n);
 }
 
@@ -472,6 +532,29 @@ int vnet_create(const struct config_net *cfg, struct virtio_dev **out, struct er
 	n->is_tap = true;
 	*out = &n->vd;
 	return 0;
+}
+
+int vnet_enable_mmds(struct virtio_dev *vd, struct mmds *m, struct errbuf *err)
+{
+	struct vnet *n = (struct vnet *)vd;
+	if (n->mmds)
+		return 0;
+	n->mmds = calloc(1, sizeof(*n->mmds));
+	n->mmds_frame = malloc(VNET_MAX_GSO_FRAME);
+	if (!n->mmds || !n->mmds_frame || mmds_stack_init(n->mmds, m) < 0) {
+		free(n->mmds);
+		free(n->mmds_frame);
+		n->mmds = NULL;
+		n->mmds_frame = NULL;
+		return err_set(err, -ENOMEM, "%s: MMDS: out of memory", n->name);
+	}
+	return 0;
+}
+
+const struct mmds_stack_stats *vnet_mmds_stats(const struct virtio_dev *vd)
+{
+	const struct vnet *n = (const struct vnet *)vd;
+	return n->mmds ? &n->mmds->stats : NULL;
 }
 
 const struct vnet_stats *vnet_stats(const struct virtio_dev *vd)

@@ -46,4 +46,12 @@ int vnet_create(const struct config_net *cfg, struct virtio_dev **out, struct er
 int vnet_create_fd(int fd, const uint8_t *mac, struct virtio_dev **out, struct errbuf *err);
 const struct vnet_stats *vnet_stats(const struct virtio_dev *vd);
 
+/* MMDS on this interface (mmds/stack.h): frames the guest sends to its
+ * address are answered by m and never reach the TAP. Before activation. */
+struct mmds;
+struct mmds_stack_stats;
+int vnet_enable_mmds(struct virtio_dev *vd, struct mmds *m, struct errbuf *err);
+/* NULL without MMDS. */
+const struct mmds_stack_stats *vnet_mmds_stats(const struct virtio_dev *vd);
+
 #endif

@@ -28,6 +28,10 @@ static const char *const action_names[VMM_ACTION_COUNT] = {
 	[VMM_RESUME] = "PATCH /vm Resumed",
 	[VMM_SNAPSHOT_CREATE] = "PUT /snapshot/create",
 	[VMM_SNAPSHOT_LOAD] = "PUT /snapshot/load",
+	[VMM_GET_MMDS] = "GET /mmds",
+	[VMM_PUT_MMDS] = "PUT /mmds",
+	[VMM_PATCH_MMDS] = "PATCH /mmds",
+	[VMM_PUT_MMDS_CONFIG] = "PUT /mmds/config",
 };
 
 const char *vmm_action_name(enum vmm_action_kind k)
@@ -62,8 +66,13 @@ void vmm_action_free(struct vmm_action *a)
 	case VMM_SNAPSHOT_LOAD:
 		config_snapshot_load_free(&a->u.snap_load);
 		break;
+	case VMM_PUT_MMDS_CONFIG:
+		config_mmds_free(&a->u.mmds);
+		break;
 	case VMM_PUT_MACHINE_CONFIG:
 	case VMM_PATCH_MACHINE_CONFIG:
+	case VMM_PUT_MMDS:
+	case VMM_PATCH_MMDS:
 		json_decref(a->u.json);
 		a->u.json = NULL;
 		break;

@@ -37,6 +37,10 @@ enum vmm_action_kind {
 	VMM_RESUME,
 	VMM_SNAPSHOT_CREATE, /* u.snap_create; only while Paused */
 	VMM_SNAPSHOT_LOAD,   /* u.snap_load; only on a fresh VMM */
+	VMM_GET_MMDS,
+	VMM_PUT_MMDS,        /* u.json: the new data (an object) */
+	VMM_PATCH_MMDS,      /* u.json: an RFC 7396 merge patch */
+	VMM_PUT_MMDS_CONFIG, /* u.mmds; pre-boot only */
 	VMM_ACTION_COUNT
 };
 
@@ -54,6 +58,7 @@ struct vmm_action {
 		struct config_metrics metrics;
 		struct config_snapshot_create snap_create;
 		struct config_snapshot_load snap_load;
+		struct config_mmds mmds;
 		json_t *json; /* a body whose meaning depends on the current state */
 		struct {
 			char *id;   /* from the URL */
@@ -105,7 +110,11 @@ enum api_endpoint {
 	API_EP_PATCH_VM,
 	API_EP_PUT_SNAPSHOT_CREATE,
 	API_EP_PUT_SNAPSHOT_LOAD,
-	API_EP_UNSUPPORTED, /* balloon, mmds ...: known, not built */
+	API_EP_GET_MMDS,
+	API_EP_PUT_MMDS,
+	API_EP_PATCH_MMDS,
+	API_EP_PUT_MMDS_CONFIG,
+	API_EP_UNSUPPORTED, /* balloon, ...: known, not built */
 	API_EP_COUNT
 };
 

@@ -38,19 +38,30 @@ int controller_init(struct controller *c, const struct controller_opts *opts)
 	atomic_init(&c->vm_live, false);
 	c->show_level = opts->show_level;
 	c->show_log_origin = opts->show_log_origin;
-	int r = controller_metrics_init(c);
-	if (r < 0)
+	struct errbuf err;
+	int r = mmds_init(&c->mmds, opts->mmds_size_limit ? opts->mmds_size_limit : MMDS_DEFAULT_LIMIT,
+			  opts->id, &err);
+	if (r < 0) {
+		log_err("%s", err.msg);
 		return r;
+	}
+	r = controller_metrics_init(c);
+	if (r < 0) {
+		mmds_destroy(&c->mmds);
+		return r;
+	}
 	c->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_efd < 0) {
 		r = -errno;
 		controller_metrics_destroy(c);
+		mmds_destroy(&c->mmds);
 		return r;
 	}
 	r = evloop_add(opts->loop, c->wake_efd, EPOLLIN, controller_on_wake, c);
 	if (r < 0) {
 		close(c->wake_efd);
 		controller_metrics_destroy(c);
+		mmds_destroy(&c->mmds);
 		return r;
 	}
 	return 0;
@@ -106,6 +117,7 @@ void controller_destroy(struct controller *c)
 		free(c->modules[i]);
 	c->nr_modules = 0;
 	config_free(&c->cfg);
+	mmds_destroy(&c->mmds);
 }
 
 /* ---- logger ---- */
@@ -167,6 +179,7 @@ int controller_load_config(struct controller *c, struct vm_config *cfg, struct e
 	c->cfg = *cfg;
 	config_init(cfg);
 	c->configured = !c->cfg.snapshot_load;
+	controller_mmds_apply(c);
 	return r;
 }
 
@@ -223,6 +236,7 @@ static bool pre_boot_only(enum vmm_action_kind k)
 	case VMM_PUT_METRICS:
 	case VMM_INSTANCE_START:
 	case VMM_SNAPSHOT_LOAD:
+	case VMM_PUT_MMDS_CONFIG:
 		return true;
 	default:
 		return false;
@@ -280,6 +294,9 @@ static int do_get(struct controller *c, struct vmm_action *a, struct vmm_reply *
 		break;
 	case VMM_GET_VM_CONFIG:
 		j = config_to_json(&c->cfg);
+		break;
+	case VMM_GET_MMDS:
+		j = mmds_get_all(&c->mmds);
 		break;
 	default:
 		return -EINVAL;
@@ -390,6 +407,10 @@ static int do_action(struct controller *c, struct vmm_action *a, struct errbuf *
 		return controller_snapshot_create(c, &a->u.snap_create, err);
 	case VMM_SNAPSHOT_LOAD:
 		return controller_snapshot_load(c, &a->u.snap_load, err);
+	case VMM_PUT_MMDS:
+	case VMM_PATCH_MMDS:
+	case VMM_PUT_MMDS_CONFIG:
+		return controller_mmds_action(c, a, err);
 	default:
 		return err_set(err, -EINVAL, "unknown action %d", (int)a->kind);
 	}

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "mmds/mmds.h"
 #include "runtime/base/err.h"
 #include "runtime/base/evloop.h"
 #include "runtime/base/log.h"
@@ -42,6 +43,7 @@ struct controller_opts {
 	 * only what its body names. */
 	bool show_level, show_log_origin;
 	struct api_counters *api; /* NULL without an API server */
+	size_t mmds_size_limit;   /* --mmds-size-limit; 0: MMDS_DEFAULT_LIMIT */
 };
 
 struct controller_metrics;
@@ -63,6 +65,7 @@ struct controller {
 	/* A boot resource (anything but the logger and metrics) was set: a
 	 * snapshot can no longer be loaded (Firecracker's rule). */
 	bool configured;
+	struct mmds mmds; /* the metadata store: VMM thread only (mmds/mmds.h) */
 	bool finished; /* controller_finish ran: exit_code is final */
 	int exit_code;
 };
@@ -107,6 +110,12 @@ int controller_snapshot_load(struct controller *c, const struct config_snapshot_
 int controller_go_live(struct controller *c, struct errbuf *err);
 /* The options every VM of this process is built with. */
 struct vm_opts controller_vm_opts(const struct controller *c);
+
+/* MMDS (runtime/control/mmds.c): PUT/PATCH /mmds and PUT /mmds/config;
+ * apply cfg.mmds to the store's service; --metadata's file. */
+int controller_mmds_action(struct controller *c, struct vmm_action *a, struct errbuf *err);
+void controller_mmds_apply(struct controller *c);
+int controller_mmds_load_file(struct controller *c, const char *path, struct errbuf *err);
 
 /* Internal to the controller (runtime/control/metrics.c). */
 int controller_metrics_init(struct controller *c);

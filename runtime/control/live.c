@@ -25,6 +25,7 @@ struct vm_opts controller_vm_opts(const struct controller *c)
 		.console_out = c->opts.console_out,
 		.start_wall = c->opts.start_wall,
 		.start_cpu = c->opts.start_cpu,
+		.mmds = (struct mmds *)&c->mmds,
 	};
 }
 

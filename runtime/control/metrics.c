@@ -181,7 +181,7 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 	json_t *g = group(b, root, "get_api_requests");
 	put(b, g, "instance_info_count", CNT(API_EP_GET_INSTANCE_INFO));
 	put(b, g, "machine_cfg_count", CNT(API_EP_GET_MACHINE_CONFIG));
-	put(b, g, "mmds_count", 0);
+	put(b, g, "mmds_count", CNT(API_EP_GET_MMDS));
 	put(b, g, "vmm_version_count", CNT(API_EP_GET_VERSION));
 
 	static const struct ep_name puts_[] = {
@@ -190,11 +190,13 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 		{ "machine_cfg", API_EP_PUT_MACHINE_CONFIG },
 		{ "metrics", API_EP_PUT_METRICS },     { "network", API_EP_PUT_NETWORK },
 		{ "vsock", API_EP_PUT_VSOCK },         { "entropy", API_EP_PUT_ENTROPY },
+		{ "mmds", API_EP_PUT_MMDS },           { "mmds_config", API_EP_PUT_MMDS_CONFIG },
 	};
 	static const struct ep_name patches[] = {
 		{ "drive", API_EP_PATCH_DRIVE },
 		{ "network", API_EP_PATCH_NETWORK },
 		{ "machine_cfg", API_EP_PATCH_MACHINE_CONFIG },
+		{ "mmds", API_EP_PATCH_MMDS },
 	};
 	endpoint_group(b, root, "put_api_requests", puts_, sizeof(puts_) / sizeof(puts_[0]), api);
 	endpoint_group(b, root, "patch_api_requests", patches,
@@ -266,6 +268,13 @@ int controller_flush_metrics(struct controller *c)
 	put(&b, g, "metrics_fails", m->write_fails);
 	put(&b, g, "missed_log_count", ls.missed);
 	put(&b, g, "log_fails", ls.fails);
+	/* Firecracker's "mmds" group where it has the counter. */
+	g = group(&b, root, "mmds");
+	put(&b, g, "rx_no_token", c->mmds.stats.rx_no_token);
+	put(&b, g, "rx_invalid_token", c->mmds.stats.rx_invalid_token);
+	put(&b, g, "ember_requests_count", c->mmds.stats.requests);
+	put(&b, g, "ember_failed_requests_count", c->mmds.stats.bad_requests);
+	put(&b, g, "ember_tokens_count", c->mmds.stats.tokens_issued);
 	device_groups(c, &b, root);
 	char *line = b.oom ? NULL : json_dumps(root, JSON_COMPACT);
 	json_decref(root);

@@ -66,6 +66,7 @@ static int load(struct controller *c, const struct config_snapshot_load *req,
 	memset(&c->cfg.metrics, 0, sizeof(c->cfg.metrics));
 	config_free(&c->cfg);
 	c->cfg = cfg;
+	controller_mmds_apply(c); /* its config came in vm/config; its data did not */
 	return 0;
 }
 

@@ -52,6 +52,9 @@ struct virtio_kind {
 	/* After the device is on the bus: what else the command line needs. */
 	int (*announce)(const struct vm_config *cfg, size_t i, struct cmdline *cl,
 			struct errbuf *err);
+	/* Before the device is on the bus: what the VM adds to it. */
+	int (*extend)(struct vm *vm, const struct vm_config *cfg, size_t i, struct virtio_dev *dev,
+		      struct errbuf *err);
 };
 
 static size_t count_drives(const struct vm_config *cfg) { return cfg->n_drives; }
@@ -89,6 +92,18 @@ static int create_entropy(const struct vm_config *cfg, size_t i, struct virtio_d
 	return vrng_create(&cfg->entropy, out, err);
 }
 
+/* MMDS on the interfaces mmds-config lists. */
+static int extend_net(struct vm *vm, const struct vm_config *cfg, size_t i, struct virtio_dev *dev,
+		      struct errbuf *err)
+{
+	if (!cfg->mmds.present || !vm->opts.mmds)
+		return 0;
+	for (size_t k = 0; k < cfg->mmds.n_ifaces; k++)
+		if (strcmp(cfg->mmds.ifaces[k], cfg->nets[i].iface_id) == 0)
+			return vnet_enable_mmds(dev, vm->opts.mmds, err);
+	return 0;
+}
+
 /* Firecracker's rule: the root drive's root= and rw/ro unless boot_args
  * already chose a root. */
 static int announce_root(const struct vm_config *cfg, size_t i, struct cmdline *cl,
@@ -108,7 +123,7 @@ static int announce_root(const struct vm_config *cfg, size_t i, struct cmdline *
  * becomes /dev/vda. */
 static const struct virtio_kind kinds[] = {
 	{ "drive", "block_", count_drives, create_drive, announce_root },
-	{ "network interface", "net_", count_nets, create_net, NULL },
+	{ "network interface", "net_", count_nets, create_net, NULL, extend_net },
 	{ "vsock", "vsock", count_vsock, create_vsock, NULL },
 	{ "entropy", "entropy", count_entropy, create_entropy, NULL },
 };
@@ -177,6 +192,8 @@ static int vm_virtio_devices(struct vm *vm, const struct vm_config *cfg, struct 
 			const char *id = NULL;
 			char group[VM_DEVICE_NAME_MAX];
 			int r = kind->create(cfg, i, &dev, &id, err);
+			if (r == 0 && kind->extend && (r = kind->extend(vm, cfg, i, dev, err)) < 0)
+				dev->ops->destroy(dev);
 			if (r == 0) {
 				snprintf(group, sizeof(group), "%s%s", kind->prefix, id ? id : "");
 				r = vm_virtio_add(vm, dev, group, cl, err);

@@ -27,6 +27,8 @@ struct serial;
 struct i8042;
 struct vm_virtio;
 
+struct mmds;
+
 struct vm_opts {
 	struct evloop *loop;        /* the VMM thread's loop; outlives the VM */
 	bool boot_timer;            /* register the boot-timer device (--boot-timer) */
@@ -34,6 +36,7 @@ struct vm_opts {
 	int console_out;            /* guest console output fd */
 	struct timespec start_wall; /* process start, CLOCK_MONOTONIC */
 	struct timespec start_cpu;  /* process CPU time at start */
+	struct mmds *mmds;          /* MMDS for mmds-config's interfaces; may be NULL */
 };
 
 struct vm {

@@ -345,7 +345,6 @@ Test(api_router, unsupported_endpoints_say_so)
 		   "balloon device: not supported yet", API_EP_UNSUPPORTED);
 	expect_err("GET", "/balloon/statistics", NULL, "balloon", API_EP_UNSUPPORTED);
 	expect_err("PATCH", "/balloon", "{}", "balloon", API_EP_UNSUPPORTED);
-	expect_err("GET", "/mmds", NULL, "MMDS", API_EP_UNSUPPORTED);
 	expect_err("PUT", "/cpu-config", "{}", "CPU templates", API_EP_UNSUPPORTED);
 	expect_err("PUT", "/serial", "{}", "serial", API_EP_UNSUPPORTED);
 	expect_err("DELETE", "/balloon", NULL, "Invalid request", API_EP_NONE);
@@ -378,4 +377,22 @@ Test(api_router, deep_json_refused)
 	cr_assert_eq(route("PUT", "/boot-source", s), -1);
 	cr_assert_eq(R.status, 400);
 	free(s);
+}
+
+Test(api_router, mmds_endpoints)
+{
+	expect_ok("GET", "/mmds", NULL, VMM_GET_MMDS, API_EP_GET_MMDS);
+	expect_ok("PUT", "/mmds", "{\"a\": {\"b\": 1}}", VMM_PUT_MMDS, API_EP_PUT_MMDS);
+	expect_ok("PATCH", "/mmds", "{\"a\": null}", VMM_PATCH_MMDS, API_EP_PATCH_MMDS);
+	expect_ok("PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"]}", VMM_PUT_MMDS_CONFIG,
+		  API_EP_PUT_MMDS_CONFIG);
+	expect_err("PUT", "/mmds", "[1]", "must be a JSON object", API_EP_PUT_MMDS);
+	expect_err("PUT", "/mmds", "", "Empty PUT request", API_EP_PUT_MMDS);
+	expect_err("PUT", "/mmds/config", "{\"network_interfaces\": \"eth0\"}",
+		   "mmds-config: field \"network_interfaces\" must be an array", API_EP_PUT_MMDS_CONFIG);
+	expect_err("PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"], \"ipv4_address\": "
+		   "\"1.2.3.4\"}",
+		   "ipv4_address", API_EP_PUT_MMDS_CONFIG);
+	expect_err("PATCH", "/mmds/config", "{}", "Invalid request", API_EP_NONE);
+	expect_err("PUT", "/mmds/other", "{}", "Invalid request", API_EP_NONE);
 }

@@ -226,3 +226,25 @@ Test(config_cli, seccomp_flags)
 	char *a5[] = { "ember", "--seccomp-filter" };
 	expect_err(ARGC(a5), a5, "--seccomp-filter: missing value");
 }
+
+Test(config_cli, mmds_flags)
+{
+	char *argv[] = { "ember" };
+	struct cli_opts o;
+	struct errbuf err = { "" };
+	cr_assert_eq(parse(ARGC(argv), argv, &o, &err), 0, "%s", err.msg);
+	cr_assert_eq(o.mmds_size_limit, 51200);
+	cr_assert_null(o.metadata);
+	char *argv2[] = { "ember", "--mmds-size-limit", "100", "--metadata=/m.json" };
+	cr_assert_eq(parse(ARGC(argv2), argv2, &o, &err), 0, "%s", err.msg);
+	cr_assert_eq(o.mmds_size_limit, 100);
+	cr_assert_str_eq(o.metadata, "/m.json");
+	char *bad1[] = { "ember", "--mmds-size-limit=0" };
+	expect_err(ARGC(bad1), bad1, "--mmds-size-limit: must be a number of bytes");
+	char *bad2[] = { "ember", "--mmds-size-limit", "-5" };
+	expect_err(ARGC(bad2), bad2, "--mmds-size-limit");
+	char *bad3[] = { "ember", "--mmds-size-limit", "12k" };
+	expect_err(ARGC(bad3), bad3, "(got \"12k\")");
+	char *bad4[] = { "ember", "--metadata=" };
+	expect_err(ARGC(bad4), bad4, "--metadata: must not be empty");
+}

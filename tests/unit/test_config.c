@@ -446,8 +446,6 @@ Test(config, not_supported)
 {
 	expect_err("{" BOOT ", \"balloon\": {\"amount_mib\": 1}}", -ENOTSUP,
 		   "balloon: not supported yet");
-	expect_err("{" BOOT ", \"mmds-config\": {\"network_interfaces\": []}}", -ENOTSUP,
-		   "mmds-config: not supported yet");
 	expect_err("{" BOOT ", \"cpu-config\": \"/t.json\"}", -ENOTSUP, "cpu-config: not supported yet");
 	expect_err("{" BOOT ", \"pmem\": []}", -ENOTSUP, "pmem: not supported yet");
 	expect_err("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/x\","
@@ -877,4 +875,72 @@ Test(config, too_many_drives)
 	snprintf(s + n, cap - n, "]}");
 	expect_err(s, -ENOSPC, "drives[64]: too many drives (at most 64)");
 	free(s);
+}
+
+#define NET0 "\"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"t0\"}]"
+
+Test(config, mmds_config)
+{
+	struct vm_config cfg;
+	struct errbuf err = { "" };
+	const char *ok = "{" BOOT ", " NET0 ", \"mmds-config\": {\"version\": \"V2\", "
+			 "\"network_interfaces\": [\"eth0\"], \"ipv4_address\": \"169.254.170.2\", "
+			 "\"imds_compat\": true}}";
+	cr_assert_eq(load(ok, &cfg, &err), 0, "%s", err.msg);
+	cr_expect(cfg.mmds.present);
+	cr_expect_eq(cfg.mmds.version, 1);
+	cr_expect_eq(cfg.mmds.ipv4, 0xa9feaa02u);
+	cr_expect(cfg.mmds.imds_compat);
+	json_t *j = config_mmds_to_json(&cfg.mmds);
+	char *s = json_dumps(j, JSON_COMPACT);
+	cr_expect_str_eq(s, "{\"version\":\"V2\",\"network_interfaces\":[\"eth0\"],"
+			    "\"ipv4_address\":\"169.254.170.2\",\"imds_compat\":true}");
+	free(s);
+	json_decref(j);
+	config_free(&cfg);
+	/* Defaults: V1, 169.254.169.254. */
+	cr_assert_eq(load("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\"]}}",
+			  &cfg, &err),
+		     0, "%s", err.msg);
+	cr_expect_eq(cfg.mmds.version, 0);
+	cr_expect_eq(cfg.mmds.ipv4, 0xa9fea9feu);
+	config_free(&cfg);
+	/* GET /vm/config's text loads back the same (snapshots keep it so). */
+	cr_assert_eq(load(ok, &cfg, &err), 0, "%s", err.msg);
+	j = config_to_json(&cfg);
+	struct vm_config back;
+	cr_assert_eq(config_load_json(j, &back, &err), 0, "%s", err.msg);
+	cr_expect(back.mmds.present && back.mmds.version == 1 && back.mmds.ipv4 == 0xa9feaa02u &&
+		  back.mmds.imds_compat && back.mmds.n_ifaces == 1);
+	json_decref(j);
+	config_free(&back);
+	config_free(&cfg);
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": []}}", -EINVAL,
+		   "mmds-config: field \"network_interfaces\": the list");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {}}", -EINVAL,
+		   "missing field \"network_interfaces\"");
+	expect_err("{" BOOT ", \"mmds-config\": {\"network_interfaces\": [\"eth1\"]}}", -EINVAL,
+		   "\"eth1\" is no configured network interface");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\"], "
+		   "\"ipv4_address\": \"169.254.255.1\"}}",
+		   -EINVAL, "field \"ipv4_address\": 169.254.255.1 is not a usable link-local");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\"], "
+		   "\"ipv4_address\": \"10.0.0.1\"}}",
+		   -EINVAL, "ipv4_address");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\"], "
+		   "\"ipv4_address\": \"x\"}}",
+		   -EINVAL, "\"x\" is not an IPv4 address");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\"], "
+		   "\"version\": \"V3\"}}",
+		   -EINVAL, "field \"version\"");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\", \"eth0\"]}}",
+		   -EINVAL, "listed twice");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [7]}}", -EINVAL,
+		   "network_interfaces\"[0]");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\"], "
+		   "\"imds_compat\": 1}}",
+		   -EINVAL, "imds_compat");
+	expect_err("{" BOOT ", " NET0 ", \"mmds-config\": {\"network_interfaces\": [\"eth0\"], "
+		   "\"x\": 1}}",
+		   -EINVAL, "unknown field \"x\"");
 }

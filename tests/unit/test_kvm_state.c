@@ -57,7 +57,7 @@ static void vm_up_clock(struct vm *v, bool track_dirty, bool clock_realtime)
 	struct backend_vm_opts opts = { .nr_vcpus = 1, .cpu_template = "None", .mem = &v->mem,
 					.track_dirty = track_dirty,
 					.clock_realtime = clock_realtime };
-	int r = be->vm_create(&opts, &v->bvm);
+	int r = be->vm_create(&opts, &v->bvm, NULL);
 	if (r < 0) {
 		gm_free(&v->mem);
 		cr_skip_test("no usable KVM here (vm_create: %s)", strerror(-r));

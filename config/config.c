@@ -311,6 +311,31 @@ int config_validate(const struct vm_config *cfg, struct errbuf *err)
 
 /* ---- GET /vm/config ---- */
 
+/* Leaves out every null member, at any depth: Firecracker's swagger
+ * (Swagger 2.0) has no null type, so an absent optional value or section
+ * is shown by its absence, and the answer stays valid against it. */
+static void drop_nulls(json_t *j)
+{
+	if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v)
+			drop_nulls(v);
+		return;
+	}
+	if (!json_is_object(j))
+		return;
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(j, tmp, k, v) {
+		if (json_is_null(v))
+			json_object_del(j, k);
+		else
+			drop_nulls(v);
+	}
+}
+
 json_t *config_to_json(const struct vm_config *cfg)
 {
 	json_t *root = json_object(), *drives = json_array(), *nets = json_array();
@@ -343,5 +368,6 @@ json_t *config_to_json(const struct vm_config *cfg)
 		json_decref(root);
 		return NULL;
 	}
+	drop_nulls(root);
 	return root;
 }

@@ -34,7 +34,7 @@ static void start(uint64_t features)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	host = sv[1];
 	struct errbuf err;
-	cr_assert_eq(vnet_create_fd(sv[0], mac, &dev, &err), 0);
+	cr_assert_eq(vnet_create_fd(sv[0], mac, 0, &dev, &err), 0);
 	cr_assert_eq(tbed_init(&bed, dev, QSZ, features), 0x0f);
 }
 
@@ -456,7 +456,7 @@ static void net_reopen(const uint8_t *m)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	host = sv[1];
 	struct errbuf err;
-	cr_assert_eq(vnet_create_fd(sv[0], m, &dev, &err), 0);
+	cr_assert_eq(vnet_create_fd(sv[0], m, 0, &dev, &err), 0);
 	tbed_attach(&bed, dev);
 }
 

@@ -100,7 +100,8 @@ static int sec_net(json_t *v, struct vm_config *cfg, struct errbuf *err)
 	return rc;
 }
 
-/* Every top-level key of Firecracker's VmmConfig (resources.rs). parse is
+/* Every top-level key of Firecracker's VmmConfig (resources.rs; its serial
+ * configuration is API-only there, so "serial" is no key here). parse is
  * NULL for sections Ember does not implement yet; is_array sections hold a
  * list whose elements go to parse one by one. */
 static const struct {
@@ -121,7 +122,6 @@ static const struct {
 	{ "cpu-config", NULL, false },
 	{ "pmem", NULL, true },
 	{ "memory-hotplug", NULL, false },
-	{ "serial", NULL, false },
 	/* Ember's own: the body of PUT /snapshot/load, restored at start-up. */
 	{ "snapshot-load", sec_snapshot_load, false },
 };

@@ -38,7 +38,9 @@ done
 # The responses the tests got, against the swagger's shapes: one more
 # test, failing on any mismatch (each named with its operation).
 schema_log=$TEST_TMP/api_schemas.log
-if node_path=$("$here/../api_schemas/install.sh" 2>"$schema_log") &&
+if [ -n "${ONLY:-}" ] && [ ! -s "$API_RECORDS" ]; then
+	skip=$((skip + 1)); printf '[SKIP] api_schemas: the tests chosen made no API call\n'
+elif node_path=$("$here/../api_schemas/install.sh" 2>"$schema_log") &&
 	NODE_PATH=$node_path node "$here/../api_schemas/check.js" "$API_RECORDS" >>"$schema_log" 2>&1; then
 	pass=$((pass + 1)); printf '[PASS] api_schemas: %s\n' "$(tail -n 1 "$schema_log")"
 else

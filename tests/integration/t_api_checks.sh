@@ -205,3 +205,41 @@ test_api_config_file_checks() {
 	[ "$rc" -eq 0 ] || fail "good file: exit $rc: $out"
 	grep -q '"id":"cfcheck","properties":{"a":"b"}' "$TEST_TMP/cf.m" || fail "$(cat "$TEST_TMP/cf.m")"
 }
+
+test_api_schemas_catch_mismatches() {
+	# The end-of-run schema check fails on what breaks the swagger's shapes,
+	# naming the operation: a null where an object goes, a missing required
+	# field, an unknown state, a body on a 204, an HTML 400, a 404 that is
+	# no Error, an unknown field; and passes answers in their right shape.
+	local sdir=$here/../api_schemas d=$TEST_TMP/sc np out rc=0
+	np=$("$sdir/install.sh" 2>/dev/null) || fail "cannot install the schema checker's packages"
+	mkdir -p "$d"
+	rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$d/$4" >>"$d/$5"; printf '%s' "$6" >"$d/$4"; }
+	rec GET /vm/config 200 b1 bad '{"balloon":null}'
+	rec GET / 200 b2 bad '{"id":"x","state":"Running","vmm_version":"1"}'
+	rec GET / 200 b3 bad '{"id":"x","state":"Stopped","vmm_version":"1","app_name":"Ember"}'
+	rec PUT /boot-source 204 b4 bad '{}'
+	rec GET /nope 400 b5 bad '<html>bad</html>'
+	rec GET /version 404 b6 bad '{"firecracker_version":"1"}'
+	rec GET /machine-config 200 b7 bad '{"vcpu_count":1,"mem_size_mib":64,"vcpus":2}'
+	out=$(NODE_PATH=$np node "$sdir/check.js" "$d/bad") || rc=$?
+	[ "$rc" -eq 1 ] || fail "bad answers passed: $out"
+	[ "$(grep -c '^MISMATCH' <<<"$out")" -eq 7 ] || fail "not 7 mismatches: $out"
+	local w
+	for w in "getExportVmConfig: GET /vm/config -> 200: FullVmConfiguration.json: body/balloon must be object" \
+		"describeInstance: GET / -> 200: InstanceInfo.json: body must have required property 'app_name'" \
+		"body/state must be equal to one of the allowed values" \
+		"putGuestBootSource: PUT /boot-source -> 204: a 204 carries no body" \
+		"(no such operation): GET /nope -> 400: Error.json: the body is not JSON" \
+		"getFirecrackerVersion: GET /version -> 404: Error.json: body must have required property 'fault_message'" \
+		"getMachineConfiguration: GET /machine-config -> 200: MachineConfiguration.json: body must NOT have additional properties"; do
+		grep -qF -- "$w" <<<"$out" || fail "no '$w' in: $out"
+	done
+	grep -q 'api schemas: 7 responses checked, 7 failed' <<<"$out" || fail "$out"
+	rec GET /vm/config 200 g1 good '{"drives":[],"machine-config":{"vcpu_count":1,"mem_size_mib":64}}'
+	rec GET / 200 g2 good '{"id":"x","state":"Paused","vmm_version":"1","app_name":"Ember"}'
+	rec PUT /drives/a 204 g3 good ''
+	rec GET /nope 400 g4 good '{"fault_message":"Invalid request method and/or path: GET /nope."}'
+	out=$(NODE_PATH=$np node "$sdir/check.js" "$d/good") || fail "good answers failed: $out"
+	grep -q 'api schemas: 4 responses checked, 0 failed' <<<"$out" || fail "$out"
+}

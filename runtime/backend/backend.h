@@ -92,7 +92,8 @@ struct backend_ops {
 	int (*map_memory)(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
 			  void *host);
 	/* After all memory is mapped. Sets CPUID, MSRs, LAPIC defaults. */
-	int (*vcpu_create)(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+	int (*vcpu_create)(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,
+			   struct errbuf *err);
 	void (*vcpu_destroy)(struct backend_vcpu *vcpu);
 	/* Runs until an exit the VMM must handle. Returns 0 (exit filled) or -errno. */
 	int (*vcpu_run)(struct backend_vcpu *vcpu, struct vcpu_exit *exit);

@@ -106,9 +106,9 @@ int vm_build_vcpus(struct vm *vm, struct errbuf *err)
 		struct vcpu *v = &vm->vcpus[i];
 		v->host = &vm->vcpu_host;
 		v->index = i;
-		int r = vm->be->vcpu_create(vm->bvm, i, &v->bv);
+		int r = vm->be->vcpu_create(vm->bvm, i, &v->bv, err);
 		if (r < 0)
-			return err_set(err, r, "vCPU %u: %s", i, strerror(-r));
+			return r;
 	}
 	return 0;
 }

@@ -63,7 +63,7 @@ static void vm_up_clock(struct vm *v, bool track_dirty, bool clock_realtime)
 		cr_skip_test("no usable KVM here (vm_create: %s)", strerror(-r));
 	}
 	cr_assert_eq(be->map_memory(v->bvm, 0, 0, MEM, gm_ptr(&v->mem, 0, MEM)), 0);
-	cr_assert_eq(be->vcpu_create(v->bvm, 0, &v->vcpu), 0);
+	cr_assert_eq(be->vcpu_create(v->bvm, 0, &v->vcpu, NULL), 0);
 }
 
 static void vm_up(struct vm *v, bool track_dirty)

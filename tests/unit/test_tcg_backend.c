@@ -223,7 +223,7 @@ Test(tcg_backend, guest_port_io_page_fault_timer_hlt_and_kick)
 	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
 	cr_assert_eq(be->vm_create(&opts, &vm, NULL), 0);
 	cr_assert_eq(be->map_memory(vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
-	cr_assert_eq(be->vcpu_create(vm, 0, &p.vcpu), 0);
+	cr_assert_eq(be->vcpu_create(vm, 0, &p.vcpu, NULL), 0);
 	long_mode(&s);
 	cr_assert_eq(be->set_sregs(p.vcpu, &s), 0);
 	cr_assert_eq(be->get_sregs(p.vcpu, &s2), 0);
@@ -360,7 +360,7 @@ Test(tcg_backend, device_write_over_translated_code_is_seen)
 	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
 	cr_assert_eq(t.be->vm_create(&opts, &t.vm, NULL), 0);
 	cr_assert_eq(t.be->map_memory(t.vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
-	cr_assert_eq(t.be->vcpu_create(t.vm, 0, &t.vcpu), 0);
+	cr_assert_eq(t.be->vcpu_create(t.vm, 0, &t.vcpu, NULL), 0);
 	long_mode(&s);
 	cr_assert_eq(t.be->set_sregs(t.vcpu, &s), 0);
 	struct x86_regs r = { .rip = CODE, .rsp = 0x7ff0, .rflags = X86_RFLAGS_FIXED };

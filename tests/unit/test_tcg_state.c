@@ -107,7 +107,7 @@ static void machine_start_clock(struct machine *m, const struct guest_mem *copy_
 					clock_realtime };
 	cr_assert_eq(m->be->vm_create(&opts, &m->vm, NULL), 0);
 	cr_assert_eq(m->be->map_memory(m->vm, 0, 0, MEM, gm_ptr(&m->mem, 0, MEM)), 0);
-	cr_assert_eq(m->be->vcpu_create(m->vm, 0, &m->vcpu), 0);
+	cr_assert_eq(m->be->vcpu_create(m->vm, 0, &m->vcpu, NULL), 0);
 }
 
 static void machine_start(struct machine *m, const struct guest_mem *copy_of, bool track_dirty)

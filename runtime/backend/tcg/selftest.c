@@ -117,10 +117,12 @@ int tcg_selftest(char *why, size_t why_len)
 		goto out;
 	}
 	r = be->map_memory(vm, 0, 0, ST_MEM, gm_ptr(&mem, 0, ST_MEM));
-	if (!r)
-		r = be->vcpu_create(vm, 0, &dev.vcpu);
+	if (r)
+		err_set(&err, r, "guest memory: %s", strerror(-r));
+	else
+		r = be->vcpu_create(vm, 0, &dev.vcpu, &err);
 	if (r) {
-		snprintf(why, why_len, "cannot set up a unicorn vCPU: %s", strerror(-r));
+		snprintf(why, why_len, "cannot set up a unicorn vCPU: %s", err.msg);
 		goto out;
 	}
 	st_sregs(&sregs);

@@ -466,3 +466,29 @@ Test(api_controller, whole_config_file)
 	json_t *j = read_metrics_line(mpath, 0);
 	json_decref(j);
 }
+
+Test(api_controller, config_file_checked_like_the_puts)
+{
+	/* A config file's host paths fail its load, naming the entry and field. */
+	struct vm_config cfg;
+	struct errbuf err = { "" };
+	const char *text = fmt("{\"boot-source\":{\"kernel_image_path\":\"%s\"},\"drives\":[{\"drive_id\":"
+			       "\"root\",\"path_on_host\":\"/nonexistent/r\",\"is_root_device\":true,"
+			       "\"is_read_only\":true}]}",
+			       tmp_file("k"));
+	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), -ENOENT, "%s", err.msg);
+	cr_assert_str_eq(err.msg, "drives[0] (root): path_on_host /nonexistent/r: cannot open it for "
+				  "reading (is_read_only true): No such file or directory");
+	text = fmt("{\"boot-source\":{\"kernel_image_path\":\"%s\"},\"vsock\":{\"guest_cid\":3,"
+		   "\"uds_path\":\"/nonexistent/v\"}}",
+		   tmp_file("k"));
+	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), -ENOENT, "%s", err.msg);
+	cr_assert_str_eq(err.msg, "vsock: uds_path /nonexistent/v: directory /nonexistent: No such "
+				  "file or directory");
+	/* A snapshot-load file names no device of its own: nothing to check. */
+	text = "{\"snapshot-load\":{\"snapshot_path\":\"/nonexistent/s\",\"mem_file_path\":\"/m\"}}";
+	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), 0, "%s", err.msg);
+}

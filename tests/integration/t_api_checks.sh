@@ -64,6 +64,20 @@ test_api_checks_at_the_put() {
 	api 400 PUT /serial "{\"serial_out_path\": \"$TEST_TMP/nodir/serial\"}"
 	body_has "serial: serial_out_path $TEST_TMP/nodir/serial: No such file or directory"
 	api 204 PUT /serial "{\"serial_out_path\": \"$TEST_TMP/chk.serial\"}"
+	# Checks keep no fd; a replaced serial file's fd is closed: repeated
+	# PUTs, good and bad, leave the VMM's fd count as it was.
+	local fds i
+	fds=$(ls /proc/"$API_PID"/fd | wc -l)
+	for i in 1 2 3 4 5 6 7 8; do
+		api 204 PUT /drives/d1 "$(drive d1 "$RO_DIR/disk.img" true)"
+		api 400 PUT /drives/d1 "$(drive d1 "$RO_DIR/disk.img" false)"
+		api 204 PUT /network-interfaces/n1 "{\"iface_id\": \"n1\", \"host_dev_name\": \"$tap\", \"mtu\": 1400}"
+		api 400 PUT /network-interfaces/n1 '{"iface_id": "n1", "host_dev_name": "lo"}'
+		api 204 PUT /serial "{\"serial_out_path\": \"$TEST_TMP/chk.serial\"}"
+		api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/hello.elf\"}"
+	done
+	[ "$(ls /proc/"$API_PID"/fd | wc -l)" -eq "$fds" ] ||
+		fail "fds: $fds before, $(ls /proc/"$API_PID"/fd | wc -l) after: $(ls -l /proc/"$API_PID"/fd)"
 	# Good values replace the refused ones; the guest boots with them.
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/hello.elf\"}"
 	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "accel": "kvm"}'

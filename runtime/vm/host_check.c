@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,22 +11,34 @@
 
 #include "virtio/net.h"
 
+static bool kind_ok(const struct stat *st, bool block_ok)
+{
+	return S_ISREG(st->st_mode) || (block_ok && S_ISBLK(st->st_mode));
+}
+
 /* Opens path with flags and checks its kind: a regular file, or for a
- * drive a block device too. */
+ * drive a block device too. The kind is checked before the open as well:
+ * opening a FIFO for reading would wait for a writer on the VMM thread,
+ * and opening some character devices (a watchdog) is itself an action. */
 static int check_file(const char *field, const char *path, int flags, bool block_ok,
 		      const char *mode, struct errbuf *err)
 {
-	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+	const char *kind = block_ok ? "not a regular file or block device" : "not a regular file";
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return err_set(err, -errno, "%s %s: cannot open it %s: %s", field, path, mode,
+			       strerror(errno));
+	if (!kind_ok(&st, block_ok))
+		return err_set(err, -EINVAL, "%s %s: %s", field, path, kind);
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return err_set(err, -errno, "%s %s: cannot open it %s: %s", field, path, mode,
 			       strerror(errno));
-	struct stat st;
 	int r = 0;
 	if (fstat(fd, &st) < 0)
 		r = err_set(err, -errno, "%s %s: %s", field, path, strerror(errno));
-	else if (!S_ISREG(st.st_mode) && !(block_ok && S_ISBLK(st.st_mode)))
-		r = err_set(err, -EINVAL, "%s %s: not a regular file%s", field, path,
-			    block_ok ? " or block device" : "");
+	else if (!kind_ok(&st, block_ok))
+		r = err_set(err, -EINVAL, "%s %s: %s", field, path, kind);
 	close(fd);
 	return r;
 }

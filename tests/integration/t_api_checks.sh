@@ -29,6 +29,11 @@ test_api_checks_at_the_put() {
 	body_has "\"fault_message\":\"boot-source: kernel_image_path $TEST_TMP/nokernel: cannot open it for reading: No such file or directory\""
 	api 400 PUT /boot-source "{\"kernel_image_path\": \"$TEST_TMP\"}"
 	body_has "kernel_image_path $TEST_TMP: not a regular file"
+	# A FIFO is refused without opening it (a read-only open would wait
+	# for a writer on the VMM thread).
+	mkfifo "$TEST_TMP/chk.fifo"
+	api 400 PUT /boot-source "{\"kernel_image_path\": \"$TEST_TMP/chk.fifo\"}"
+	body_has "kernel_image_path $TEST_TMP/chk.fifo: not a regular file"
 	api 400 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/hello.elf\", \"initrd_path\": \"$TEST_TMP/noinitrd\"}"
 	body_has "initrd_path $TEST_TMP/noinitrd: cannot open it for reading: No such file or directory"
 	api 200 GET /vm/config

@@ -47,7 +47,7 @@ GUEST_TESTS := $(GUEST_TEST_SRCS:tests/guests/%.S=$(BUILD_ROOT)/tests/guests/%.e
 # missing ones. The guest-image recipe adds its own list (guest/guest.mk).
 DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time \
-	clang bc python3 libssl-dev
+	clang bc python3 libssl-dev nodejs
 
 .PHONY: all deps test layers unit integration guest run bench clean help seccomp-lists FORCE
 all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/ember-jailer
@@ -67,6 +67,8 @@ help:
 	@echo "make seccomp-lists  each thread kind's allowed system calls, with reasons (docs/seccomp.md)"
 	@echo "make guest-verify  boot the guest images under QEMU as a smoke test"
 
+# npm, for the API schema check (tests/api_schemas), is its own Debian
+# package beside nodejs; a nodejs that brings its own npm needs nothing more.
 deps:
 	$(Q)pkgs="$(sort $(DEB_PKGS) $(GUEST_PKGS))"; \
 	have=$$(dpkg-query -W -f='$${Package} $${Status}\n' $$pkgs 2>/dev/null | awk '/ok installed/ {print $$1}'); \
@@ -75,6 +77,8 @@ deps:
 		echo "  APT     $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	$(Q)command -v npm >/dev/null || { echo "  APT     npm"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -224,6 +224,14 @@ static int route_metrics(struct api_route *r, const struct body_req *q)
 			    "metrics", &err);
 }
 
+static int route_serial(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_SERIAL;
+	return section_done(r, config_parse_serial(q->json, &r->action.u.serial, &err), "serial",
+			    &err);
+}
+
 static int route_snapshot_create(struct api_route *r, const struct body_req *q)
 {
 	struct errbuf err = { "" };
@@ -342,7 +350,6 @@ static const char *unsupported(const char *first)
 	} list[] = {
 		{ "balloon", "the balloon device" },
 		{ "cpu-config", "custom CPU templates" },
-		{ "serial", "serial configuration" },
 		{ "pmem", "pmem devices" },
 		{ "hotplug", "memory hot-plugging" },
 	};
@@ -400,6 +407,7 @@ static const struct body_route {
 	{ M_PUT, "entropy", NULL, { NULL, NULL }, API_EP_PUT_ENTROPY, route_entropy },
 	{ M_PUT, "logger", NULL, { NULL, NULL }, API_EP_PUT_LOGGER, route_logger },
 	{ M_PUT, "metrics", NULL, { NULL, NULL }, API_EP_PUT_METRICS, route_metrics },
+	{ M_PUT, "serial", NULL, { NULL, NULL }, API_EP_PUT_SERIAL, route_serial },
 	{ M_PUT, "machine-config", NULL, { NULL, NULL }, API_EP_PUT_MACHINE_CONFIG, route_machine },
 	{ M_PATCH, "machine-config", NULL, { NULL, NULL }, API_EP_PATCH_MACHINE_CONFIG,
 	  route_machine },

@@ -103,8 +103,8 @@ static double run(const struct params *p, bool track)
 	bus_init(&pio, "pio");
 	guest_setup(&mem, &s);
 	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio, track };
-	if (be->vm_create(&opts, &vm) || be->map_memory(vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)) ||
-	    be->vcpu_create(vm, 0, &vcpu))
+	if (be->vm_create(&opts, &vm, NULL) || be->map_memory(vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)) ||
+	    be->vcpu_create(vm, 0, &vcpu, NULL))
 		goto out;
 	struct x86_regs r = { .rip = 0x8000, .rsp = 0x7ff0, .rflags = X86_RFLAGS_FIXED,
 			      .r8 = p->bytes, .r9 = p->pages, .rbx = (uint64_t)p->flush };

@@ -106,7 +106,8 @@ static int sec_net(json_t *v, struct vm_config *cfg, struct errbuf *err)
 	return rc;
 }
 
-/* Every top-level key of Firecracker's VmmConfig (resources.rs). parse is
+/* Every top-level key of Firecracker's VmmConfig (resources.rs; its serial
+ * configuration is API-only there, so "serial" is no key here). parse is
  * NULL for sections Ember does not implement yet; is_array sections hold a
  * list whose elements go to parse one by one. */
 static const struct {
@@ -127,7 +128,6 @@ static const struct {
 	{ "cpu-config", NULL, false },
 	{ "pmem", NULL, true },
 	{ "memory-hotplug", NULL, false },
-	{ "serial", NULL, false },
 	/* Ember's own: the body of PUT /snapshot/load, restored at start-up. */
 	{ "snapshot-load", sec_snapshot_load, false },
 };
@@ -319,6 +319,31 @@ int config_validate(const struct vm_config *cfg, struct errbuf *err)
 
 /* ---- GET /vm/config ---- */
 
+/* Leaves out every null member, at any depth: Firecracker's swagger
+ * (Swagger 2.0) has no null type, so an absent optional value or section
+ * is shown by its absence, and the answer stays valid against it. */
+static void drop_nulls(json_t *j)
+{
+	if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v)
+			drop_nulls(v);
+		return;
+	}
+	if (!json_is_object(j))
+		return;
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(j, tmp, k, v) {
+		if (json_is_null(v))
+			json_object_del(j, k);
+		else
+			drop_nulls(v);
+	}
+}
+
 json_t *config_to_json(const struct vm_config *cfg)
 {
 	json_t *root = json_object(), *drives = json_array(), *nets = json_array();
@@ -351,5 +376,6 @@ json_t *config_to_json(const struct vm_config *cfg)
 		json_decref(root);
 		return NULL;
 	}
+	drop_nulls(root);
 	return root;
 }

@@ -33,6 +33,9 @@
 #define CONFIG_MAX_MEM_MIB (1024ULL * 1024) /* 1 TiB */
 /* Firecracker's resource ids: [A-Za-z0-9_], 1..64 chars (api_server parsed_request). */
 #define CONFIG_ID_MAX 64
+/* Firecracker's range for a network interface's "mtu" (virtio-net). */
+#define CONFIG_MTU_MIN 68
+#define CONFIG_MTU_MAX 65535
 /* A Linux interface name is at most IFNAMSIZ (16) bytes with the NUL. */
 #define CONFIG_IFNAME_MAX 15
 /* Anti-abuse caps; the runtime's real limit is the number of free IRQs. */
@@ -115,6 +118,7 @@ struct config_net {
 	char *host_dev_name;
 	bool has_guest_mac;
 	uint8_t guest_mac[6];
+	uint16_t mtu; /* CONFIG_MTU_MIN..CONFIG_MTU_MAX; 0: not given, none offered */
 };
 
 /* "vsock"; present says whether the section was given. */
@@ -151,6 +155,15 @@ struct config_logger {
 struct config_metrics {
 	bool present;
 	char *metrics_path;
+	bool emit_id;       /* each line carries the instance id as "id" */
+	json_t *properties; /* NULL, or an object of strings, copied into each line */
+};
+
+/* PUT /serial (API only: Firecracker's config file has no such section).
+ * serial_out_path NULL: the console stays on stdout. */
+struct config_serial {
+	bool present;
+	char *serial_out_path;
 };
 
 /* "mmds-config" (Firecracker's MmdsConfig); present says whether it was
@@ -227,11 +240,13 @@ int config_parse_vsock(json_t *obj, struct config_vsock *out, struct errbuf *err
 int config_parse_entropy(json_t *obj, struct config_entropy *out, struct errbuf *err);
 int config_parse_logger(json_t *obj, struct config_logger *out, struct errbuf *err);
 int config_parse_metrics(json_t *obj, struct config_metrics *out, struct errbuf *err);
+int config_parse_serial(json_t *obj, struct config_serial *out, struct errbuf *err);
 
 void config_boot_free(struct config_boot *b);
 void config_vsock_free(struct config_vsock *v);
 void config_logger_free(struct config_logger *l);
 void config_metrics_free(struct config_metrics *m);
+void config_serial_free(struct config_serial *s);
 
 json_t *config_boot_to_json(const struct config_boot *b);
 json_t *config_machine_to_json(const struct config_machine *m); /* GET /machine-config */

@@ -300,9 +300,10 @@ int config_get_ifname(json_t *obj, const char *key, char **out, struct errbuf *e
 
 int config_parse_net(json_t *obj, struct config_net *out, struct errbuf *err)
 {
-	static const char *const fields[] = { "iface_id", "host_dev_name", "guest_mac",
+	static const char *const fields[] = { "iface_id", "host_dev_name", "guest_mac", "mtu",
 					      "rx_rate_limiter", "tx_rate_limiter", NULL };
 	struct config_net n = { 0 };
+	uint64_t mtu = 0;
 	int rc = config_expect_object(obj, err);
 	if (!rc)
 		rc = config_check_fields(obj, fields, err);
@@ -316,10 +317,13 @@ int config_parse_net(json_t *obj, struct config_net *out, struct errbuf *err)
 		rc = config_get_ifname(obj, "host_dev_name", &n.host_dev_name, err);
 	if (rc >= 0)
 		rc = parse_mac(obj, &n, err);
+	if (rc >= 0)
+		rc = config_get_u64(obj, "mtu", false, CONFIG_MTU_MIN, CONFIG_MTU_MAX, &mtu, err);
 	if (rc < 0) {
 		config_net_free(&n);
 		return rc;
 	}
+	n.mtu = (uint16_t)mtu;
 	*out = n;
 	return 0;
 }
@@ -403,7 +407,9 @@ json_t *config_net_to_json(const struct config_net *n)
 	char mac[18];
 	if (n->has_guest_mac)
 		mac_format(n->guest_mac, mac);
-	return json_pack("{s:s, s:s, s:s?, s:n, s:n}", "iface_id", n->iface_id, "host_dev_name",
-			 n->host_dev_name, "guest_mac", n->has_guest_mac ? mac : NULL,
+	/* mtu is left out when not given: the schema's type is integer. */
+	return json_pack("{s:s, s:s, s:s?, s:o*, s:n, s:n}", "iface_id", n->iface_id,
+			 "host_dev_name", n->host_dev_name, "guest_mac",
+			 n->has_guest_mac ? mac : NULL, "mtu", n->mtu ? json_integer(n->mtu) : NULL,
 			 "rx_rate_limiter", "tx_rate_limiter");
 }

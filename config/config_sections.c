@@ -336,18 +336,46 @@ json_t *config_logger_to_json(const struct config_logger *l)
 void config_metrics_free(struct config_metrics *m)
 {
 	free(m->metrics_path);
+	json_decref(m->properties);
 	memset(m, 0, sizeof(*m));
+}
+
+/* "properties": an object whose values are all strings (swagger's
+ * additionalProperties: string); null counts as absent. */
+static int parse_properties(json_t *obj, struct config_metrics *m, struct errbuf *err)
+{
+	json_t *p = json_object_get(obj, "properties");
+	if (!p || json_is_null(p))
+		return 0;
+	if (!json_is_object(p))
+		return err_set(err, -EINVAL, "field \"properties\" must be an object (got %s)",
+			       config_json_type(p));
+	const char *k;
+	json_t *v;
+	json_object_foreach(p, k, v) {
+		char e[CONFIG_ECHO_MAX];
+		if (!json_is_string(v))
+			return err_set(err, -EINVAL,
+				       "field \"properties\": \"%s\" must be a string (got %s)",
+				       config_echo(k, SIZE_MAX, e), config_json_type(v));
+	}
+	m->properties = json_deep_copy(p);
+	return m->properties ? 1 : err_set(err, -ENOMEM, "out of memory");
 }
 
 int config_parse_metrics(json_t *obj, struct config_metrics *out, struct errbuf *err)
 {
-	static const char *const fields[] = { "metrics_path", NULL };
+	static const char *const fields[] = { "metrics_path", "emit_id", "properties", NULL };
 	struct config_metrics m = { .present = true };
 	int rc = config_expect_object(obj, err);
 	if (!rc)
 		rc = config_check_fields(obj, fields, err);
 	if (!rc)
 		rc = config_get_path(obj, "metrics_path", true, &m.metrics_path, err);
+	if (rc >= 0)
+		rc = config_get_bool(obj, "emit_id", false, &m.emit_id, err);
+	if (rc >= 0)
+		rc = parse_properties(obj, &m, err);
 	if (rc < 0) {
 		config_metrics_free(&m);
 		return rc;
@@ -358,5 +386,36 @@ int config_parse_metrics(json_t *obj, struct config_metrics *out, struct errbuf 
 
 json_t *config_metrics_to_json(const struct config_metrics *m)
 {
-	return m->present ? json_pack("{s:s}", "metrics_path", m->metrics_path) : json_null();
+	if (!m->present)
+		return json_null();
+	/* Firecracker-shaped: the optional fields only when they say something. */
+	return json_pack("{s:s, s:o*, s:O*}", "metrics_path", m->metrics_path, "emit_id",
+			 m->emit_id ? json_true() : NULL, "properties", m->properties);
+}
+
+/* ---- serial ---- */
+
+void config_serial_free(struct config_serial *s)
+{
+	free(s->serial_out_path);
+	memset(s, 0, sizeof(*s));
+}
+
+int config_parse_serial(json_t *obj, struct config_serial *out, struct errbuf *err)
+{
+	static const char *const fields[] = { "serial_out_path", "rate_limiter", NULL };
+	struct config_serial s = { .present = true };
+	int rc = config_expect_object(obj, err);
+	if (!rc)
+		rc = config_check_fields(obj, fields, err);
+	if (!rc)
+		rc = config_reject(obj, "rate_limiter", err);
+	if (!rc)
+		rc = config_get_path(obj, "serial_out_path", false, &s.serial_out_path, err);
+	if (rc < 0) {
+		config_serial_free(&s);
+		return rc;
+	}
+	*out = s;
+	return 0;
 }

@@ -40,10 +40,18 @@ struct vnet_state {
 	uint8_t reserved;
 };
 
+/* Opens cfg's TAP (TUNSETIFF) and gives it cfg's MTU, if any, which is
+ * also offered to the driver (VIRTIO_NET_F_MTU). */
 int vnet_create(const struct config_net *cfg, struct virtio_dev **out, struct errbuf *err);
+/* What vnet_create does to the TAP, for PUT /network-interfaces: the
+ * interface can be opened (and takes the MTU); the fd is closed again, so
+ * a configuration holds no fd before InstanceStart. */
+int vnet_check_tap(const struct config_net *cfg, struct errbuf *err);
 /* The same device on an already open packet fd that is not a TAP (tests
- * use a SOCK_SEQPACKET socketpair): no TUN ioctls. The fd is owned. */
-int vnet_create_fd(int fd, const uint8_t *mac, struct virtio_dev **out, struct errbuf *err);
+ * use a SOCK_SEQPACKET socketpair): no TUN ioctls. The fd is owned. mtu 0:
+ * none offered. */
+int vnet_create_fd(int fd, const uint8_t *mac, uint16_t mtu, struct virtio_dev **out,
+		   struct errbuf *err);
 const struct vnet_stats *vnet_stats(const struct virtio_dev *vd);
 
 /* MMDS on this interface (mmds/stack.h): frames the guest sends to its

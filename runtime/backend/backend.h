@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/base/err.h"
 #include "runtime/base/seccomp.h"
 #include "runtime/backend/x86.h"
 
@@ -84,12 +85,15 @@ struct backend_ops {
 	 * first VM (a snapshot load above all) does not wait for it. Later
 	 * calls of probe and vm_create use its results. */
 	void (*warm_up)(void);
-	int (*vm_create)(const struct backend_vm_opts *opts, struct backend_vm **out);
+	/* Failures say why in err, naming the setting at fault (vcpu_count). */
+	int (*vm_create)(const struct backend_vm_opts *opts, struct backend_vm **out,
+			 struct errbuf *err);
 	void (*vm_destroy)(struct backend_vm *vm);
 	int (*map_memory)(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
 			  void *host);
 	/* After all memory is mapped. Sets CPUID, MSRs, LAPIC defaults. */
-	int (*vcpu_create)(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+	int (*vcpu_create)(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,
+			   struct errbuf *err);
 	void (*vcpu_destroy)(struct backend_vcpu *vcpu);
 	/* Runs until an exit the VMM must handle. Returns 0 (exit filled) or -errno. */
 	int (*vcpu_run)(struct backend_vcpu *vcpu, struct vcpu_exit *exit);

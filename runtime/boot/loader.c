@@ -33,11 +33,13 @@ int loader_place_initrd(uint64_t floor, uint64_t limit, uint64_t size, uint64_t 
 	return 0;
 }
 
-/* Opens path read-only and checks it is a regular file. */
+/* Opens path read-only and checks it is a regular file. O_NONBLOCK: a
+ * FIFO put there since the PUT's check must not hold the VMM thread until
+ * a writer comes (it changes nothing for a regular file). */
 static int loader_open(const char *what, const char *path, uint64_t *size, struct errbuf *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		return err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));

@@ -21,6 +21,7 @@ static const char *const action_names[VMM_ACTION_COUNT] = {
 	[VMM_PUT_ENTROPY] = "PUT /entropy",
 	[VMM_PUT_LOGGER] = "PUT /logger",
 	[VMM_PUT_METRICS] = "PUT /metrics",
+	[VMM_PUT_SERIAL] = "PUT /serial",
 	[VMM_INSTANCE_START] = "InstanceStart",
 	[VMM_SEND_CTRL_ALT_DEL] = "SendCtrlAltDel",
 	[VMM_FLUSH_METRICS] = "FlushMetrics",
@@ -59,6 +60,9 @@ void vmm_action_free(struct vmm_action *a)
 		break;
 	case VMM_PUT_METRICS:
 		config_metrics_free(&a->u.metrics);
+		break;
+	case VMM_PUT_SERIAL:
+		config_serial_free(&a->u.serial);
 		break;
 	case VMM_SNAPSHOT_CREATE:
 		config_snapshot_create_free(&a->u.snap_create);

@@ -30,6 +30,7 @@ enum vmm_action_kind {
 	VMM_PUT_ENTROPY,
 	VMM_PUT_LOGGER,
 	VMM_PUT_METRICS,
+	VMM_PUT_SERIAL, /* u.serial */
 	VMM_INSTANCE_START,
 	VMM_SEND_CTRL_ALT_DEL,
 	VMM_FLUSH_METRICS,
@@ -56,6 +57,7 @@ struct vmm_action {
 		struct config_entropy entropy;
 		struct config_logger logger;
 		struct config_metrics metrics;
+		struct config_serial serial;
 		struct config_snapshot_create snap_create;
 		struct config_snapshot_load snap_load;
 		struct config_mmds mmds;
@@ -114,6 +116,7 @@ enum api_endpoint {
 	API_EP_PUT_MMDS,
 	API_EP_PATCH_MMDS,
 	API_EP_PUT_MMDS_CONFIG,
+	API_EP_PUT_SERIAL,
 	API_EP_UNSUPPORTED, /* balloon, ...: known, not built */
 	API_EP_COUNT
 };

@@ -5,6 +5,7 @@
 #include "runtime/control/controller.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "runtime/backend/accel.h"
 #include "runtime/base/log.h"
+#include "runtime/vm/host_check.h"
 #include "runtime/vm/virtio.h"
 
 /* Firecracker's wording (VmmActionError::OperationNotSupported{Pre,Post}Boot). */
@@ -36,6 +38,7 @@ int controller_init(struct controller *c, const struct controller_opts *opts)
 	config_init(&c->cfg);
 	atomic_init(&c->exit_request, -1);
 	atomic_init(&c->vm_live, false);
+	c->serial_fd = -1;
 	c->show_level = opts->show_level;
 	c->show_log_origin = opts->show_log_origin;
 	struct errbuf err;
@@ -118,6 +121,9 @@ void controller_destroy(struct controller *c)
 	c->nr_modules = 0;
 	config_free(&c->cfg);
 	mmds_destroy(&c->mmds);
+	if (c->serial_fd >= 0)
+		close(c->serial_fd);
+	c->serial_fd = -1;
 }
 
 /* ---- logger ---- */
@@ -175,6 +181,10 @@ int controller_load_config(struct controller *c, struct vm_config *cfg, struct e
 		err_wrap(err, r, "logger");
 	if (!r && cfg->metrics.present)
 		r = controller_set_metrics(c, cfg->metrics.metrics_path, err);
+	/* The file's paths and TAPs fail here, one line naming the field,
+	 * as their PUTs would. */
+	if (!r)
+		r = host_check_config(cfg, err);
 	config_free(&c->cfg);
 	c->cfg = *cfg;
 	config_init(cfg);
@@ -234,6 +244,7 @@ static bool pre_boot_only(enum vmm_action_kind k)
 	case VMM_PUT_ENTROPY:
 	case VMM_PUT_LOGGER:
 	case VMM_PUT_METRICS:
+	case VMM_PUT_SERIAL:
 	case VMM_INSTANCE_START:
 	case VMM_SNAPSHOT_LOAD:
 	case VMM_PUT_MMDS_CONFIG:
@@ -332,12 +343,58 @@ static int do_patch_device(struct controller *c, struct vmm_action *a, struct er
 	return rc < 0 ? err_wrap(err, rc, "network interface \"%s\"", id) : 0;
 }
 
+/* PUT /serial: the output file opens now, as Firecracker opens it at
+ * start (created if missing, read-write so a FIFO needs no reader yet,
+ * never blocking); a PUT without serial_out_path goes back to stdout. */
+static int set_serial(struct controller *c, const struct config_serial *s, struct errbuf *err)
+{
+	int fd = -1;
+	if (s->serial_out_path) {
+		fd = open(s->serial_out_path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+			  0600);
+		if (fd < 0)
+			return err_set(err, -errno, "serial: serial_out_path %s: %s",
+				       s->serial_out_path, strerror(errno));
+	}
+	if (c->serial_fd >= 0)
+		close(c->serial_fd);
+	c->serial_fd = fd;
+	return 0;
+}
+
 static int do_action(struct controller *c, struct vmm_action *a, struct errbuf *err)
 {
 	struct vm_config *cfg = &c->cfg;
 	const char *module;
 	int rc;
+	/* The host's side first: a refused PUT leaves the old value. */
 	switch (a->kind) {
+	case VMM_PUT_BOOT_SOURCE:
+		rc = host_check_boot(&a->u.boot, err);
+		if (rc < 0)
+			return err_wrap(err, rc, "boot-source");
+		break;
+	case VMM_PUT_DRIVE:
+		rc = host_check_drive(&a->u.drive, err);
+		if (rc < 0)
+			return err_wrap(err, rc, "drive \"%s\"", a->u.drive.drive_id);
+		break;
+	case VMM_PUT_NET:
+		rc = host_check_net(&a->u.net, err);
+		if (rc < 0)
+			return err_wrap(err, rc, "network interface \"%s\"", a->u.net.iface_id);
+		break;
+	case VMM_PUT_VSOCK:
+		rc = host_check_vsock(&a->u.vsock, err);
+		if (rc < 0)
+			return err_wrap(err, rc, "vsock");
+		break;
+	default:
+		break;
+	}
+	switch (a->kind) {
+	case VMM_PUT_SERIAL:
+		return set_serial(c, &a->u.serial, err);
 	case VMM_PUT_BOOT_SOURCE:
 		config_boot_free(&cfg->boot);
 		cfg->boot = a->u.boot;

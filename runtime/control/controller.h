@@ -62,6 +62,9 @@ struct controller {
 	char *modules[16];
 	unsigned nr_modules;
 	struct controller_metrics *metrics;
+	/* PUT /serial's serial_out_path, open from the PUT on (so a bad path
+	 * fails there) until replaced or the controller goes; -1: stdout. */
+	int serial_fd;
 	/* A boot resource (anything but the logger and metrics) was set: a
 	 * snapshot can no longer be loaded (Firecracker's rule). */
 	bool configured;

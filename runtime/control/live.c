@@ -21,8 +21,9 @@ struct vm_opts controller_vm_opts(const struct controller *c)
 	return (struct vm_opts){
 		.loop = c->opts.loop,
 		.boot_timer = c->opts.boot_timer,
-		.console_in = c->opts.console_in,
-		.console_out = c->opts.console_out,
+		/* With serial_out_path the console has no input (Firecracker). */
+		.console_in = c->serial_fd >= 0 ? -1 : c->opts.console_in,
+		.console_out = c->serial_fd >= 0 ? c->serial_fd : c->opts.console_out,
 		.start_wall = c->opts.start_wall,
 		.start_cpu = c->opts.start_cpu,
 		.mmds = (struct mmds *)&c->mmds,

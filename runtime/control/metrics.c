@@ -217,6 +217,8 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 	put(b, g, "snapshot_create_fails", FAIL(API_EP_PUT_SNAPSHOT_CREATE));
 	put(b, g, "snapshot_load_count", CNT(API_EP_PUT_SNAPSHOT_LOAD));
 	put(b, g, "snapshot_load_fails", FAIL(API_EP_PUT_SNAPSHOT_LOAD));
+	put(b, g, "serial_count", CNT(API_EP_PUT_SERIAL));
+	put(b, g, "serial_fails", FAIL(API_EP_PUT_SERIAL));
 	put(b, g, "unsupported_count", CNT(API_EP_UNSUPPORTED));
 }
 
@@ -260,6 +262,12 @@ int controller_flush_metrics(struct controller *c)
 		return -ENOMEM;
 	json_object_set_new(root, "utc_timestamp_ms",
 			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+	/* PUT /metrics' emit_id and properties: top-level, as Firecracker. */
+	const struct config_metrics *mc = &c->cfg.metrics;
+	if (mc->emit_id && json_object_set_new(root, "id", json_string(c->opts.id)) < 0)
+		b.oom = true;
+	if (mc->properties && json_object_set(root, "properties", mc->properties) < 0)
+		b.oom = true;
 	api_groups(&b, root, c->opts.api);
 	struct log_stats ls;
 	log_get_stats(&ls);

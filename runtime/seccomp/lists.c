@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
@@ -198,6 +199,8 @@ static const struct filter_rule vmm_rules[] = {
 	     EQ(1, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), EQ(2, 0)),
 	WITH("socket", "the Uffd page-fault handler's socket", EQ(0, AF_UNIX),
 	     EQ(1, SOCK_STREAM | SOCK_CLOEXEC), EQ(2, 0)),
+	WITH("socket", "virtio-net: a socket for the TAP's MTU ioctls (mtu set, PUT or start)",
+	     EQ(0, AF_UNIX), EQ(1, SOCK_DGRAM | SOCK_CLOEXEC), EQ(2, 0)),
 	ALLOW("bind", "vsock: the listening socket"),
 	ALLOW("listen", "vsock: the listening socket"),
 	WITH("accept4", "vsock: a host connection", EQ(3, SOCK_NONBLOCK | SOCK_CLOEXEC)),
@@ -264,6 +267,8 @@ static const struct filter_rule vmm_rules[] = {
 	IOCTL(TUNSETIFF, "virtio-net: the TAP"),
 	IOCTL(TUNSETVNETHDRSZ, "virtio-net: the TAP's vnet header size"),
 	IOCTL(TUNSETOFFLOAD, "virtio-net: the offloads the driver took"),
+	IOCTL(SIOCGIFMTU, "virtio-net: the TAP's MTU, left alone when it is the one asked for"),
+	IOCTL(SIOCSIFMTU, "virtio-net: the TAP takes the interface's mtu"),
 	IOCTL(USERFAULTFD_IOC_NEW, "Uffd snapshots: a userfaultfd from /dev/userfaultfd"),
 	ALLOW("userfaultfd", "Uffd snapshots: a userfaultfd where /dev/userfaultfd is missing"),
 	IOCTL(UFFDIO_API, "Uffd snapshots: the userfaultfd's features"),

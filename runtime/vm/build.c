@@ -84,9 +84,9 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 		.track_dirty = spec->track_dirty,
 		.clock_realtime = spec->clock_realtime,
 	};
-	r = be->vm_create(&bopts, &vm->bvm);
+	r = be->vm_create(&bopts, &vm->bvm, err);
 	if (r < 0)
-		return err_set(err, r, "%s: cannot create the VM: %s", be->name, strerror(-r));
+		return r;
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct gm_region *g = &vm->mem.regions[i];
 		r = be->map_memory(vm->bvm, i, g->gpa, g->size, g->host);
@@ -106,9 +106,9 @@ int vm_build_vcpus(struct vm *vm, struct errbuf *err)
 		struct vcpu *v = &vm->vcpus[i];
 		v->host = &vm->vcpu_host;
 		v->index = i;
-		int r = vm->be->vcpu_create(vm->bvm, i, &v->bv);
+		int r = vm->be->vcpu_create(vm->bvm, i, &v->bv, err);
 		if (r < 0)
-			return err_set(err, r, "vCPU %u: %s", i, strerror(-r));
+			return r;
 	}
 	return 0;
 }

@@ -20,14 +20,17 @@ static struct api_server *server;
 static struct api_counters counters;
 static struct controller *ctl;
 
-/* Actions whose effects leave the process (files, the global logger, a
- * VM) are answered without running them; the rest go to a real controller. */
+/* Actions whose effects leave the process (files created, TAPs opened,
+ * the global logger, a VM) are answered without running them; the rest go
+ * to a real controller. */
 static void dispatch(void *ctx, struct vmm_action *a, struct vmm_reply *r)
 {
 	(void)ctx;
 	switch (a->kind) {
 	case VMM_PUT_LOGGER:
 	case VMM_PUT_METRICS:
+	case VMM_PUT_SERIAL:
+	case VMM_PUT_NET:
 	case VMM_INSTANCE_START:
 		vmm_action_free(a);
 		memset(r, 0, sizeof(*r));

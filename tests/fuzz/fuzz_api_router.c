@@ -48,8 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					      .console_in = -1, .console_out = -1 };
 		if (controller_init(&c, &co) < 0)
 			abort();
-		/* Logger, metrics and start touch the world outside: skip them. */
+		/* Logger, metrics, serial (files created), network interfaces
+		 * (TAPs opened at the PUT) and start touch the world outside:
+		 * skip them. */
 		if (r.action.kind == VMM_PUT_LOGGER || r.action.kind == VMM_PUT_METRICS ||
+		    r.action.kind == VMM_PUT_SERIAL || r.action.kind == VMM_PUT_NET ||
 		    r.action.kind == VMM_INSTANCE_START) {
 			vmm_action_free(&r.action);
 		} else {

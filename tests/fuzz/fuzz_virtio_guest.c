@@ -191,7 +191,7 @@ static struct virtio_dev *make_device(void)
 		if (w.net_host >= 0)
 			close(w.net_host);
 		w.net_host = sv[1];
-		r = vnet_create_fd(sv[0], w.opts & 1 ? mac : NULL, &d, &err);
+		r = vnet_create_fd(sv[0], w.opts & 1 ? mac : NULL, 0, &d, &err);
 		break;
 	}
 	case DEV_VSOCK: {

@@ -45,6 +45,18 @@ bg_reap() {
 	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
 }
 
+# api_record METHOD PATH STATUS BODY_FILE: keeps one API response for the
+# schema check run.sh makes at the end (tests/api_schemas/check.js). Every
+# helper that calls the API records what it got; a request that got no
+# answer (curl's 000) has nothing to check.
+api_record() {
+	[ -n "${API_RECORDS:-}" ] && [ "$3" != 000 ] || return 0
+	local copy
+	copy=$(mktemp "$API_RECORDS.d/XXXXXX")
+	cp "$4" "$copy" 2>/dev/null || : >"$copy"
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$copy" >>"$API_RECORDS"
+}
+
 fail() {
 	echo "FAIL: $*"
 	exit 1

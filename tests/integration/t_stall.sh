@@ -57,7 +57,9 @@ quick() {
 	local want=$1 method=$2 path=$3 body=${4-} got
 	local args=(-s -o "$TEST_TMP/body" -w '%{http_code}' --max-time 1 --unix-socket "$API_SOCK" -X "$method")
 	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' -d "$body")
+	: >"$TEST_TMP/body"
 	got=$(curl "${args[@]}" "http://localhost$path") || true
+	api_record "$method" "$path" "$got" "$TEST_TMP/body"
 	[ "$got" = "$want" ] || fail "$method $path $body: got '$got' within 1 s, want $want"
 }
 

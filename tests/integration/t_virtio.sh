@@ -139,6 +139,8 @@ fi
 	echo "VT: hwrng ok"
 $h guest-connect 52 ping pong && echo "VT: vsock guest->host ok"
 $h guest-listen 5000 hello HELLO && echo "VT: vsock host->guest ok"
+# The interface's mtu reaches the driver through VIRTIO_NET_F_MTU.
+[ "$(cat /sys/class/net/eth0/mtu 2>/dev/null)" = 1400 ] && echo "VT: net mtu ok"
 if ip link set eth0 up && ip addr add 172.16.0.2/24 dev eth0; then
 	ping -c 3 -W 5 172.16.0.1 >/dev/null && echo "VT: net ping ok"
 fi
@@ -184,7 +186,7 @@ test_virtio_linux_end_to_end() {
 	# Network: a TAP in a namespace of our own, if we may make one.
 	local net="" wrap=()
 	if unshare -n true 2>/dev/null && [ -w /dev/net/tun ]; then
-		net=',"network-interfaces":[{"iface_id":"eth0","host_dev_name":"vt0","guest_mac":"06:00:ac:10:00:02"}]'
+		net=',"network-interfaces":[{"iface_id":"eth0","host_dev_name":"vt0","guest_mac":"06:00:ac:10:00:02","mtu":1400}]'
 		wrap=(unshare -n sh -c 'ip link set lo up && ip tuntap add dev vt0 mode tap &&
 			ip addr add 172.16.0.1/24 dev vt0 && ip link set vt0 up && exec "$0" "$@"')
 	fi
@@ -248,6 +250,7 @@ JSON
 	[ "$hostconn" -eq 0 ] || fail "host-initiated vsock connection failed"
 	if [ -n "$net" ]; then
 		grep -q "VT: net ping ok" "$out" || fail "guest check failed: net ping"
+		grep -q "VT: net mtu ok" "$out" || fail "guest check failed: the mtu offered is not eth0's"
 	else
 		echo "(net not checked: no network namespace or /dev/net/tun here)"
 	fi

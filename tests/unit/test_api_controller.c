@@ -3,6 +3,9 @@
  * the state rules, logger and metrics. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,8 @@ static void teardown(void)
 {
 	controller_destroy(&ctl);
 	evloop_destroy(&loop);
-	static const char *const files[] = { "log", "metrics", "fifo", "m" };
+	static const char *const files[] = { "log", "metrics", "fifo", "m", "k", "k2", "i",
+					     "a", "b", "c", "d", "ro", "serial" };
 	char path[128];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
@@ -48,6 +52,33 @@ static void teardown(void)
 }
 
 TestSuite(api_controller, .init = setup, .fini = teardown);
+
+/* tmpdir/name, created empty if missing: a file the PUTs' checks accept. */
+static const char *tmp_file(const char *name)
+{
+	static char paths[8][128];
+	static unsigned next;
+	char *p = paths[next++ % 8];
+	snprintf(p, sizeof(paths[0]), "%s/%s", tmpdir, name);
+	FILE *f = fopen(p, "a");
+	cr_assert_not_null(f, "%s", p);
+	fclose(f);
+	return p;
+}
+
+/* A body built with printf. */
+static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static const char *fmt(const char *f, ...)
+{
+	static char bufs[4][1024];
+	static unsigned next;
+	char *b = bufs[next++ % 4];
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(b, sizeof(bufs[0]), f, ap);
+	va_end(ap);
+	return b;
+}
 
 /* Routes and runs one request; returns the status, the body in *body
  * (static, overwritten by the next call). */
@@ -78,6 +109,15 @@ static void expect(const char *method, const char *path, const char *body, int s
 		cr_assert(strstr(got, frag), "%s %s: \"%s\" lacks \"%s\"", method, path, got, frag);
 }
 
+/* A 200 whose body lacks frag (an unset section is left out). */
+static void expect_no(const char *method, const char *path, const char *frag)
+{
+	const char *got;
+	int s = call(method, path, NULL, &got);
+	cr_assert_eq(s, 200, "%s %s: %d %s", method, path, s, got);
+	cr_assert_null(strstr(got, frag), "%s %s: \"%s\" has \"%s\"", method, path, got, frag);
+}
+
 Test(api_controller, instance_info_and_version)
 {
 	expect("GET", "/", NULL, 200,
@@ -88,14 +128,28 @@ Test(api_controller, instance_info_and_version)
 
 Test(api_controller, boot_source_shows_in_vm_config)
 {
-	expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/k\",\"boot_args\":\"x\"}", 204,
-	       NULL);
+	const char *k = tmp_file("k");
+	expect("PUT", "/boot-source", fmt("{\"kernel_image_path\":\"%s\",\"boot_args\":\"x\"}", k),
+	       204, NULL);
 	expect("GET", "/vm/config", NULL, 200,
-	       "\"boot-source\":{\"kernel_image_path\":\"/k\",\"initrd_path\":null,"
-	       "\"boot_args\":\"x\"}");
+	       fmt("\"boot-source\":{\"kernel_image_path\":\"%s\",\"boot_args\":\"x\"}", k));
 	/* A second PUT replaces the first entirely. */
-	expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/k2\"}", 204, NULL);
-	expect("GET", "/vm/config", NULL, 200, "\"boot_args\":null");
+	expect("PUT", "/boot-source", fmt("{\"kernel_image_path\":\"%s\"}", tmp_file("k2")), 204,
+	       NULL);
+	const char *got;
+	cr_assert_eq(call("GET", "/vm/config", NULL, &got), 200);
+	cr_assert_null(strstr(got, "boot_args"), "%s", got);
+	/* A file that cannot be read is refused at the PUT, naming it and
+	 * why; the previous value stays. */
+	expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/nonexistent/k\"}", 400,
+	       "boot-source: kernel_image_path /nonexistent/k: cannot open it for reading: No such "
+	       "file or directory");
+	expect("PUT", "/boot-source", fmt("{\"kernel_image_path\":\"%s\"}", tmpdir), 400,
+	       "not a regular file");
+	expect("PUT", "/boot-source",
+	       fmt("{\"kernel_image_path\":\"%s\",\"initrd_path\":\"/nonexistent/i\"}", k), 400,
+	       "initrd_path /nonexistent/i: cannot open it for reading");
+	cr_assert_str_eq(ctl.cfg.boot.kernel_image_path, fmt("%s/k2", tmpdir));
 }
 
 Test(api_controller, machine_config_put_patch)
@@ -116,32 +170,68 @@ Test(api_controller, machine_config_put_patch)
 
 Test(api_controller, drives_and_nets_are_stored)
 {
-	expect("PUT", "/drives/rootfs",
-	       "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/a\",\"is_root_device\":true,"
-	       "\"is_read_only\":false}",
-	       204, NULL);
-	expect("PUT", "/drives/data",
-	       "{\"drive_id\":\"data\",\"path_on_host\":\"/b\",\"is_root_device\":false,"
-	       "\"is_read_only\":true}",
-	       204, NULL);
+#define drive "{\"drive_id\":\"%s\",\"path_on_host\":\"%s\",\"is_root_device\":%s,\"is_read_only\":%s}"
+	expect("PUT", "/drives/rootfs", fmt(drive, "rootfs", tmp_file("a"), "true", "false"), 204,
+	       NULL);
+	expect("PUT", "/drives/data", fmt(drive, "data", tmp_file("b"), "false", "true"), 204, NULL);
 	/* PUT of an existing id replaces it. */
-	expect("PUT", "/drives/rootfs",
-	       "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/c\",\"is_root_device\":true,"
-	       "\"is_read_only\":false}",
-	       204, NULL);
-	expect("PUT", "/drives/second",
-	       "{\"drive_id\":\"second\",\"path_on_host\":\"/d\",\"is_root_device\":true,"
-	       "\"is_read_only\":false}",
-	       400, "root drive already exists");
-	expect("GET", "/vm/config", NULL, 200, "\"path_on_host\":\"/c\"");
+	const char *c = tmp_file("c");
+	expect("PUT", "/drives/rootfs", fmt(drive, "rootfs", c, "true", "false"), 204, NULL);
+	expect("PUT", "/drives/second", fmt(drive, "second", tmp_file("d"), "true", "false"), 400,
+	       "root drive already exists");
+	expect("GET", "/vm/config", NULL, 200, fmt("\"path_on_host\":\"%s\"", c));
 	cr_assert_eq(ctl.cfg.n_drives, 2);
 	cr_assert_str_eq(ctl.cfg.drives[0].drive_id, "rootfs");
+	/* The backing file is opened as is_read_only asks, at the PUT; a
+	 * refused PUT leaves the drive as it was. */
+	expect("PUT", "/drives/rootfs", fmt(drive, "rootfs", "/nonexistent/a", "true", "true"), 400,
+	       "drive \\\"rootfs\\\": path_on_host /nonexistent/a: cannot open it for reading "
+	       "(is_read_only true): No such file or directory");
+	expect("PUT", "/drives/rootfs", fmt(drive, "rootfs", tmpdir, "true", "true"), 400,
+	       "not a regular file or block device");
+	cr_assert_str_eq(ctl.cfg.drives[0].path_on_host, c);
+#undef drive
+}
 
+/* A TAP opens at the PUT (TUNSETIFF): a name nobody uses is created for
+ * the check and goes with the fd, as the device itself would make it. */
+Test(api_controller, nets_open_their_tap)
+{
+	/* A network namespace of this test's process: the host's stays untouched. */
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || unshare(CLONE_NEWNET) < 0)
+		cr_skip_test("needs /dev/net/tun and a network namespace of its own");
+	close(fd);
 	expect("PUT", "/network-interfaces/eth0",
-	       "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\"}", 204, NULL);
+	       "{\"iface_id\":\"eth0\",\"host_dev_name\":\"emberut0\",\"mtu\":1400}", 204, NULL);
+	expect("GET", "/vm/config", NULL, 200, "\"host_dev_name\":\"emberut0\",\"mtu\":1400");
 	expect("PUT", "/network-interfaces/eth1",
-	       "{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap0\"}", 400, "already used");
+	       "{\"iface_id\":\"eth1\",\"host_dev_name\":\"emberut0\"}", 400, "already used");
+	expect("PUT", "/network-interfaces/eth1",
+	       "{\"iface_id\":\"eth1\",\"host_dev_name\":\"emberut1\",\"mtu\":67}", 400,
+	       "field \\\"mtu\\\" must be in 68..65535 (got 67)");
 	cr_assert_eq(ctl.cfg.n_nets, 1);
+	/* A name the kernel refuses fails at TUNSETIFF, at the PUT. */
+	expect("PUT", "/network-interfaces/eth0",
+	       "{\"iface_id\":\"eth0\",\"host_dev_name\":\"lo\"}", 400,
+	       "network interface \\\"eth0\\\": host_dev_name: tap lo: TUNSETIFF: ");
+	cr_assert_str_eq(ctl.cfg.nets[0].host_dev_name, "emberut0");
+}
+
+Test(api_controller, serial_out_path_opens_at_the_put)
+{
+	expect("PUT", "/serial", "{\"serial_out_path\":\"/nonexistent/s\"}", 400,
+	       "serial: serial_out_path /nonexistent/s: No such file or directory");
+	cr_assert_eq(ctl.serial_fd, -1);
+	expect("PUT", "/serial", fmt("{\"serial_out_path\":\"%s/serial\"}", tmpdir), 204, NULL);
+	cr_assert_geq(ctl.serial_fd, 0);
+	cr_assert_eq(access(fmt("%s/serial", tmpdir), F_OK), 0);
+	/* Replaced: the old fd goes; without a path the console is stdout. */
+	expect("PUT", "/serial", "{}", 204, NULL);
+	cr_assert_eq(ctl.serial_fd, -1);
+	expect("PUT", "/serial", "{\"rate_limiter\":{\"size\":1,\"refill_time\":1}}", 400,
+	       "rate_limiter");
+	expect("PUT", "/serial", "{\"serial_out\":\"x\"}", 400, "unknown field");
 }
 
 Test(api_controller, vsock_and_entropy)
@@ -149,7 +239,14 @@ Test(api_controller, vsock_and_entropy)
 	expect("PUT", "/vsock", "{\"guest_cid\":7,\"uds_path\":\"/v\"}", 204, NULL);
 	expect("PUT", "/entropy", "{}", 204, NULL);
 	expect("GET", "/vm/config", NULL, 200, "\"vsock\":{\"guest_cid\":7,\"uds_path\":\"/v\"}");
-	expect("GET", "/vm/config", NULL, 200, "\"entropy\":{\"rate_limiter\":null}");
+	/* The socket's directory must be there at the PUT. */
+	expect("PUT", "/vsock", "{\"guest_cid\":7,\"uds_path\":\"/nonexistent/v\"}", 400,
+	       "vsock: uds_path /nonexistent/v: directory /nonexistent: No such file or directory");
+	expect("PUT", "/vsock", "{\"guest_cid\":7,\"uds_path\":\"/dev/null/v\"}", 400,
+	       "vsock: uds_path /dev/null/v: /dev/null is not a directory");
+	cr_assert_str_eq(ctl.cfg.vsock.uds_path, "/v");
+	/* No null in an answer: the swagger has none; absent means unset. */
+	expect("GET", "/vm/config", NULL, 200, "\"entropy\":{}");
 }
 
 Test(api_controller, runtime_actions_refused_before_boot)
@@ -169,8 +266,10 @@ Test(api_controller, instance_start_checks_config)
 	       "kernel_image_path is not set");
 	expect("GET", "/", NULL, 200, "Not started");
 	/* Firecracker's rule: no initrd with huge pages. */
-	expect("PUT", "/boot-source", "{\"kernel_image_path\":\"/k\",\"initrd_path\":\"/i\"}", 204,
-	       NULL);
+	expect("PUT", "/boot-source",
+	       fmt("{\"kernel_image_path\":\"%s\",\"initrd_path\":\"%s\"}", tmp_file("k"),
+		   tmp_file("i")),
+	       204, NULL);
 	expect("PATCH", "/machine-config", "{\"huge_pages\":\"2M\"}", 204, NULL);
 	expect("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}", 400, "huge_pages");
 }
@@ -239,7 +338,7 @@ Test(api_controller, logger_unknown_module_is_refused)
 	expect("PUT", "/logger", "{\"module\":\"runtime/nosuch\",\"level\":\"Debug\"}", 400,
 	       "logger: module: \\\"runtime/nosuch\\\" is no source folder or file of Ember");
 	cr_assert_eq(log_get_level(), LOG_WARN, "a refused PUT changes nothing");
-	expect("GET", "/vm/config", NULL, 200, "\"logger\":null");
+	expect_no("GET", "/vm/config", "\"logger\"");
 	expect("PUT", "/logger", "{\"module\":\"virtio\"}", 204, NULL);
 	log_set_module(NULL);
 }
@@ -262,7 +361,7 @@ Test(api_controller, logger_bad_path_changes_nothing)
 	expect("PUT", "/logger", "{\"log_path\":\"/nonexistent/dir/log\",\"level\":\"Trace\"}", 400,
 	       "logger: log_path /nonexistent/dir/log");
 	cr_assert_eq(log_get_level(), LOG_WARN);
-	expect("GET", "/vm/config", NULL, 200, "\"logger\":null");
+	expect_no("GET", "/vm/config", "\"logger\"");
 }
 
 static json_t *read_metrics_line(const char *path, int n)
@@ -319,7 +418,7 @@ Test(api_controller, metrics_bad_path)
 {
 	expect("PUT", "/metrics", "{\"metrics_path\":\"/nonexistent/dir/m\"}", 400,
 	       "metrics_path /nonexistent/dir/m");
-	expect("GET", "/vm/config", NULL, 200, "\"metrics\":null");
+	expect_no("GET", "/vm/config", "\"metrics\"");
 }
 
 Test(api_controller, metrics_fifo_without_reader_loses_lines)
@@ -353,17 +452,43 @@ Test(api_controller, whole_config_file)
 	char text[512], mpath[128];
 	snprintf(mpath, sizeof(mpath), "%s/m", tmpdir);
 	snprintf(text, sizeof(text),
-		 "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"metrics\":{\"metrics_path\":"
+		 "{\"boot-source\":{\"kernel_image_path\":\"%s\"},\"metrics\":{\"metrics_path\":"
 		 "\"%s\"},\"logger\":{\"level\":\"Error\"}}",
-		 mpath);
+		 tmp_file("k"), mpath);
 	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), 0, "%s", err.msg);
 	cr_assert_null(cfg.boot.kernel_image_path);
-	cr_assert_str_eq(ctl.cfg.boot.kernel_image_path, "/k");
+	cr_assert_str_eq(ctl.cfg.boot.kernel_image_path, fmt("%s/k", tmpdir));
 	cr_assert_eq(log_get_level(), LOG_ERROR);
 	cr_assert_eq(access(mpath, F_OK), 0);
 	/* The process's last metrics line is written by controller_finish. */
 	cr_assert_eq(controller_finish(&ctl), 0);
 	json_t *j = read_metrics_line(mpath, 0);
 	json_decref(j);
+}
+
+Test(api_controller, config_file_checked_like_the_puts)
+{
+	/* A config file's host paths fail its load, naming the entry and field. */
+	struct vm_config cfg;
+	struct errbuf err = { "" };
+	const char *text = fmt("{\"boot-source\":{\"kernel_image_path\":\"%s\"},\"drives\":[{\"drive_id\":"
+			       "\"root\",\"path_on_host\":\"/nonexistent/r\",\"is_root_device\":true,"
+			       "\"is_read_only\":true}]}",
+			       tmp_file("k"));
+	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), -ENOENT, "%s", err.msg);
+	cr_assert_str_eq(err.msg, "drives[0] (root): path_on_host /nonexistent/r: cannot open it for "
+				  "reading (is_read_only true): No such file or directory");
+	text = fmt("{\"boot-source\":{\"kernel_image_path\":\"%s\"},\"vsock\":{\"guest_cid\":3,"
+		   "\"uds_path\":\"/nonexistent/v\"}}",
+		   tmp_file("k"));
+	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), -ENOENT, "%s", err.msg);
+	cr_assert_str_eq(err.msg, "vsock: uds_path /nonexistent/v: directory /nonexistent: No such "
+				  "file or directory");
+	/* A snapshot-load file names no device of its own: nothing to check. */
+	text = "{\"snapshot-load\":{\"snapshot_path\":\"/nonexistent/s\",\"mem_file_path\":\"/m\"}}";
+	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), 0, "%s", err.msg);
 }

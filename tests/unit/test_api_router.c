@@ -346,8 +346,73 @@ Test(api_router, unsupported_endpoints_say_so)
 	expect_err("GET", "/balloon/statistics", NULL, "balloon", API_EP_UNSUPPORTED);
 	expect_err("PATCH", "/balloon", "{}", "balloon", API_EP_UNSUPPORTED);
 	expect_err("PUT", "/cpu-config", "{}", "CPU templates", API_EP_UNSUPPORTED);
-	expect_err("PUT", "/serial", "{}", "serial", API_EP_UNSUPPORTED);
+	expect_err("GET", "/serial", NULL, "Invalid request", API_EP_NONE);
 	expect_err("DELETE", "/balloon", NULL, "Invalid request", API_EP_NONE);
+}
+
+Test(api_router, serial)
+{
+	expect_ok("PUT", "/serial", "{\"serial_out_path\":\"/s\"}", VMM_PUT_SERIAL, API_EP_PUT_SERIAL);
+	cr_assert_str_eq(R.action.u.serial.serial_out_path, "/s");
+	vmm_action_free(&R.action);
+	expect_ok("PUT", "/serial", "{}", VMM_PUT_SERIAL, API_EP_PUT_SERIAL);
+	cr_assert_null(R.action.u.serial.serial_out_path);
+	expect_err("PUT", "/serial", "{\"serial_out_path\":1}", "serial: field \"serial_out_path\"",
+		   API_EP_PUT_SERIAL);
+	expect_err("PUT", "/serial", "{\"serial_out_path\":\"\"}", "serial_out_path", API_EP_PUT_SERIAL);
+	expect_err("PUT", "/serial", "{\"x\":1}", "unknown field \"x\"", API_EP_PUT_SERIAL);
+	expect_err("PUT", "/serial", "{\"rate_limiter\":{}}", "rate_limiter", API_EP_PUT_SERIAL);
+	expect_err("PUT", "/serial", "{\"serial_out_path\":", "invalid JSON", API_EP_PUT_SERIAL);
+	expect_err("PUT", "/serial", "[]", "JSON object", API_EP_PUT_SERIAL);
+	expect_err("PATCH", "/serial", "{}", "Invalid request", API_EP_NONE);
+}
+
+Test(api_router, metrics_fields)
+{
+	expect_ok("PUT", "/metrics",
+		  "{\"metrics_path\":\"/m\",\"emit_id\":true,\"properties\":{\"a\":\"b\"}}",
+		  VMM_PUT_METRICS, API_EP_PUT_METRICS);
+	cr_assert(R.action.u.metrics.emit_id);
+	cr_assert_str_eq(json_string_value(json_object_get(R.action.u.metrics.properties, "a")), "b");
+	vmm_action_free(&R.action);
+	expect_err("PUT", "/metrics", "{\"metrics_path\":\"/m\",\"emit_id\":1}",
+		   "field \"emit_id\"", API_EP_PUT_METRICS);
+	expect_err("PUT", "/metrics", "{\"metrics_path\":\"/m\",\"properties\":[]}",
+		   "field \"properties\" must be an object", API_EP_PUT_METRICS);
+	expect_err("PUT", "/metrics", "{\"metrics_path\":\"/m\",\"properties\":{\"k\":2}}",
+		   "\"k\" must be a string", API_EP_PUT_METRICS);
+	expect_err("PUT", "/metrics", "{\"emit_id\":true}", "metrics_path", API_EP_PUT_METRICS);
+	expect_err("PUT", "/metrics", "{\"metrics_path\":\"/m\",\"ids\":true}", "unknown field",
+		   API_EP_PUT_METRICS);
+}
+
+Test(api_router, net_mtu)
+{
+	expect_ok("PUT", "/network-interfaces/e",
+		  "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":9000}", VMM_PUT_NET,
+		  API_EP_PUT_NETWORK);
+	cr_assert_eq(R.action.u.net.mtu, 9000);
+	vmm_action_free(&R.action);
+	expect_ok("PUT", "/network-interfaces/e",
+		  "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":68}", VMM_PUT_NET,
+		  API_EP_PUT_NETWORK);
+	vmm_action_free(&R.action);
+	expect_ok("PUT", "/network-interfaces/e",
+		  "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":65535}", VMM_PUT_NET,
+		  API_EP_PUT_NETWORK);
+	vmm_action_free(&R.action);
+	expect_err("PUT", "/network-interfaces/e",
+		   "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":67}",
+		   "field \"mtu\" must be in 68..65535 (got 67)", API_EP_PUT_NETWORK);
+	expect_err("PUT", "/network-interfaces/e",
+		   "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":65536}", "mtu",
+		   API_EP_PUT_NETWORK);
+	expect_err("PUT", "/network-interfaces/e",
+		   "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":\"1500\"}", "mtu",
+		   API_EP_PUT_NETWORK);
+	expect_err("PUT", "/network-interfaces/e",
+		   "{\"iface_id\":\"e\",\"host_dev_name\":\"t\",\"mtu\":1500.5}", "mtu",
+		   API_EP_PUT_NETWORK);
 }
 
 Test(api_router, body_size_cap)

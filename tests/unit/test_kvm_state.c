@@ -57,13 +57,13 @@ static void vm_up_clock(struct vm *v, bool track_dirty, bool clock_realtime)
 	struct backend_vm_opts opts = { .nr_vcpus = 1, .cpu_template = "None", .mem = &v->mem,
 					.track_dirty = track_dirty,
 					.clock_realtime = clock_realtime };
-	int r = be->vm_create(&opts, &v->bvm);
+	int r = be->vm_create(&opts, &v->bvm, NULL);
 	if (r < 0) {
 		gm_free(&v->mem);
 		cr_skip_test("no usable KVM here (vm_create: %s)", strerror(-r));
 	}
 	cr_assert_eq(be->map_memory(v->bvm, 0, 0, MEM, gm_ptr(&v->mem, 0, MEM)), 0);
-	cr_assert_eq(be->vcpu_create(v->bvm, 0, &v->vcpu), 0);
+	cr_assert_eq(be->vcpu_create(v->bvm, 0, &v->vcpu, NULL), 0);
 }
 
 static void vm_up(struct vm *v, bool track_dirty)

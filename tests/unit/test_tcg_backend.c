@@ -155,8 +155,11 @@ Test(tcg_backend, one_vcpu_only)
 	bus_init(&mmio, "mmio");
 	bus_init(&pio, "pio");
 	struct backend_vm_opts opts = { 2, "None", &mem, &mmio, &pio };
-	cr_assert_eq(backend_tcg.vm_create(&opts, &vm), -EINVAL);
+	struct errbuf err = { "" };
+	cr_assert_eq(backend_tcg.vm_create(&opts, &vm, &err), -EINVAL);
 	cr_assert_null(vm);
+	/* The reply to InstanceStart carries this text: the setting and why. */
+	cr_assert_str_eq(err.msg, "vcpu_count 2: the software CPU (tcg) runs 1 vCPU");
 	cr_assert_eq(backend_tcg.add_irqfd(NULL, 5, -1), -EOPNOTSUPP);
 	gm_free(&mem);
 }
@@ -174,7 +177,7 @@ Test(tcg_backend, kernel_cmdline_gives_the_tsc_rate)
 	bus_init(&mmio, "mmio");
 	bus_init(&pio, "pio");
 	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
-	cr_assert_eq(backend_tcg.vm_create(&opts, &vm), 0);
+	cr_assert_eq(backend_tcg.vm_create(&opts, &vm, NULL), 0);
 	cr_assert_eq(backend_tcg.kernel_cmdline(vm, buf, sizeof(buf)), 0);
 	if (buf[0]) {
 		cr_assert_eq(sscanf(buf, "tsc_early_khz=%lu%n", &khz, &used), 1, "%s", buf);
@@ -218,9 +221,9 @@ Test(tcg_backend, guest_port_io_page_fault_timer_hlt_and_kick)
 	set_gate(&mem, 0x20, 0x8180);
 
 	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
-	cr_assert_eq(be->vm_create(&opts, &vm), 0);
+	cr_assert_eq(be->vm_create(&opts, &vm, NULL), 0);
 	cr_assert_eq(be->map_memory(vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
-	cr_assert_eq(be->vcpu_create(vm, 0, &p.vcpu), 0);
+	cr_assert_eq(be->vcpu_create(vm, 0, &p.vcpu, NULL), 0);
 	long_mode(&s);
 	cr_assert_eq(be->set_sregs(p.vcpu, &s), 0);
 	cr_assert_eq(be->get_sregs(p.vcpu, &s2), 0);
@@ -355,9 +358,9 @@ Test(tcg_backend, device_write_over_translated_code_is_seen)
 	gdt[2] = 0x00cf93000000ffffULL;
 
 	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
-	cr_assert_eq(t.be->vm_create(&opts, &t.vm), 0);
+	cr_assert_eq(t.be->vm_create(&opts, &t.vm, NULL), 0);
 	cr_assert_eq(t.be->map_memory(t.vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
-	cr_assert_eq(t.be->vcpu_create(t.vm, 0, &t.vcpu), 0);
+	cr_assert_eq(t.be->vcpu_create(t.vm, 0, &t.vcpu, NULL), 0);
 	long_mode(&s);
 	cr_assert_eq(t.be->set_sregs(t.vcpu, &s), 0);
 	struct x86_regs r = { .rip = CODE, .rsp = 0x7ff0, .rflags = X86_RFLAGS_FIXED };

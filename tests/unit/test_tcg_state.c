@@ -105,9 +105,9 @@ static void machine_start_clock(struct machine *m, const struct guest_mem *copy_
 	bus_init(&m->pio, "pio");
 	struct backend_vm_opts opts = { 1, "None", &m->mem, &m->mmio, &m->pio, track_dirty,
 					clock_realtime };
-	cr_assert_eq(m->be->vm_create(&opts, &m->vm), 0);
+	cr_assert_eq(m->be->vm_create(&opts, &m->vm, NULL), 0);
 	cr_assert_eq(m->be->map_memory(m->vm, 0, 0, MEM, gm_ptr(&m->mem, 0, MEM)), 0);
-	cr_assert_eq(m->be->vcpu_create(m->vm, 0, &m->vcpu), 0);
+	cr_assert_eq(m->be->vcpu_create(m->vm, 0, &m->vcpu, NULL), 0);
 }
 
 static void machine_start(struct machine *m, const struct guest_mem *copy_of, bool track_dirty)

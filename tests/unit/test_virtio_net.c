@@ -34,7 +34,7 @@ static void start(uint64_t features)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	host = sv[1];
 	struct errbuf err;
-	cr_assert_eq(vnet_create_fd(sv[0], mac, &dev, &err), 0);
+	cr_assert_eq(vnet_create_fd(sv[0], mac, 0, &dev, &err), 0);
 	cr_assert_eq(tbed_init(&bed, dev, QSZ, features), 0x0f);
 }
 
@@ -90,6 +90,34 @@ Test(vnet, config_mac_and_features)
 	cr_expect_eq(st, VIRTIO_NET_S_LINK_UP);
 	cr_expect(dev->features & F(VIRTIO_NET_F_MRG_RXBUF));
 	cr_expect(dev->features & F(VIRTIO_NET_F_GUEST_TSO4));
+}
+
+Test(vnet, mtu_offered_and_its_frames_pass)
+{
+	/* Without an MTU none is offered and a frame over 1518 bytes is dropped. */
+	start(BASE_FEATURES);
+	cr_expect_not(dev->features & F(VIRTIO_NET_F_MTU));
+	struct virtio_net_hdr_v1 h = { 0 };
+	guest_tx(&h, 4000);
+	cr_expect_eq(vnet_stats(dev)->tx_dropped, 1);
+	teardown();
+
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	host = sv[1];
+	struct errbuf err;
+	cr_assert_eq(vnet_create_fd(sv[0], mac, 9000, &dev, &err), 0);
+	cr_assert(dev->features & F(VIRTIO_NET_F_MTU));
+	cr_assert_eq(tbed_init(&bed, dev, QSZ, BASE_FEATURES | F(VIRTIO_NET_F_MTU)), 0x0f);
+	uint16_t mtu = 0;
+	virtio_mmio_read(bed.t, 0x100 + 10, &mtu, 2);
+	cr_expect_eq(mtu, 9000);
+	/* A frame of the MTU plus an Ethernet and VLAN header passes; one more byte does not. */
+	guest_tx(&h, 9018);
+	static uint8_t buf[10000];
+	cr_expect_eq(host_recv(buf, sizeof(buf)), 12 + 9018);
+	guest_tx(&h, 9019);
+	cr_expect_eq(vnet_stats(dev)->tx_dropped, 1);
 }
 
 Test(vnet, tx_frame_reaches_backend_unchanged)
@@ -379,10 +407,18 @@ Test(vnet, real_tap_in_private_netns)
 	if (unshare(CLONE_NEWNET) < 0 || access("/dev/net/tun", R_OK | W_OK) < 0)
 		cr_skip_test("cannot make a network namespace or open /dev/net/tun here");
 	struct config_net cn = { .iface_id = "eth0", .host_dev_name = "vtap0",
-				 .has_guest_mac = true };
+				 .has_guest_mac = true, .mtu = 1400 };
 	memcpy(cn.guest_mac, mac, 6);
 	struct errbuf err;
+	cr_assert_eq(vnet_check_tap(&cn, &err), 0, "%s", err.msg);
 	cr_assert_eq(vnet_create(&cn, &dev, &err), 0, "%s", err.msg);
+	/* The TAP took the interface's MTU. */
+	int us = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+	strcpy(ifr.ifr_name, "vtap0");
+	cr_assert_eq(ioctl(us, SIOCGIFMTU, &ifr), 0);
+	cr_expect_eq(ifr.ifr_mtu, 1400);
+	close(us);
 	cr_assert_eq(tbed_init(&bed, dev, QSZ,
 			       BASE_FEATURES | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CSUM) |
 				       F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4)),
@@ -456,7 +492,7 @@ static void net_reopen(const uint8_t *m)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	host = sv[1];
 	struct errbuf err;
-	cr_assert_eq(vnet_create_fd(sv[0], m, &dev, &err), 0);
+	cr_assert_eq(vnet_create_fd(sv[0], m, 0, &dev, &err), 0);
 	tbed_attach(&bed, dev);
 }
 

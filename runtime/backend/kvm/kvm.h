@@ -73,7 +73,8 @@ int kvm_selftest(int kvm_fd, char *why, size_t why_len);
 void kvm_kick_signal_install(void);
 
 /* vcpu.c */
-int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,
+		    struct errbuf *err);
 void kvm_vcpu_destroy(struct backend_vcpu *vcpu);
 int kvm_vcpu_run(struct backend_vcpu *vcpu, struct vcpu_exit *exit);
 void kvm_vcpu_kick(struct backend_vcpu *vcpu);

@@ -49,23 +49,22 @@ void kvm_kick_signal_install(void)
 	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 }
 
-static int set_cpuid(struct backend_vcpu *v)
+static int set_cpuid(struct backend_vcpu *v, struct errbuf *err)
 {
 	const struct kvm_cpuid2 *sup = v->vm->supported_cpuid;
 	size_t n = sup->nent;
 	struct cpuid_entry *e = calloc(n, sizeof(*e));
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
-	int r = -ENOMEM;
+	int r = err_set(err, -ENOMEM, "kvm: vCPU %u: CPUID: out of memory", v->index);
 	if (!e || !c)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		e[i] = (struct cpuid_entry){ sup->entries[i].function, sup->entries[i].index,
 					     sup->entries[i].eax, sup->entries[i].ebx,
 					     sup->entries[i].ecx, sup->entries[i].edx };
-	struct errbuf err;
-	r = cpu_template_apply(v->vm->cpu_template, e, n, v->index, v->vm->nr_vcpus, &err);
+	r = cpu_template_apply(v->vm->cpu_template, e, n, v->index, v->vm->nr_vcpus, err);
 	if (r < 0) {
-		log_err("kvm: vCPU %u: %s", v->index, err.msg);
+		err_wrap(err, r, "kvm: vCPU %u", v->index);
 		goto out;
 	}
 	c->nent = (uint32_t)n;
@@ -78,7 +77,7 @@ static int set_cpuid(struct backend_vcpu *v)
 	}
 	r = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	if (r < 0)
-		log_err("kvm: vCPU %u: KVM_SET_CPUID2: %s", v->index, strerror(-r));
+		err_set(err, r, "kvm: vCPU %u: KVM_SET_CPUID2: %s", v->index, strerror(-r));
 out:
 	free(e);
 	free(c);
@@ -86,7 +85,7 @@ out:
 }
 
 /* The MSR values Linux expects from firmware at entry. */
-static int set_boot_msrs(struct backend_vcpu *v)
+static int set_boot_msrs(struct backend_vcpu *v, struct errbuf *err)
 {
 	static const struct { uint32_t index; uint64_t data; } boot_msrs[] = {
 		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
@@ -98,18 +97,18 @@ static int set_boot_msrs(struct backend_vcpu *v)
 	size_t n = sizeof(boot_msrs) / sizeof(boot_msrs[0]);
 	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(m->entries[0]));
 	if (!m)
-		return -ENOMEM;
+		return err_set(err, -ENOMEM, "kvm: vCPU %u: MSRs: out of memory", v->index);
 	m->nmsrs = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
 		m->entries[i].index = boot_msrs[i].index;
 		m->entries[i].data = boot_msrs[i].data;
 	}
 	int set = ioctl(v->fd, KVM_SET_MSRS, m);
+	int r = set < 0 ? -errno : -EIO;
 	free(m);
-	if (set != (int)n) {
-		log_err("kvm: vCPU %u: KVM_SET_MSRS set %d of %zu", v->index, set, n);
-		return set < 0 ? -errno : -EIO;
-	}
+	if (set != (int)n)
+		return err_set(err, r, "kvm: vCPU %u: KVM_SET_MSRS set %d of %zu boot MSRs%s%s",
+			       v->index, set, n, set < 0 ? ": " : "", set < 0 ? strerror(-r) : "");
 	return 0;
 }
 
@@ -154,31 +153,32 @@ void kvm_vcpu_destroy(struct backend_vcpu *v)
 	free(v);
 }
 
-int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out)
+int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,
+		    struct errbuf *err)
 {
 	struct backend_vcpu *v = calloc(1, sizeof(*v));
 	if (!v)
-		return -ENOMEM;
+		return err_set(err, -ENOMEM, "kvm: vCPU %u: out of memory", index);
 	v->vm = vm;
 	v->index = index;
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
 	int r;
 	if (v->fd < 0) {
 		r = -errno;
-		log_err("kvm: KVM_CREATE_VCPU %u: %s", index, strerror(-r));
+		err_set(err, r, "kvm: KVM_CREATE_VCPU %u: %s", index, strerror(-r));
 		goto fail;
 	}
 	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
 		r = -errno;
-		log_err("kvm: vCPU %u: mmap kvm_run: %s", index, strerror(-r));
+		err_set(err, r, "kvm: vCPU %u: mmap kvm_run: %s", index, strerror(-r));
 		goto fail;
 	}
-	if ((r = set_cpuid(v)) < 0 || (r = set_boot_msrs(v)) < 0)
+	if ((r = set_cpuid(v, err)) < 0 || (r = set_boot_msrs(v, err)) < 0)
 		goto fail;
 	if ((r = set_lapic_lint(v)) < 0 || (r = set_fpu(v)) < 0) {
-		log_err("kvm: vCPU %u: LAPIC/FPU set-up: %s", index, strerror(-r));
+		err_set(err, r, "kvm: vCPU %u: LAPIC/FPU set-up: %s", index, strerror(-r));
 		goto fail;
 	}
 	v->next = vm->vcpus;

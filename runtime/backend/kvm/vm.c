@@ -91,11 +91,12 @@ static void kvm_vm_destroy(struct backend_vm *vm)
 	free(vm);
 }
 
-static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out)
+static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out,
+			 struct errbuf *err)
 {
 	struct backend_vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
-		return -ENOMEM;
+		return err_set(err, -ENOMEM, "kvm: out of memory");
 	vm->vm_fd = -1;
 	vm->nr_vcpus = opts->nr_vcpus;
 	vm->track_dirty = opts->track_dirty;
@@ -103,33 +104,34 @@ static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	int r = kvm_open_dev(&vm->kvm_fd);
 	if (r < 0) {
 		vm->kvm_fd = -1;
-		log_err("kvm: cannot open /dev/kvm: %s", strerror(-r));
+		err_set(err, r, "kvm: cannot open /dev/kvm: %s", strerror(-r));
 		goto fail;
 	}
 	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max <= 0)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (opts->nr_vcpus == 0 || (max > 0 && opts->nr_vcpus > (unsigned)max)) {
-		log_err("kvm: %u vCPUs requested, this host allows %d", opts->nr_vcpus, max);
-		r = -EINVAL;
+		r = err_set(err, -EINVAL, "vcpu_count %u: this host's KVM allows at most %d",
+			    opts->nr_vcpus, max);
 		goto fail;
 	}
 	vm->cpu_template = strdup(opts->cpu_template ? opts->cpu_template : "None");
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (!vm->cpu_template || vm->run_size <= 0) {
 		r = vm->cpu_template ? -errno : -ENOMEM;
+		err_set(err, r, "kvm: KVM_GET_VCPU_MMAP_SIZE: %s", strerror(-r));
 		goto fail;
 	}
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
 		r = -errno;
-		log_err("kvm: KVM_CREATE_VM: %s", strerror(-r));
+		err_set(err, r, "kvm: KVM_CREATE_VM: %s", strerror(-r));
 		goto fail;
 	}
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0 ||
 	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ KVM_IDENTITY_MAP_ADDR }) < 0) {
 		r = -errno;
-		log_err("kvm: TSS/identity map set-up: %s", strerror(-r));
+		err_set(err, r, "kvm: TSS/identity map set-up: %s", strerror(-r));
 		goto fail;
 	}
 	/* In-kernel PIC + IOAPIC + LAPICs and PIT: the guest's interrupt and
@@ -137,18 +139,18 @@ static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	 * emulated as a dummy so PIT calibration works. */
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		r = -errno;
-		log_err("kvm: KVM_CREATE_IRQCHIP: %s", strerror(-r));
+		err_set(err, r, "kvm: KVM_CREATE_IRQCHIP: %s", strerror(-r));
 		goto fail;
 	}
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		r = -errno;
-		log_err("kvm: KVM_CREATE_PIT2: %s", strerror(-r));
+		err_set(err, r, "kvm: KVM_CREATE_PIT2: %s", strerror(-r));
 		goto fail;
 	}
 	r = kvm_get_supported_cpuid(vm);
 	if (r < 0) {
-		log_err("kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
+		err_set(err, r, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
 		goto fail;
 	}
 	kvm_kick_signal_install();

@@ -110,13 +110,19 @@ int tcg_selftest(char *why, size_t why_len)
 	bus_add(&pio, ST_PORT, 1, &st_ops, &dev, "selftest");
 	st_tables(&mem);
 	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
-	r = be->vm_create(&opts, &vm);
-	if (!r)
-		r = be->map_memory(vm, 0, 0, ST_MEM, gm_ptr(&mem, 0, ST_MEM));
-	if (!r)
-		r = be->vcpu_create(vm, 0, &dev.vcpu);
+	struct errbuf err = { "" };
+	r = be->vm_create(&opts, &vm, &err);
 	if (r) {
-		snprintf(why, why_len, "cannot set up a unicorn vCPU: %s", strerror(-r));
+		snprintf(why, why_len, "cannot set up a unicorn VM: %s", err.msg);
+		goto out;
+	}
+	r = be->map_memory(vm, 0, 0, ST_MEM, gm_ptr(&mem, 0, ST_MEM));
+	if (r)
+		err_set(&err, r, "guest memory: %s", strerror(-r));
+	else
+		r = be->vcpu_create(vm, 0, &dev.vcpu, &err);
+	if (r) {
+		snprintf(why, why_len, "cannot set up a unicorn vCPU: %s", err.msg);
 		goto out;
 	}
 	st_sregs(&sregs);

@@ -128,7 +128,8 @@ void tcg_guest_leave(struct backend_vcpu *v);
 void tcg_guest_enter(struct backend_vcpu *v);
 
 /* vcpu.c: the engine, its memory map and the run loop. */
-int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out);
+int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,
+		    struct errbuf *err);
 void tcg_vcpu_destroy(struct backend_vcpu *v);
 int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
 void tcg_vcpu_kick(struct backend_vcpu *v);

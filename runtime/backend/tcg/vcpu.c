@@ -93,14 +93,15 @@ int tcg_vcpu_map(struct backend_vcpu *v)
 	return add_gap(v, &n, next, UINT64_MAX);
 }
 
-int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out)
+int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,
+		    struct errbuf *err)
 {
 	char why[256];
 	if (index != 0 || vm->vcpu)
-		return -EINVAL;
+		return err_set(err, -EINVAL, "tcg: vCPU %u: the software CPU runs 1 vCPU", index);
 	struct backend_vcpu *v = calloc(1, sizeof(*v));
 	if (!v)
-		return -ENOMEM;
+		return err_set(err, -ENOMEM, "tcg: vCPU: out of memory");
 	v->vm = vm;
 	v->q.mem = vm->mem;
 	v->q.nx = tcg_cpuid_has_nx();
@@ -108,35 +109,39 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	v->q.env_off = -1;
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;
-	int r = -ENOMEM;
+	int r = err_set(err, -ENOMEM, "tcg: unicorn: cannot open an x86-64 engine");
 	if (uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc) != UC_ERR_OK)
 		goto fail;
 	v->q.uc = v->uc;
 	r = tcg_qemu_init_pages(&v->q);
-	if (r)
+	if (r) {
+		err_set(err, r, "tcg: unicorn's code pages: %s", strerror(-r));
 		goto fail;
+	}
 	tcg_qemu_chain_reset();
 	r = tcg_env_calibrate(&v->env, v->uc, why, sizeof(why));
 	if (r) {
-		log_err("tcg: %s", why);
+		err_set(err, r, "tcg: %s", why);
 		goto fail;
 	}
 	r = tcg_vcpu_map(v);
 	if (r) {
-		log_err("tcg: cannot build the memory map: %s", strerror(-r));
+		err_set(err, r, "tcg: cannot build the memory map: %s", strerror(-r));
 		goto fail;
 	}
 	/* uc_emu_start's "until" address would stop the guest if reached:
 	 * use the exits list instead, and leave it empty. */
 	if (uc_ctl_exits_enable(v->uc) != UC_ERR_OK || uc_ctl_set_exits(v->uc, NULL, 0) != UC_ERR_OK) {
-		r = -ENOTSUP;
+		r = err_set(err, -ENOTSUP, "tcg: unicorn refuses an empty exits list");
 		goto fail;
 	}
 	uc_x86_msr pat = { MSR_PAT, PAT_POWER_ON };
 	uc_reg_write(v->uc, UC_X86_REG_MSR, &pat);
 	r = tcg_hooks_install(v);
-	if (r)
+	if (r) {
+		err_set(err, r, "tcg: unicorn hooks: %s", strerror(-r));
 		goto fail;
+	}
 	pthread_mutex_lock(&vm->lock);
 	vm->vcpu = v;
 	pthread_mutex_unlock(&vm->lock);

@@ -50,21 +50,21 @@ static void tcg_warm_up(void)
 
 static void *timer_main(void *arg);
 
-static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out)
+static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out,
+			 struct errbuf *err)
 {
-	if (opts->nr_vcpus != 1) {
-		log_err("tcg backend runs one vCPU; %u requested", opts->nr_vcpus);
-		return -EINVAL;
-	}
+	if (opts->nr_vcpus != 1)
+		return err_set(err, -EINVAL, "vcpu_count %u: the software CPU (tcg) runs 1 vCPU",
+			       opts->nr_vcpus);
 	if (!opts->mem || !opts->mmio_bus || !opts->pio_bus)
-		return -EINVAL;
+		return err_set(err, -EINVAL, "tcg: no guest memory or buses given");
 	if (opts->cpu_template && strcmp(opts->cpu_template, "None") != 0)
 		log_warn("tcg: CPU template %s ignored: the TCG CPU model is fixed",
 			 opts->cpu_template);
 
 	struct backend_vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
-		return -ENOMEM;
+		return err_set(err, -ENOMEM, "tcg: out of memory");
 	vm->mem = opts->mem;
 	vm->mmio_bus = opts->mmio_bus;
 	vm->pio_bus = opts->pio_bus;
@@ -82,14 +82,14 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	tcg_pit_init(&vm->pit, tcg_now_ns());
 	if (opts->track_dirty && tcg_dirty_init(&vm->dirty, gm_end(opts->mem))) {
 		free(vm);
-		return -ENOMEM;
+		return err_set(err, -ENOMEM, "tcg: dirty page tracking: out of memory");
 	}
 
 	int r = pthread_create(&vm->timer, NULL, timer_main, vm);
 	if (r) {
 		tcg_dirty_free(&vm->dirty);
 		free(vm);
-		return -r;
+		return err_set(err, -r, "tcg: the timer thread: %s", strerror(r));
 	}
 	vm->timer_started = true;
 	*out = vm;

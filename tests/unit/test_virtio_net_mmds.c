@@ -30,7 +30,7 @@ static void start(void)
 	cr_assert_eq(mmds_init(&mm, 1000, "t", &err), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	host = sv[1];
-	cr_assert_eq(vnet_create_fd(sv[0], NULL, &dev, &err), 0);
+	cr_assert_eq(vnet_create_fd(sv[0], NULL, 0, &dev, &err), 0);
 	cr_assert_eq(vnet_enable_mmds(dev, &mm, &err), 0);
 	cr_assert_eq(tbed_init(&bed, dev, QSZ, VIRTIO_FEAT_VERSION_1), 0x0f);
 	tx_slot = 0;

@@ -75,9 +75,12 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0)
 		return err_set(err, -errno, "exit eventfd: %s", strerror(errno));
+	struct errbuf why = { "" };
 	struct backend_vm_opts bopts = {
 		.nr_vcpus = spec->nr_vcpus,
 		.cpu_template = spec->cpu_template,
+		.cpu_config = spec->cpu_config,
+		.err = &why,
 		.mem = &vm->mem,
 		.mmio_bus = &vm->mmio,
 		.pio_bus = &vm->pio,
@@ -85,6 +88,8 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 		.clock_realtime = spec->clock_realtime,
 	};
 	r = be->vm_create(&bopts, &vm->bvm);
+	if (r < 0 && why.msg[0])
+		return err_set(err, r, "%s: %s", be->name, why.msg);
 	if (r < 0)
 		return err_set(err, r, "%s: cannot create the VM: %s", be->name, strerror(-r));
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
@@ -174,7 +179,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	struct vm_machine_spec spec = {
 		.nr_vcpus = cfg->machine.vcpu_count,
 		.mem_bytes = cfg->machine.mem_size_mib << 20,
-		.cpu_template = config_cpu_template_name(cfg->machine.cpu_template),
+		.cpu_template = cfg->machine.cpu_template,
+		.cpu_config = cfg->cpu_config,
 		.track_dirty = cfg->machine.track_dirty_pages,
 		.uffd = -1,
 		.uffd_conn = -1,

@@ -58,13 +58,19 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	}
 	if (!opts->mem || !opts->mmio_bus || !opts->pio_bus)
 		return -EINVAL;
-	if (opts->cpu_template && strcmp(opts->cpu_template, "None") != 0)
-		log_warn("tcg: CPU template %s ignored: the TCG CPU model is fixed",
-			 opts->cpu_template);
 
 	struct backend_vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
+	struct errbuf why = { "" };
+	int r = tcg_template_setup(vm, opts, opts->err ? opts->err : &why);
+	if (r < 0) {
+		if (!opts->err) /* else the caller says it */
+			log_err("tcg: %s", why.msg);
+		tcg_template_free(vm);
+		free(vm);
+		return r;
+	}
 	vm->mem = opts->mem;
 	vm->mmio_bus = opts->mmio_bus;
 	vm->pio_bus = opts->pio_bus;
@@ -81,13 +87,15 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	tcg_pic_init(&vm->pic);
 	tcg_pit_init(&vm->pit, tcg_now_ns());
 	if (opts->track_dirty && tcg_dirty_init(&vm->dirty, gm_end(opts->mem))) {
+		tcg_template_free(vm);
 		free(vm);
 		return -ENOMEM;
 	}
 
-	int r = pthread_create(&vm->timer, NULL, timer_main, vm);
+	r = pthread_create(&vm->timer, NULL, timer_main, vm);
 	if (r) {
 		tcg_dirty_free(&vm->dirty);
+		tcg_template_free(vm);
 		free(vm);
 		return -r;
 	}
@@ -112,6 +120,7 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 	pthread_cond_destroy(&vm->timer_wake);
 	pthread_mutex_destroy(&vm->lock);
 	tcg_dirty_free(&vm->dirty);
+	tcg_template_free(vm);
 	free(vm);
 }
 

@@ -240,6 +240,14 @@ static int route_snapshot_load(struct api_route *r, const struct body_req *q)
 			    "snapshot/load", &err);
 }
 
+static int route_cpu_config(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_CPU_CONFIG;
+	return section_done(r, config_parse_cpu_config(q->json, &r->action.u.cpu_config, &err),
+			    "cpu-config", &err);
+}
+
 static int route_machine(struct api_route *r, const struct body_req *q)
 {
 	/* Checked here against the defaults for types, ranges and unknown
@@ -325,7 +333,6 @@ static const char *unsupported(const char *first)
 	} list[] = {
 		{ "balloon", "the balloon device" },
 		{ "mmds", "MMDS (the microVM metadata service)" },
-		{ "cpu-config", "custom CPU templates" },
 		{ "serial", "serial configuration" },
 		{ "pmem", "pmem devices" },
 		{ "hotplug", "memory hot-plugging" },
@@ -396,6 +403,7 @@ static const struct body_route {
 	{ M_PUT, "snapshot", "create", { NULL, NULL }, API_EP_PUT_SNAPSHOT_CREATE,
 	  route_snapshot_create },
 	{ M_PUT, "snapshot", "load", { NULL, NULL }, API_EP_PUT_SNAPSHOT_LOAD, route_snapshot_load },
+	{ M_PUT, "cpu-config", NULL, { NULL, NULL }, API_EP_PUT_CPU_CONFIG, route_cpu_config },
 };
 
 static const struct body_route *find_body_route(unsigned method,

@@ -10,6 +10,22 @@
 
 static const char *const reg_names[] = { "eax", "ebx", "ecx", "edx" };
 
+/* Puts where before an error: "where.field: ..." when the error starts
+ * with a field's name, "where: ..." otherwise, so that a message names
+ * its place as a path: cpuid_modifiers[2].modifiers[0].bitmap. */
+static int place(struct errbuf *err, int rc, const char *array, size_t i)
+{
+	char where[48];
+	snprintf(where, sizeof(where), "%s[%zu]", array, i);
+	const char *m = err->msg;
+	while ((*m >= 'a' && *m <= 'z') || *m == '_')
+		m++;
+	bool field = m > err->msg && (*m == ':' || *m == '[' || *m == '.');
+	char old[sizeof(err->msg)];
+	memcpy(old, err->msg, sizeof(old));
+	return err_set(err, rc, "%s%s%s", where, field ? "." : ": ", old);
+}
+
 int cpu_bitmap_parse(const char *s, unsigned bits, uint64_t *mask, uint64_t *value,
 		     struct errbuf *err)
 {
@@ -102,7 +118,7 @@ static int get_bitmap(json_t *obj, unsigned bits, uint64_t *mask, uint64_t *valu
 		return err_set(err, -EINVAL, "bitmap: must be a string such as \"0bxx1x0\" (got %s)",
 			       config_json_type(v));
 	int rc = cpu_bitmap_parse(json_string_value(v), bits, mask, value, err);
-	return rc < 0 ? err_wrap(err, rc, "bitmap") : 0;
+	return rc < 0 ? err_wrap(err, rc, "bitmap") : 0; /* the text starts with a quote */
 }
 
 static int get_array(json_t *obj, const char *key, bool required, size_t max, json_t **out,
@@ -181,7 +197,7 @@ static int parse_leaf_mod(json_t *j, struct cpuid_leaf_mod *m, struct errbuf *er
 	json_t *e;
 	json_array_foreach(a, i, e) {
 		if ((rc = parse_reg_mod(e, &regs[i], err)) < 0)
-			return err_wrap(err, rc, "modifiers[%zu]", i);
+			return place(err, rc, "modifiers", i);
 		m->n_regs = i + 1;
 	}
 	return 0;
@@ -281,7 +297,7 @@ int config_parse_cpu_config(json_t *obj, struct cpu_template **out, struct errbu
 	json_t *e;
 	json_array_foreach(caps, i, e) {
 		if ((rc = parse_cap(e, &c[i], err)) < 0) {
-			err_wrap(err, rc, "kvm_capabilities[%zu]", i);
+			place(err, rc, "kvm_capabilities", i);
 			goto fail;
 		}
 		t->n_caps = i + 1;
@@ -290,13 +306,13 @@ int config_parse_cpu_config(json_t *obj, struct cpu_template **out, struct errbu
 		/* Counted first, so that its regs are freed on failure. */
 		t->n_cpuid = i + 1;
 		if ((rc = parse_leaf_mod(e, &l[i], err)) < 0) {
-			err_wrap(err, rc, "cpuid_modifiers[%zu]", i);
+			place(err, rc, "cpuid_modifiers", i);
 			goto fail;
 		}
 	}
 	json_array_foreach(msrs, i, e) {
 		if ((rc = parse_msr_mod(e, &m[i], err)) < 0) {
-			err_wrap(err, rc, "msr_modifiers[%zu]", i);
+			place(err, rc, "msr_modifiers", i);
 			goto fail;
 		}
 		t->n_msrs = i + 1;

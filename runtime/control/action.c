@@ -28,6 +28,7 @@ static const char *const action_names[VMM_ACTION_COUNT] = {
 	[VMM_RESUME] = "PATCH /vm Resumed",
 	[VMM_SNAPSHOT_CREATE] = "PUT /snapshot/create",
 	[VMM_SNAPSHOT_LOAD] = "PUT /snapshot/load",
+	[VMM_PUT_CPU_CONFIG] = "PUT /cpu-config",
 };
 
 const char *vmm_action_name(enum vmm_action_kind k)
@@ -61,6 +62,10 @@ void vmm_action_free(struct vmm_action *a)
 		break;
 	case VMM_SNAPSHOT_LOAD:
 		config_snapshot_load_free(&a->u.snap_load);
+		break;
+	case VMM_PUT_CPU_CONFIG:
+		cpu_template_free(a->u.cpu_config);
+		a->u.cpu_config = NULL;
 		break;
 	case VMM_PUT_MACHINE_CONFIG:
 	case VMM_PATCH_MACHINE_CONFIG:

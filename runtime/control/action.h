@@ -37,6 +37,7 @@ enum vmm_action_kind {
 	VMM_RESUME,
 	VMM_SNAPSHOT_CREATE, /* u.snap_create; only while Paused */
 	VMM_SNAPSHOT_LOAD,   /* u.snap_load; only on a fresh VMM */
+	VMM_PUT_CPU_CONFIG,  /* u.cpu_config */
 	VMM_ACTION_COUNT
 };
 
@@ -54,6 +55,7 @@ struct vmm_action {
 		struct config_metrics metrics;
 		struct config_snapshot_create snap_create;
 		struct config_snapshot_load snap_load;
+		struct cpu_template *cpu_config;
 		json_t *json; /* a body whose meaning depends on the current state */
 		struct {
 			char *id;   /* from the URL */
@@ -105,6 +107,7 @@ enum api_endpoint {
 	API_EP_PATCH_VM,
 	API_EP_PUT_SNAPSHOT_CREATE,
 	API_EP_PUT_SNAPSHOT_LOAD,
+	API_EP_PUT_CPU_CONFIG,
 	API_EP_UNSUPPORTED, /* balloon, mmds ...: known, not built */
 	API_EP_COUNT
 };

@@ -190,6 +190,7 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 		{ "machine_cfg", API_EP_PUT_MACHINE_CONFIG },
 		{ "metrics", API_EP_PUT_METRICS },     { "network", API_EP_PUT_NETWORK },
 		{ "vsock", API_EP_PUT_VSOCK },         { "entropy", API_EP_PUT_ENTROPY },
+		{ "cpu_cfg", API_EP_PUT_CPU_CONFIG },
 	};
 	static const struct ep_name patches[] = {
 		{ "drive", API_EP_PATCH_DRIVE },

@@ -196,3 +196,34 @@ test_cpu_template_after_start_refused() {
 	body_has 'The requested operation is not supported after starting the microVM.'
 	api_stop
 }
+
+# A snapshot keeps the custom template (in its copy of the configuration):
+# the restored VM is built with it and the guest goes on. Uses the
+# helpers of t_snapshot.sh.
+cpu_template_snapshot() { # ACCEL
+	local accel=$1 d=$TEST_TMP/tsnap-$1
+	need_accel "$accel"
+	mkdir -p "$d"
+	api_start "tsnap1-$accel" --level Info
+	api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/counter.elf\"}"
+	api 204 PUT /machine-config "{$SNAP_GUEST_CFG, \"accel\": \"$accel\"}"
+	api 204 PUT /cpu-config "$CPU_TEMPLATE_JSON"
+	api 204 PUT /actions '{"action_type": "InstanceStart"}'
+	wait_for "EMBER-TEST count 0000000000000003" "$API_OUT" 300
+	api 204 PATCH /vm '{"state": "Paused"}'
+	snap_take Full "$d/state" "$d/mem"
+	local before
+	before=$(last_count "$API_OUT")
+	api_stop
+	api_start "tsnap2-$accel" --level Info
+	api 204 PUT /snapshot/load "{\"snapshot_path\": \"$d/state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$d/mem\"}, \"resume_vm\": true}"
+	api 200 GET /vm/config
+	body_has '"cpu-config":{"kvm_capabilities":[],"cpuid_modifiers":[{"leaf":"0x1"'
+	grep -q "CPU template Custom: 1 CPUID and 1 MSR modifiers" "$API_OUT" ||
+		fail "restored without the template: $(cat "$API_OUT")"
+	expect_continues "$before" "$API_OUT"
+	api_stop
+}
+
+test_cpu_template_snapshot_kvm() { cpu_template_snapshot kvm; }
+test_cpu_template_snapshot_tcg() { cpu_template_snapshot tcg; }

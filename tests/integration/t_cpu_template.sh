@@ -227,3 +227,39 @@ cpu_template_snapshot() { # ACCEL
 
 test_cpu_template_snapshot_kvm() { cpu_template_snapshot kvm; }
 test_cpu_template_snapshot_tcg() { cpu_template_snapshot tcg; }
+
+# Linux on the software CPU with a template that hides SSE4.2 (leaf 1 ECX
+# bit 20): the kernel's flags lack sse4_2 and keep sse4_1. One boot.
+test_cpu_template_linux_tcg() {
+	need_accel tcg
+	local g=${LINUX_GUEST:-build/guest} d="$TEST_TMP/linux-tmpl"
+	[ -f "$g/vmlinux" ] && [ -f "$g/initramfs.cpio.gz" ] || fail "$g/vmlinux missing: make guest"
+	mkdir -p "$d"
+	cat >"$d/check.sh" <<'SH'
+#!/bin/sh
+flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "LINUX-CHECK flags: $flags"
+case " $flags " in *" sse4_2 "*) echo "LINUX-CHECK sse4_2 present" ;; esac
+case " $flags " in *" sse4_1 "*) echo "LINUX-CHECK sse4_1 present" ;; esac
+echo "LINUX-CHECK done"
+SH
+	bash guest/mkoverlay.sh "$d/overlay.cpio.gz" "$d/check.sh"
+	cat "$g/initramfs.cpio.gz" "$d/overlay.cpio.gz" >"$d/initrd.cpio.gz"
+	cat >"$d/vm.json" <<JSON
+{
+  "boot-source": { "kernel_image_path": "$g/vmlinux", "initrd_path": "$d/initrd.cpio.gz",
+                   "boot_args": "console=ttyS0 reboot=k panic=-1" },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 192 },
+  "cpu-config": { "cpuid_modifiers": [ { "leaf": "0x1", "subleaf": "0x0", "flags": 0,
+    "modifiers": [ { "register": "ecx", "bitmap": "0b0_xxxx_xxxx_xxxx_xxxx_xxxx" } ] } ] }
+}
+JSON
+	local rc=0
+	timeout -k 5 120 "$EMBER" --no-api --config-file "$d/vm.json" --accel tcg </dev/null \
+		>"$d/console" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || fail "ember exited with $rc: $(tail -n 30 "$d/console")"
+	grep -q "LINUX-CHECK done" "$d/console" || fail "script did not finish: $(tail -n 30 "$d/console")"
+	grep -q "LINUX-CHECK sse4_1 present" "$d/console" || fail "sse4_1 gone too: $(grep LINUX-CHECK "$d/console")"
+	! grep -q "LINUX-CHECK sse4_2 present" "$d/console" || fail "sse4_2 still in /proc/cpuinfo"
+	! grep -Eq "Kernel panic|BUG:|Oops|WARNING:" "$d/console" || fail "kernel trouble in the log"
+}

@@ -2,8 +2,8 @@
  * normalized for our topology, then shaped by the VM's CPU template
  * (runtime/backend/cpu_template.h) so that guests see one feature set
  * across a fleet of hosts. */
-#ifndef EMBER_CPU_TEMPLATE_H
-#define EMBER_CPU_TEMPLATE_H
+#ifndef EMBER_KVM_CPU_TEMPLATE_H
+#define EMBER_KVM_CPU_TEMPLATE_H
 
 #include <stddef.h>
 #include <stdint.h>

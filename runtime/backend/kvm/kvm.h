@@ -76,7 +76,8 @@ int kvm_open_dev(int *kvm_fd);
 int kvm_selftest(int kvm_fd, char *why, size_t why_len);
 void kvm_kick_signal_install(void);
 
-/* vm.c: the template's checks at VM creation (template.c). */
+/* template.c: chooses the VM's CPU template and checks it against this
+ * host (vendor, capabilities, CPUID leaves, MSRs); called by vm_create. */
 int kvm_template_setup(struct backend_vm *vm, const struct backend_vm_opts *opts,
 		       struct errbuf *err);
 /* msrs.c: whether KVM_GET_MSR_INDEX_LIST names index. */

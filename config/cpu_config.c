@@ -386,8 +386,11 @@ struct cpu_template *cpu_template_dup(const struct cpu_template *t)
 	d->msrs = m;
 	if (!c || !l || !m)
 		goto fail;
-	memcpy(c, t->caps, t->n_caps * sizeof(*c));
-	memcpy(m, t->msrs, t->n_msrs * sizeof(*m));
+	/* An empty array may be NULL, which memcpy must not get. */
+	if (t->n_caps)
+		memcpy(c, t->caps, t->n_caps * sizeof(*c));
+	if (t->n_msrs)
+		memcpy(m, t->msrs, t->n_msrs * sizeof(*m));
 	d->n_caps = t->n_caps;
 	d->n_msrs = t->n_msrs;
 	for (size_t i = 0; i < t->n_cpuid; i++) {
@@ -395,7 +398,8 @@ struct cpu_template *cpu_template_dup(const struct cpu_template *t)
 		if (!r)
 			goto fail;
 		l[i] = t->cpuid[i];
-		memcpy(r, t->cpuid[i].regs, t->cpuid[i].n_regs * sizeof(*r));
+		if (t->cpuid[i].n_regs)
+			memcpy(r, t->cpuid[i].regs, t->cpuid[i].n_regs * sizeof(*r));
 		l[i].regs = r;
 		d->n_cpuid = i + 1;
 	}

@@ -248,6 +248,14 @@ static int route_snapshot_load(struct api_route *r, const struct body_req *q)
 			    "snapshot/load", &err);
 }
 
+static int route_cpu_config(struct api_route *r, const struct body_req *q)
+{
+	struct errbuf err = { "" };
+	r->action.kind = VMM_PUT_CPU_CONFIG;
+	return section_done(r, config_parse_cpu_config(q->json, &r->action.u.cpu_config, &err),
+			    "cpu-config", &err);
+}
+
 static int route_machine(struct api_route *r, const struct body_req *q)
 {
 	/* Checked here against the defaults for types, ranges and unknown
@@ -349,7 +357,6 @@ static const char *unsupported(const char *first)
 		const char *seg, *what;
 	} list[] = {
 		{ "balloon", "the balloon device" },
-		{ "cpu-config", "custom CPU templates" },
 		{ "pmem", "pmem devices" },
 		{ "hotplug", "memory hot-plugging" },
 	};
@@ -424,6 +431,7 @@ static const struct body_route {
 	{ M_PUT, "mmds", "config", { NULL, NULL }, API_EP_PUT_MMDS_CONFIG, route_mmds_config },
 	{ M_PUT, "mmds", NULL, { NULL, NULL }, API_EP_PUT_MMDS, route_mmds },
 	{ M_PATCH, "mmds", NULL, { NULL, NULL }, API_EP_PATCH_MMDS, route_mmds },
+	{ M_PUT, "cpu-config", NULL, { NULL, NULL }, API_EP_PUT_CPU_CONFIG, route_cpu_config },
 };
 
 static const struct body_route *find_body_route(unsigned method,

@@ -102,7 +102,7 @@ static double run(const struct params *p, bool track)
 	bus_init(&mmio, "mmio");
 	bus_init(&pio, "pio");
 	guest_setup(&mem, &s);
-	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio, track };
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &mem, .mmio_bus = &mmio, .pio_bus = &pio, .track_dirty = track };
 	if (be->vm_create(&opts, &vm, NULL) || be->map_memory(vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)) ||
 	    be->vcpu_create(vm, 0, &vcpu, NULL))
 		goto out;

@@ -29,6 +29,7 @@ void config_free(struct vm_config *cfg)
 	config_logger_free(&cfg->logger);
 	config_metrics_free(&cfg->metrics);
 	config_mmds_free(&cfg->mmds);
+	cpu_template_free(cfg->cpu_config);
 	if (cfg->snapshot_load)
 		config_snapshot_load_free(cfg->snapshot_load);
 	free(cfg->snapshot_load);
@@ -70,6 +71,39 @@ static int sec_metrics(json_t *v, struct vm_config *cfg, struct errbuf *err)
 static int sec_mmds(json_t *v, struct vm_config *cfg, struct errbuf *err)
 {
 	return config_parse_mmds(v, &cfg->mmds, err);
+}
+
+/* Firecracker's CustomCpuTemplateOrPath: the template inline, or the path
+ * of a JSON file holding it. Which of the two template kinds wins is
+ * settled once every section is read (config_load_json). */
+static int read_file(const char *path, char **out, size_t *len, struct errbuf *err);
+
+static int sec_cpu_config(json_t *v, struct vm_config *cfg, struct errbuf *err)
+{
+	struct cpu_template *t = NULL;
+	int rc;
+	if (json_is_string(v)) {
+		char *text = NULL;
+		size_t len = 0;
+		json_error_t je;
+		const char *path = json_string_value(v);
+		if ((rc = read_file(path, &text, &len, err)) < 0)
+			return rc;
+		json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+		free(text);
+		if (!j)
+			return err_set(err, -EINVAL, "%s: invalid JSON at line %d, column %d: %s",
+				       path, je.line, je.column, je.text);
+		rc = config_parse_cpu_config(j, &t, err);
+		json_decref(j);
+		if (rc < 0)
+			return err_wrap(err, rc, "%s", path);
+	} else if ((rc = config_parse_cpu_config(v, &t, err)) < 0) {
+		return rc;
+	}
+	cpu_template_free(cfg->cpu_config);
+	cfg->cpu_config = t;
+	return 0;
 }
 
 static int sec_snapshot_load(json_t *v, struct vm_config *cfg, struct errbuf *err)
@@ -125,7 +159,7 @@ static const struct {
 	{ "metrics", sec_metrics, false },
 	{ "balloon", NULL, false },
 	{ "mmds-config", sec_mmds, false },
-	{ "cpu-config", NULL, false },
+	{ "cpu-config", sec_cpu_config, false },
 	{ "pmem", NULL, true },
 	{ "memory-hotplug", NULL, false },
 	/* Ember's own: the body of PUT /snapshot/load, restored at start-up. */
@@ -194,6 +228,10 @@ int config_load_json(json_t *root, struct vm_config *cfg, struct errbuf *err)
 		if ((rc = load_section(key, v, cfg, err)))
 			goto fail;
 	}
+	/* Firecracker applies cpu-config after machine-config, whatever
+	 * their order in the file: the custom template wins. */
+	if (cfg->cpu_config)
+		cfg->machine.cpu_template = CONFIG_CPU_TEMPLATE_CUSTOM;
 	if (cfg->snapshot_load)
 		rc = check_snapshot_load(root, err);
 	else if (!json_is_object(json_object_get(root, "boot-source")))
@@ -363,7 +401,12 @@ json_t *config_to_json(const struct vm_config *cfg)
 	bad |= json_object_set_new(root, "balloon", json_null());
 	bad |= json_object_set_new(root, "drives", drives);
 	bad |= json_object_set_new(root, "boot-source", config_boot_to_json(&cfg->boot));
-	bad |= json_object_set_new(root, "cpu-config", json_null());
+	/* Firecracker always shows null here; Ember shows the custom
+	 * template, so that this output (and a snapshot's copy of it) loads
+	 * back into the same configuration. */
+	bad |= json_object_set_new(root, "cpu-config",
+				   cfg->cpu_config ? config_cpu_config_to_json(cfg->cpu_config)
+						   : json_null());
 	bad |= json_object_set_new(root, "logger", config_logger_to_json(&cfg->logger));
 	bad |= json_object_set_new(root, "machine-config",
 				   config_machine_to_json(&cfg->machine));

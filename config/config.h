@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/cpu_config.h"
 #include "config/snapshot.h"
 #include "runtime/base/err.h"
 #include "runtime/base/log.h"
@@ -58,6 +59,11 @@ enum config_cpu_template {
 	CONFIG_CPU_TEMPLATE_C3,
 	CONFIG_CPU_TEMPLATE_T2CL,
 	CONFIG_CPU_TEMPLATE_T2A,
+	/* Not a machine-config name: the template is vm_config.cpu_config
+	 * (PUT /cpu-config). As in Firecracker there is one template slot: a
+	 * cpu-config replaces the static template, a machine-config naming
+	 * cpu_template (None too) replaces the custom one. */
+	CONFIG_CPU_TEMPLATE_CUSTOM,
 };
 
 enum config_huge_pages {
@@ -193,6 +199,9 @@ struct vm_config {
 	struct config_logger logger;
 	struct config_metrics metrics;
 	struct config_mmds mmds;
+	/* "cpu-config": the custom template, set exactly when
+	 * machine.cpu_template is CONFIG_CPU_TEMPLATE_CUSTOM. */
+	struct cpu_template *cpu_config;
 	/* Ember's "snapshot-load" section: restore at start-up instead of a
 	 * boot; only "logger" and "metrics" may come with it. NULL if absent. */
 	struct config_snapshot_load *snapshot_load;
@@ -255,7 +264,8 @@ json_t *config_entropy_to_json(const struct config_entropy *e);
 json_t *config_logger_to_json(const struct config_logger *l);
 json_t *config_metrics_to_json(const struct config_metrics *m);
 
-/* Names as they appear in JSON (e.g. "T2S", "2M", "tcg", "Writeback"). */
+/* Names as they appear in JSON (e.g. "T2S", "2M", "tcg", "Writeback");
+ * CONFIG_CPU_TEMPLATE_CUSTOM is "Custom", which no parser accepts. */
 const char *config_cpu_template_name(enum config_cpu_template t);
 const char *config_huge_pages_name(enum config_huge_pages h);
 const char *config_accel_name(enum config_accel a);

@@ -17,6 +17,8 @@ static const char *const accel_names[] = { "auto", "kvm", "tcg" };
 
 const char *config_cpu_template_name(enum config_cpu_template t)
 {
+	if (t == CONFIG_CPU_TEMPLATE_CUSTOM)
+		return "Custom";
 	return (unsigned)t < ARRAY_LEN(cpu_template_names) ? cpu_template_names[t] : "?";
 }
 
@@ -175,9 +177,11 @@ int config_parse_machine(json_t *obj, struct config_machine *inout, bool partial
 
 json_t *config_machine_to_json(const struct config_machine *m)
 {
-	/* Firecracker omits cpu_template when None; "accel" is ours, shown
-	 * only when not the default so Firecracker-shaped output stays so. */
-	const char *tmpl = m->cpu_template == CONFIG_CPU_TEMPLATE_NONE
+	/* Firecracker omits cpu_template when None or custom; "accel" is
+	 * ours, shown only when not the default so Firecracker-shaped output
+	 * stays so. */
+	const char *tmpl = m->cpu_template == CONFIG_CPU_TEMPLATE_NONE ||
+					   m->cpu_template == CONFIG_CPU_TEMPLATE_CUSTOM
 				   ? NULL
 				   : config_cpu_template_name(m->cpu_template);
 	const char *accel = m->accel == CONFIG_ACCEL_AUTO ? NULL : config_accel_name(m->accel);

@@ -12,6 +12,7 @@
 #include "runtime/base/err.h"
 #include "runtime/base/seccomp.h"
 #include "runtime/backend/x86.h"
+#include "config/config.h"
 
 struct bus;
 struct guest_mem;
@@ -57,7 +58,11 @@ struct vcpu_exit {
 
 struct backend_vm_opts {
 	unsigned nr_vcpus;
-	const char *cpu_template;     /* "None", "T2", "C3", ... see runtime/backend/kvm/cpu_template.h */
+	/* machine-config's cpu_template; with CONFIG_CPU_TEMPLATE_CUSTOM,
+	 * cpu_config is the template (copied by vm_create). See
+	 * runtime/backend/cpu_template.h. */
+	enum config_cpu_template cpu_template;
+	const struct cpu_template *cpu_config;
 	struct guest_mem *mem;
 	/* Buses for backends that dispatch accesses synchronously (TCG). */
 	const struct bus *mmio_bus;

@@ -33,6 +33,7 @@ static const char *const action_names[VMM_ACTION_COUNT] = {
 	[VMM_PUT_MMDS] = "PUT /mmds",
 	[VMM_PATCH_MMDS] = "PATCH /mmds",
 	[VMM_PUT_MMDS_CONFIG] = "PUT /mmds/config",
+	[VMM_PUT_CPU_CONFIG] = "PUT /cpu-config",
 };
 
 const char *vmm_action_name(enum vmm_action_kind k)
@@ -72,6 +73,10 @@ void vmm_action_free(struct vmm_action *a)
 		break;
 	case VMM_PUT_MMDS_CONFIG:
 		config_mmds_free(&a->u.mmds);
+		break;
+	case VMM_PUT_CPU_CONFIG:
+		cpu_template_free(a->u.cpu_config);
+		a->u.cpu_config = NULL;
 		break;
 	case VMM_PUT_MACHINE_CONFIG:
 	case VMM_PATCH_MACHINE_CONFIG:

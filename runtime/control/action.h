@@ -42,6 +42,7 @@ enum vmm_action_kind {
 	VMM_PUT_MMDS,        /* u.json: the new data (an object) */
 	VMM_PATCH_MMDS,      /* u.json: an RFC 7396 merge patch */
 	VMM_PUT_MMDS_CONFIG, /* u.mmds; pre-boot only */
+	VMM_PUT_CPU_CONFIG,  /* u.cpu_config */
 	VMM_ACTION_COUNT
 };
 
@@ -61,6 +62,7 @@ struct vmm_action {
 		struct config_snapshot_create snap_create;
 		struct config_snapshot_load snap_load;
 		struct config_mmds mmds;
+		struct cpu_template *cpu_config;
 		json_t *json; /* a body whose meaning depends on the current state */
 		struct {
 			char *id;   /* from the URL */
@@ -117,6 +119,7 @@ enum api_endpoint {
 	API_EP_PATCH_MMDS,
 	API_EP_PUT_MMDS_CONFIG,
 	API_EP_PUT_SERIAL,
+	API_EP_PUT_CPU_CONFIG,
 	API_EP_UNSUPPORTED, /* balloon, ...: known, not built */
 	API_EP_COUNT
 };

@@ -248,6 +248,7 @@ static bool pre_boot_only(enum vmm_action_kind k)
 	case VMM_INSTANCE_START:
 	case VMM_SNAPSHOT_LOAD:
 	case VMM_PUT_MMDS_CONFIG:
+	case VMM_PUT_CPU_CONFIG:
 		return true;
 	default:
 		return false;
@@ -266,6 +267,7 @@ static bool boot_resource(enum vmm_action_kind k)
 	case VMM_PUT_NET:
 	case VMM_PUT_VSOCK:
 	case VMM_PUT_ENTROPY:
+	case VMM_PUT_CPU_CONFIG:
 		return true;
 	default:
 		return false;
@@ -404,7 +406,21 @@ static int do_action(struct controller *c, struct vmm_action *a, struct errbuf *
 	case VMM_PATCH_MACHINE_CONFIG:
 		rc = config_parse_machine(a->u.json, &cfg->machine,
 					  a->kind == VMM_PATCH_MACHINE_CONFIG, err);
-		return rc < 0 ? err_wrap(err, rc, "machine-config") : 0;
+		if (rc < 0)
+			return err_wrap(err, rc, "machine-config");
+		/* One template slot, as Firecracker: a cpu_template given
+		 * (None too) replaces a custom template. */
+		if (cfg->machine.cpu_template != CONFIG_CPU_TEMPLATE_CUSTOM) {
+			cpu_template_free(cfg->cpu_config);
+			cfg->cpu_config = NULL;
+		}
+		return 0;
+	case VMM_PUT_CPU_CONFIG:
+		cpu_template_free(cfg->cpu_config);
+		cfg->cpu_config = a->u.cpu_config;
+		a->u.cpu_config = NULL;
+		cfg->machine.cpu_template = CONFIG_CPU_TEMPLATE_CUSTOM;
+		return 0;
 	case VMM_PUT_DRIVE:
 		return config_drive_insert(cfg, &a->u.drive, true, err);
 	case VMM_PUT_NET:

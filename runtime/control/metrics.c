@@ -191,6 +191,7 @@ static void api_groups(struct mbuild *b, json_t *root, struct api_counters *api)
 		{ "metrics", API_EP_PUT_METRICS },     { "network", API_EP_PUT_NETWORK },
 		{ "vsock", API_EP_PUT_VSOCK },         { "entropy", API_EP_PUT_ENTROPY },
 		{ "mmds", API_EP_PUT_MMDS },           { "mmds_config", API_EP_PUT_MMDS_CONFIG },
+		{ "cpu_cfg", API_EP_PUT_CPU_CONFIG },
 	};
 	static const struct ep_name patches[] = {
 		{ "drive", API_EP_PATCH_DRIVE },

@@ -212,10 +212,10 @@ static const struct filter_rule vmm_rules[] = {
 
 	/* KVM. */
 	IOCTL(KVM_GET_API_VERSION, "KVM: the API version"),
-	IOCTL(KVM_CHECK_EXTENSION, "KVM: capabilities"),
+	IOCTL(KVM_CHECK_EXTENSION, "KVM: capabilities, a CPU template's kvm_capabilities"),
 	IOCTL(KVM_GET_VCPU_MMAP_SIZE, "KVM: kvm_run's size"),
 	IOCTL(KVM_GET_SUPPORTED_CPUID, "KVM: the vCPUs' CPUID"),
-	IOCTL(KVM_GET_MSR_INDEX_LIST, "KVM: the MSRs a snapshot saves"),
+	IOCTL(KVM_GET_MSR_INDEX_LIST, "KVM: the MSRs a snapshot saves; a CPU template's MSRs"),
 	IOCTL(KVM_CREATE_VM, "KVM: the VM"),
 	IOCTL(KVM_SET_TSS_ADDR, "KVM: the VM's TSS"),
 	IOCTL(KVM_SET_IDENTITY_MAP_ADDR, "KVM: the VM's identity map"),
@@ -229,8 +229,8 @@ static const struct filter_rule vmm_rules[] = {
 	IOCTL(KVM_CREATE_VCPU, "KVM: the vCPUs"),
 	IOCTL(KVM_RUN, "KVM: vCPU threads run the guest; a snapshot completes a pending exit"),
 	IOCTL(KVM_SET_CPUID2, "KVM: the vCPUs' CPUID"),
-	IOCTL(KVM_GET_MSRS, "KVM: snapshots, the TSC"),
-	IOCTL(KVM_SET_MSRS, "KVM: boot MSRs, restore"),
+	IOCTL(KVM_GET_MSRS, "KVM: snapshots, the TSC, a CPU template's MSRs"),
+	IOCTL(KVM_SET_MSRS, "KVM: boot MSRs, a CPU template's MSRs, restore"),
 	IOCTL(KVM_GET_LAPIC, "KVM: LINT0/LINT1 at boot, snapshots"),
 	IOCTL(KVM_SET_LAPIC, "KVM: LINT0/LINT1 at boot, restore"),
 	IOCTL(KVM_GET_FPU, "KVM: snapshots"),

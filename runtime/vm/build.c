@@ -78,6 +78,7 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 	struct backend_vm_opts bopts = {
 		.nr_vcpus = spec->nr_vcpus,
 		.cpu_template = spec->cpu_template,
+		.cpu_config = spec->cpu_config,
 		.mem = &vm->mem,
 		.mmio_bus = &vm->mmio,
 		.pio_bus = &vm->pio,
@@ -174,7 +175,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	struct vm_machine_spec spec = {
 		.nr_vcpus = cfg->machine.vcpu_count,
 		.mem_bytes = cfg->machine.mem_size_mib << 20,
-		.cpu_template = config_cpu_template_name(cfg->machine.cpu_template),
+		.cpu_template = cfg->machine.cpu_template,
+		.cpu_config = cfg->cpu_config,
 		.track_dirty = cfg->machine.track_dirty_pages,
 		.uffd = -1,
 		.uffd_conn = -1,

@@ -12,7 +12,8 @@
 struct vm_machine_spec {
 	unsigned nr_vcpus;
 	uint64_t mem_bytes;
-	const char *cpu_template;
+	enum config_cpu_template cpu_template;
+	const struct cpu_template *cpu_config; /* with CONFIG_CPU_TEMPLATE_CUSTOM */
 	bool track_dirty; /* dirty-page tracking for Diff snapshots */
 	bool clock_realtime; /* a restore advancing the guest's clocks (backend.h) */
 	/* NULL: fresh memory of mem_bytes, every page counted dirty (the

@@ -156,7 +156,8 @@ static int restore_build(struct vm *vm, const struct backend_ops *be, const stru
 	struct vm_machine_spec spec = {
 		.nr_vcpus = cfg->machine.vcpu_count,
 		.mem_bytes = total,
-		.cpu_template = config_cpu_template_name(cfg->machine.cpu_template),
+		.cpu_template = cfg->machine.cpu_template,
+		.cpu_config = cfg->cpu_config,
 		.track_dirty = cfg->machine.track_dirty_pages,
 		.clock_realtime = load->clock_realtime,
 		.mem = &mem,

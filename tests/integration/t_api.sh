@@ -38,6 +38,10 @@ body_has() {
 	grep -qF -- "$1" "$TEST_TMP/body" || fail "reply lacks '$1': $(cat "$TEST_TMP/body")"
 }
 
+body_lacks() {
+	! grep -qF -- "$1" "$TEST_TMP/body" || fail "reply has '$1': $(cat "$TEST_TMP/body")"
+}
+
 # wait_for PATTERN FILE [TENTHS]: until grep finds it, or fail.
 wait_for() {
 	local i

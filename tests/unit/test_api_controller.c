@@ -492,3 +492,30 @@ Test(api_controller, config_file_checked_like_the_puts)
 	cr_assert_eq(config_load_string(text, strlen(text), &cfg, &err), 0, "%s", err.msg);
 	cr_assert_eq(controller_load_config(&ctl, &cfg, &err), 0, "%s", err.msg);
 }
+
+/* One template slot, as Firecracker: cpu-config replaces a static
+ * template; a machine-config naming cpu_template replaces the custom one;
+ * one not naming it keeps it. */
+Test(api_controller, cpu_config_and_cpu_template_share_one_slot)
+{
+	const char *tmpl = "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\","
+			   " \"flags\": 0, \"modifiers\": [{\"register\": \"ecx\","
+			   " \"bitmap\": \"0b0_xx\"}]}]}";
+	expect("PUT", "/machine-config",
+	       "{\"vcpu_count\":1,\"mem_size_mib\":64,\"cpu_template\":\"T2\"}", 204, NULL);
+	expect("PUT", "/cpu-config", tmpl, 204, NULL);
+	const char *body;
+	cr_assert_eq(call("GET", "/machine-config", NULL, &body), 200);
+	cr_assert_null(strstr(body, "cpu_template"), "custom: not shown, as Firecracker: %s", body);
+	expect("GET", "/vm/config", NULL, 200,
+	       "\"cpu-config\":{\"kvm_capabilities\":[],\"cpuid_modifiers\":[{\"leaf\":\"0x1\","
+	       "\"subleaf\":\"0x0\",\"flags\":0,\"modifiers\":[{\"register\":\"ecx\","
+	       "\"bitmap\":\"0bxxxxxxxxxxxxxxxxxxxxxxxxxxxxx0xx\"}]}],\"msr_modifiers\":[]}");
+	expect("PATCH", "/machine-config", "{\"mem_size_mib\":128}", 204, NULL);
+	expect("GET", "/vm/config", NULL, 200, "\"cpu-config\":{");
+	expect("PATCH", "/machine-config", "{\"cpu_template\":\"None\"}", 204, NULL);
+	cr_assert_eq(call("GET", "/vm/config", NULL, &body), 200);
+	cr_assert_null(strstr(body, "cpu-config"), "None: no custom template shown: %s", body);
+	expect("PUT", "/cpu-config", "{\"vcpu_features\": []}", 400,
+	       "cpu-config: vcpu_features: an aarch64 field");
+}

@@ -345,7 +345,6 @@ Test(api_router, unsupported_endpoints_say_so)
 		   "balloon device: not supported yet", API_EP_UNSUPPORTED);
 	expect_err("GET", "/balloon/statistics", NULL, "balloon", API_EP_UNSUPPORTED);
 	expect_err("PATCH", "/balloon", "{}", "balloon", API_EP_UNSUPPORTED);
-	expect_err("PUT", "/cpu-config", "{}", "CPU templates", API_EP_UNSUPPORTED);
 	expect_err("GET", "/serial", NULL, "Invalid request", API_EP_NONE);
 	expect_err("DELETE", "/balloon", NULL, "Invalid request", API_EP_NONE);
 }
@@ -460,4 +459,35 @@ Test(api_router, mmds_endpoints)
 		   "ipv4_address", API_EP_PUT_MMDS_CONFIG);
 	expect_err("PATCH", "/mmds/config", "{}", "Invalid request", API_EP_NONE);
 	expect_err("PUT", "/mmds/other", "{}", "Invalid request", API_EP_NONE);
+}
+
+/* ---- cpu-config ---- */
+
+Test(api_router, cpu_config_parsed_into_the_action)
+{
+	expect_ok("PUT", "/cpu-config",
+		  "{\"kvm_capabilities\": [\"171\", \"!172\"], \"cpuid_modifiers\": [{\"leaf\": "
+		  "\"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, \"modifiers\": [{\"register\": "
+		  "\"ecx\", \"bitmap\": \"0bx0xxxxxx\"}]}], \"msr_modifiers\": [{\"addr\": "
+		  "\"0x10a\", \"bitmap\": \"0b1\"}]}",
+		  VMM_PUT_CPU_CONFIG, API_EP_PUT_CPU_CONFIG);
+	const struct cpu_template *t = R.action.u.cpu_config;
+	cr_assert_eq(t->n_caps, 2);
+	cr_assert(t->caps[1].remove);
+	cr_assert_eq(t->cpuid[0].regs[0].mask, 0x40);
+	cr_assert_eq(t->msrs[0].addr, 0x10a);
+	cr_assert_eq(t->msrs[0].value, 1);
+}
+
+Test(api_router, cpu_config_errors_name_the_place)
+{
+	expect_err("PUT", "/cpu-config",
+		   "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", \"flags\": 0,"
+		   " \"modifiers\": [{\"register\": \"eax\", \"bitmap\": \"0b12\"}]}]}",
+		   "cpu-config: cpuid_modifiers[0].modifiers[0].bitmap: \"0b12\": '2'",
+		   API_EP_PUT_CPU_CONFIG);
+	expect_err("PUT", "/cpu-config", "{\"reg_modifiers\": []}",
+		   "cpu-config: reg_modifiers: an aarch64 field", API_EP_PUT_CPU_CONFIG);
+	expect_err("PUT", "/cpu-config", "{\"msr_modifiers\": [{\"addr\": 266, \"bitmap\": \"0b1\"}]}",
+		   "cpu-config: msr_modifiers[0].addr: must be a string", API_EP_PUT_CPU_CONFIG);
 }

@@ -447,7 +447,8 @@ Test(config, not_supported)
 {
 	expect_err("{" BOOT ", \"balloon\": {\"amount_mib\": 1}}", -ENOTSUP,
 		   "balloon: not supported yet");
-	expect_err("{" BOOT ", \"cpu-config\": \"/t.json\"}", -ENOTSUP, "cpu-config: not supported yet");
+	expect_err("{" BOOT ", \"cpu-config\": \"/nonexistent/t.json\"}", -ENOENT,
+		   "cpu-config: /nonexistent/t.json: No such file");
 	expect_err("{" BOOT ", \"pmem\": []}", -ENOTSUP, "pmem: not supported yet");
 	expect_err("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/x\","
 		   " \"is_root_device\": true, \"rate_limiter\": {}}]}",

@@ -54,7 +54,7 @@ static void vm_up_clock(struct vm *v, bool track_dirty, bool clock_realtime)
 {
 	memset(v, 0, sizeof(*v));
 	cr_assert_eq(gm_alloc(&v->mem, MEM), 0);
-	struct backend_vm_opts opts = { .nr_vcpus = 1, .cpu_template = "None", .mem = &v->mem,
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &v->mem,
 					.track_dirty = track_dirty,
 					.clock_realtime = clock_realtime };
 	int r = be->vm_create(&opts, &v->bvm, NULL);

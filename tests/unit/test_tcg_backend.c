@@ -154,7 +154,7 @@ Test(tcg_backend, one_vcpu_only)
 	cr_assert_eq(gm_alloc(&mem, MEM), 0);
 	bus_init(&mmio, "mmio");
 	bus_init(&pio, "pio");
-	struct backend_vm_opts opts = { 2, "None", &mem, &mmio, &pio };
+	struct backend_vm_opts opts = { .nr_vcpus = 2, .mem = &mem, .mmio_bus = &mmio, .pio_bus = &pio };
 	struct errbuf err = { "" };
 	cr_assert_eq(backend_tcg.vm_create(&opts, &vm, &err), -EINVAL);
 	cr_assert_null(vm);
@@ -176,7 +176,7 @@ Test(tcg_backend, kernel_cmdline_gives_the_tsc_rate)
 	cr_assert_eq(gm_alloc(&mem, MEM), 0);
 	bus_init(&mmio, "mmio");
 	bus_init(&pio, "pio");
-	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &mem, .mmio_bus = &mmio, .pio_bus = &pio };
 	cr_assert_eq(backend_tcg.vm_create(&opts, &vm, NULL), 0);
 	cr_assert_eq(backend_tcg.kernel_cmdline(vm, buf, sizeof(buf)), 0);
 	if (buf[0]) {
@@ -220,7 +220,7 @@ Test(tcg_backend, guest_port_io_page_fault_timer_hlt_and_kick)
 	set_gate(&mem, 14, 0x8100);
 	set_gate(&mem, 0x20, 0x8180);
 
-	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &mem, .mmio_bus = &mmio, .pio_bus = &pio };
 	cr_assert_eq(be->vm_create(&opts, &vm, NULL), 0);
 	cr_assert_eq(be->map_memory(vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
 	cr_assert_eq(be->vcpu_create(vm, 0, &p.vcpu, NULL), 0);
@@ -357,7 +357,7 @@ Test(tcg_backend, device_write_over_translated_code_is_seen)
 	gdt[1] = 0x00af9b000000ffffULL;
 	gdt[2] = 0x00cf93000000ffffULL;
 
-	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &mem, .mmio_bus = &mmio, .pio_bus = &pio };
 	cr_assert_eq(t.be->vm_create(&opts, &t.vm, NULL), 0);
 	cr_assert_eq(t.be->map_memory(t.vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
 	cr_assert_eq(t.be->vcpu_create(t.vm, 0, &t.vcpu, NULL), 0);

@@ -103,8 +103,8 @@ static void machine_start_clock(struct machine *m, const struct guest_mem *copy_
 		memcpy(gm_ptr(&m->mem, 0, MEM), gm_ptr(copy_of, 0, MEM), MEM);
 	bus_init(&m->mmio, "mmio");
 	bus_init(&m->pio, "pio");
-	struct backend_vm_opts opts = { 1, "None", &m->mem, &m->mmio, &m->pio, track_dirty,
-					clock_realtime };
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &m->mem, .mmio_bus = &m->mmio, .pio_bus = &m->pio, .track_dirty = track_dirty,
+					.clock_realtime = clock_realtime };
 	cr_assert_eq(m->be->vm_create(&opts, &m->vm, NULL), 0);
 	cr_assert_eq(m->be->map_memory(m->vm, 0, 0, MEM, gm_ptr(&m->mem, 0, MEM)), 0);
 	cr_assert_eq(m->be->vcpu_create(m->vm, 0, &m->vcpu, NULL), 0);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "runtime/backend/backend.h"
+#include "runtime/backend/cpu_template.h"
 
 /* Memory slots the backend knows, indexed by slot number: Ember maps one
  * per guest RAM region (runtime/base/gmem.h), so a few suffice. */
@@ -24,7 +25,10 @@ struct backend_vm {
 	int kvm_fd;
 	int vm_fd;
 	unsigned nr_vcpus;
-	char *cpu_template;
+	/* The VM's CPU template (NULL: none): a static one, or `owned`, the
+	 * VM's copy of a custom one. */
+	const struct cpu_template *tmpl;
+	struct cpu_template *owned;
 	struct kvm_cpuid2 *supported_cpuid;
 	int run_size;
 	bool track_dirty;
@@ -71,6 +75,15 @@ int kvm_open_dev(int *kvm_fd);
 /* Runs the tiny self-test guest: 0 if this KVM can run a Linux guest. */
 int kvm_selftest(int kvm_fd, char *why, size_t why_len);
 void kvm_kick_signal_install(void);
+
+/* template.c: chooses the VM's CPU template and checks it against this
+ * host (vendor, capabilities, CPUID leaves, MSRs); called by vm_create. */
+int kvm_template_setup(struct backend_vm *vm, const struct backend_vm_opts *opts,
+		       struct errbuf *err);
+/* msrs.c: whether KVM_GET_MSR_INDEX_LIST names index. */
+int kvm_msr_listed(int kvm_fd, uint32_t index);
+/* template.c: the template's MSR modifiers on a new vCPU (its CPUID set). */
+int kvm_template_set_msrs(struct backend_vcpu *v, struct errbuf *err);
 
 /* vcpu.c */
 int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,

@@ -48,8 +48,11 @@ static void add(uint32_t *c, unsigned *n, uint32_t index)
  * the TSC first (without it the guest's clock jumps), then KVM's list in
  * its own order (architectural state before emulated extras), then the
  * MTRRs. */
-static int candidates(int kvm_fd, uint32_t **out, unsigned *n_out)
+static int candidates(const struct backend_vm *vm, uint32_t **out, unsigned *n_out)
 {
+	int kvm_fd = vm->kvm_fd;
+	const struct cpu_template *t = vm->tmpl;
+	size_t nt = t ? t->n_msrs : 0;
 	struct kvm_msr_list probe = { .nmsrs = 0 };
 	unsigned nk = 0;
 	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0) {
@@ -63,7 +66,7 @@ static int candidates(int kvm_fd, uint32_t **out, unsigned *n_out)
 		return -E2BIG;
 	}
 	struct kvm_msr_list *l = calloc(1, sizeof(*l) + nk * sizeof(l->indices[0]));
-	size_t cap = 1 + nk + MSR_MTRR_PHYS_COUNT + 1 + sizeof(mtrr_fixed) / sizeof(mtrr_fixed[0]);
+	size_t cap = 1 + nt + nk + MSR_MTRR_PHYS_COUNT + 1 + sizeof(mtrr_fixed) / sizeof(mtrr_fixed[0]);
 	uint32_t *c = calloc(cap, sizeof(*c));
 	if (!l || !c) {
 		free(l);
@@ -79,6 +82,9 @@ static int candidates(int kvm_fd, uint32_t **out, unsigned *n_out)
 	}
 	unsigned n = 0;
 	add(c, &n, MSR_IA32_TSC);
+	/* What the CPU template set, as Firecracker saves it too. */
+	for (size_t i = 0; i < nt; i++)
+		add(c, &n, t->msrs[i].addr);
 	for (unsigned i = 0; i < l->nmsrs && i < nk; i++)
 		add(c, &n, l->indices[i]);
 	add(c, &n, MSR_MTRR_DEF_TYPE);
@@ -98,7 +104,7 @@ int kvm_msr_list_init(struct backend_vcpu *v)
 		return 0;
 	uint32_t *c = NULL;
 	unsigned n = 0;
-	int r = candidates(v->vm->kvm_fd, &c, &n);
+	int r = candidates(v->vm, &c, &n);
 	if (r < 0) {
 		log_err("kvm: vCPU %u: the MSR list: %s", v->index, strerror(-r));
 		return r;
@@ -144,5 +150,26 @@ int kvm_msr_list_init(struct backend_vcpu *v)
 out:
 	free(m);
 	free(c);
+	return r;
+}
+
+int kvm_msr_listed(int kvm_fd, uint32_t index)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) == 0)
+		return 0; /* KVM lists none */
+	if (errno != E2BIG)
+		return -errno;
+	if (probe.nmsrs > KVM_MSR_LIST_MAX)
+		return -E2BIG;
+	struct kvm_msr_list *l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
+	if (!l)
+		return -ENOMEM;
+	l->nmsrs = probe.nmsrs;
+	int r = ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l) < 0 ? -errno : 0;
+	for (unsigned i = 0; r == 0 && i < l->nmsrs && i < probe.nmsrs; i++)
+		if (l->indices[i] == index)
+			r = 1;
+	free(l);
 	return r;
 }

@@ -60,9 +60,10 @@ static int set_cpuid(struct backend_vcpu *v, struct errbuf *err)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		e[i] = (struct cpuid_entry){ sup->entries[i].function, sup->entries[i].index,
-					     sup->entries[i].eax, sup->entries[i].ebx,
-					     sup->entries[i].ecx, sup->entries[i].edx };
-	r = cpu_template_apply(v->vm->cpu_template, e, n, v->index, v->vm->nr_vcpus, err);
+					     sup->entries[i].flags, sup->entries[i].eax,
+					     sup->entries[i].ebx, sup->entries[i].ecx,
+					     sup->entries[i].edx };
+	r = kvm_cpuid_shape(v->vm->tmpl, e, n, v->index, v->vm->nr_vcpus, err);
 	if (r < 0) {
 		err_wrap(err, r, "kvm: vCPU %u", v->index);
 		goto out;
@@ -70,6 +71,7 @@ static int set_cpuid(struct backend_vcpu *v, struct errbuf *err)
 	c->nent = (uint32_t)n;
 	for (size_t i = 0; i < n; i++) {
 		c->entries[i] = sup->entries[i];
+		c->entries[i].flags = e[i].flags;
 		c->entries[i].eax = e[i].eax;
 		c->entries[i].ebx = e[i].ebx;
 		c->entries[i].ecx = e[i].ecx;
@@ -175,7 +177,8 @@ int kvm_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		err_set(err, r, "kvm: vCPU %u: mmap kvm_run: %s", index, strerror(-r));
 		goto fail;
 	}
-	if ((r = set_cpuid(v, err)) < 0 || (r = set_boot_msrs(v, err)) < 0)
+	if ((r = set_cpuid(v, err)) < 0 || (r = kvm_template_set_msrs(v, err)) < 0 ||
+	    (r = set_boot_msrs(v, err)) < 0)
 		goto fail;
 	if ((r = set_lapic_lint(v)) < 0 || (r = set_fpu(v)) < 0) {
 		err_set(err, r, "kvm: vCPU %u: LAPIC/FPU set-up: %s", index, strerror(-r));

@@ -87,7 +87,7 @@ static void kvm_vm_destroy(struct backend_vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	free(vm->supported_cpuid);
-	free(vm->cpu_template);
+	cpu_template_free(vm->owned);
 	free(vm);
 }
 
@@ -115,11 +115,21 @@ static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 			    opts->nr_vcpus, max);
 		goto fail;
 	}
-	vm->cpu_template = strdup(opts->cpu_template ? opts->cpu_template : "None");
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (!vm->cpu_template || vm->run_size <= 0) {
-		r = vm->cpu_template ? -errno : -ENOMEM;
+	if (vm->run_size <= 0) {
+		r = -errno;
 		err_set(err, r, "kvm: KVM_GET_VCPU_MMAP_SIZE: %s", strerror(-r));
+		goto fail;
+	}
+	/* The template's checks need only /dev/kvm: refuse before building. */
+	r = kvm_get_supported_cpuid(vm);
+	if (r < 0) {
+		err_set(err, r, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
+		goto fail;
+	}
+	r = kvm_template_setup(vm, opts, err);
+	if (r < 0) {
+		err_wrap(err, r, "kvm");
 		goto fail;
 	}
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -146,11 +156,6 @@ static int kvm_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		r = -errno;
 		err_set(err, r, "kvm: KVM_CREATE_PIT2: %s", strerror(-r));
-		goto fail;
-	}
-	r = kvm_get_supported_cpuid(vm);
-	if (r < 0) {
-		err_set(err, r, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
 		goto fail;
 	}
 	kvm_kick_signal_install();

@@ -125,9 +125,10 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
 
 static int hook_cpuid(uc_engine *uc, void *opaque)
 {
-	(void)opaque;
+	struct backend_vcpu *v = opaque;
 	struct tcg_cpuid_regs r;
-	tcg_cpuid((uint32_t)tcg_reg(uc, UC_X86_REG_RAX), (uint32_t)tcg_reg(uc, UC_X86_REG_RCX), &r);
+	tcg_template_cpuid(v->vm, (uint32_t)tcg_reg(uc, UC_X86_REG_RAX),
+			   (uint32_t)tcg_reg(uc, UC_X86_REG_RCX), &r);
 	uint64_t a = r.eax, b = r.ebx, c = r.ecx, d = r.edx;
 	uc_reg_write(uc, UC_X86_REG_RAX, &a);
 	uc_reg_write(uc, UC_X86_REG_RBX, &b);

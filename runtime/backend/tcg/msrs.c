@@ -182,3 +182,10 @@ bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *t
 	}
 	return have_tsc;
 }
+
+bool tcg_msr_settable(uint32_t index)
+{
+	unsigned pos;
+	const struct msr_range *r = lookup(index, &pos);
+	return r && r->kind == MSR_PLAIN && r->check == ANY;
+}

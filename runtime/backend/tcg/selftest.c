@@ -109,7 +109,7 @@ int tcg_selftest(char *why, size_t why_len)
 	bus_init(&pio, "pio");
 	bus_add(&pio, ST_PORT, 1, &st_ops, &dev, "selftest");
 	st_tables(&mem);
-	struct backend_vm_opts opts = { 1, "None", &mem, &mmio, &pio };
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &mem, .mmio_bus = &mmio, .pio_bus = &pio };
 	struct errbuf err = { "" };
 	r = be->vm_create(&opts, &vm, &err);
 	if (r) {

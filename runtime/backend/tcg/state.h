@@ -30,5 +30,8 @@ uint32_t tcg_msrs_save(uc_engine *uc, uint64_t guest_tsc, struct x86_msr *out, u
 int tcg_msrs_check(const struct x86_cpu_state *st);
 /* Writes them; *tsc is the guest's TSC if the state carries it. */
 bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *tsc);
+/* Whether the CPU keeps any value written to index as it is (what a CPU
+ * template's MSR modifier needs). */
+bool tcg_msr_settable(uint32_t index);
 
 #endif

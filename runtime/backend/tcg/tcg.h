@@ -22,6 +22,8 @@
 #include <unicorn/unicorn.h>
 
 #include "runtime/backend/backend.h"
+#include "runtime/backend/cpu_template.h"
+#include "runtime/backend/tcg/cpuid.h"
 #include "runtime/backend/tcg/dirty.h"
 #include "runtime/backend/tcg/env.h"
 #include "runtime/backend/tcg/pic.h"
@@ -80,6 +82,12 @@ struct backend_vm {
 	 * restored snapshot says (VMM thread); 0: the host's, unrecorded. */
 	unsigned long tsc_khz;
 	bool clock_realtime; /* backend_vm_opts.clock_realtime */
+	/* The CPU template (template.c): the VM's copy (NULL: none), and the
+	 * CPUID table it shaped, read by the vCPU's CPUID hook. Both fixed
+	 * once vm_create returns. */
+	struct cpu_template *tmpl;
+	struct cpuid_entry *cpuid;
+	size_t n_cpuid;
 };
 
 struct backend_vcpu {
@@ -166,6 +174,17 @@ int tcg_dirty_log(struct backend_vm *vm, unsigned slot, uint64_t *bitmap);
 
 /* hooks.c */
 int tcg_hooks_install(struct backend_vcpu *v);
+
+/* template.c: the VM's CPU template, chosen and checked in vm_create;
+ * freed with the VM. */
+int tcg_template_setup(struct backend_vm *vm, const struct backend_vm_opts *opts,
+		       struct errbuf *err);
+void tcg_template_free(struct backend_vm *vm);
+/* CPUID as this VM's guest sees it: the fixed table, shaped. */
+void tcg_template_cpuid(const struct backend_vm *vm, uint32_t leaf, uint32_t subleaf,
+			struct tcg_cpuid_regs *out);
+/* The template's MSR modifiers on the new vCPU. */
+void tcg_template_set_msrs(struct backend_vcpu *v);
 /* QEMU's interrupt check (qemu/qemu.h): kicks and external interrupts. */
 bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env);
 void tcg_on_cs(struct tcg_qemu_ctx *q);

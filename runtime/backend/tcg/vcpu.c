@@ -137,6 +137,7 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	}
 	uc_x86_msr pat = { MSR_PAT, PAT_POWER_ON };
 	uc_reg_write(v->uc, UC_X86_REG_MSR, &pat);
+	tcg_template_set_msrs(v);
 	r = tcg_hooks_install(v);
 	if (r) {
 		err_set(err, r, "tcg: unicorn hooks: %s", strerror(-r));

@@ -58,13 +58,17 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 			       opts->nr_vcpus);
 	if (!opts->mem || !opts->mmio_bus || !opts->pio_bus)
 		return err_set(err, -EINVAL, "tcg: no guest memory or buses given");
-	if (opts->cpu_template && strcmp(opts->cpu_template, "None") != 0)
-		log_warn("tcg: CPU template %s ignored: the TCG CPU model is fixed",
-			 opts->cpu_template);
 
 	struct backend_vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_set(err, -ENOMEM, "tcg: out of memory");
+	int r = tcg_template_setup(vm, opts, err);
+	if (r < 0) {
+		err_wrap(err, r, "tcg");
+		tcg_template_free(vm);
+		free(vm);
+		return r;
+	}
 	vm->mem = opts->mem;
 	vm->mmio_bus = opts->mmio_bus;
 	vm->pio_bus = opts->pio_bus;
@@ -81,13 +85,15 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	tcg_pic_init(&vm->pic);
 	tcg_pit_init(&vm->pit, tcg_now_ns());
 	if (opts->track_dirty && tcg_dirty_init(&vm->dirty, gm_end(opts->mem))) {
+		tcg_template_free(vm);
 		free(vm);
 		return err_set(err, -ENOMEM, "tcg: dirty page tracking: out of memory");
 	}
 
-	int r = pthread_create(&vm->timer, NULL, timer_main, vm);
+	r = pthread_create(&vm->timer, NULL, timer_main, vm);
 	if (r) {
 		tcg_dirty_free(&vm->dirty);
+		tcg_template_free(vm);
 		free(vm);
 		return err_set(err, -r, "tcg: the timer thread: %s", strerror(r));
 	}
@@ -112,6 +118,7 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 	pthread_cond_destroy(&vm->timer_wake);
 	pthread_mutex_destroy(&vm->lock);
 	tcg_dirty_free(&vm->dirty);
+	tcg_template_free(vm);
 	free(vm);
 }
 

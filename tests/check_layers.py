@@ -23,7 +23,9 @@ LAYERS = {
     BACKEND: [BASE, CONFIG],
     "runtime/backend/kvm": LOWER,
     "runtime/backend/tcg": LOWER,
-    "runtime/boot": LOWER,
+    # The ACPI tables and the AML encoder: pure builders over a buffer.
+    "runtime/boot/acpi": [],
+    "runtime/boot": LOWER + ["runtime/boot/acpi"],
     "runtime/devices": LOWER,
     "virtio": LOWER,
     "snapshots": LOWER,

@@ -26,6 +26,7 @@ enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_ISO = 2, MADT_LAPIC_NMI = 4 };
 #define MADT_LAPIC_ENABLED 0x1
 #define MADT_ALL_CPUS 0xff
 #define MADT_LINT_NMI 1 /* LINT1 carries NMI, as in the MP table */
+#define MADT_NR_ISO 14  /* ISA IRQs 1 and 3..15 */
 
 /* FADT Flags (table 5-34). */
 #define FADT_WBINVD (1u << 0)
@@ -173,7 +174,7 @@ static void build_facs(uint8_t *t)
 /* The MADT's size for p: header, LAPIC address and flags, the entries. */
 static size_t madt_size(const struct acpi_platform *p)
 {
-	return ACPI_SDT_HEADER_SIZE + 8 + p->nr_cpus * 8 + 12 + 15 * 10 + 6;
+	return ACPI_SDT_HEADER_SIZE + 8 + p->nr_cpus * 8 + 12 + MADT_NR_ISO * 10 + 6;
 }
 
 static void build_madt(uint8_t *t, const struct acpi_platform *p)
@@ -202,8 +203,12 @@ static void build_madt(uint8_t *t, const struct acpi_platform *p)
 	off += 12;
 	/* ISA IRQ n on pin n, polarity and trigger as the bus (edge, high):
 	 * the MP table's identity routing, which is KVM's default GSI
-	 * routing. IRQ 2, the 8259 cascade, has no pin of its own. */
-	for (unsigned irq = 0; irq < 16; irq++) {
+	 * routing. IRQ 2, the 8259 cascade, has no pin of its own. IRQ 0 is
+	 * left to the default identity mapping: with the hardware-reduced
+	 * FADT's SCI_INT of 0, Linux would take an entry for IRQ 0 for the
+	 * SCI's override and make the timer's pin level-triggered, active low
+	 * (acpi_parse_int_src_ovr). */
+	for (unsigned irq = 1; irq < 16; irq++) {
 		if (irq == 2)
 			continue;
 		uint8_t *e = t + off;

@@ -4,6 +4,7 @@
  * byte where it is small and walked by PkgLength where it is not. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -452,4 +453,41 @@ Test(acpi_dsdt, string_hid_for_non_eisa_ids)
 	cr_assert_not_null(memmem(out, (size_t)n, "\x08_HID\x0dQEMU0001\x00", 15));
 	/* No IRQ: I/O 0x505 then the End Tag. */
 	cr_assert_not_null(memmem(out, (size_t)n, "\x47\x01\x05\x05\x05\x05\x01\x01\x79", 9));
+}
+
+/* Arbitrary descriptions (every byte random, a fixed seed): each build is
+ * refused or yields a table whose length and checksum hold, never more
+ * bytes than the buffer (an exact-size heap buffer under ASan). */
+Test(acpi_dsdt, random_descriptions_never_overrun)
+{
+	unsigned seed = 12345, built = 0, refused = 0;
+	for (int round = 0; round < 2000; round++) {
+		struct acpi_dev_desc d[3];
+		uint8_t *raw = (uint8_t *)d;
+		for (size_t i = 0; i < sizeof(d); i++)
+			raw[i] = (uint8_t)rand_r(&seed);
+		if (round % 2) { /* often well-formed strings, so builds succeed too */
+			for (int k = 0; k < 3; k++) {
+				snprintf(d[k].name, sizeof(d[k].name), "D%u", (unsigned)k);
+				snprintf(d[k].hid, sizeof(d[k].hid), "%s", k ? "PNP0C02" : "LNRO0005");
+				d[k].nr_io %= 3;
+				d[k].irq = (int)(rand_r(&seed) % 300) - 20;
+			}
+		}
+		size_t cap = (size_t)(rand_r(&seed) % 400);
+		uint8_t *b = malloc(cap ? cap : 1);
+		long n = acpi_build_dsdt(b, cap, d, 1 + (unsigned)(round % 3));
+		if (n >= 0) {
+			cr_assert_leq((size_t)n, cap);
+			cr_assert_eq(le32(b + 4), (uint32_t)n);
+			cr_assert_eq(sum(b, (size_t)n), 0);
+			built++;
+		} else {
+			cr_assert(n == -EINVAL || n == -ENOSPC, "round %d: %ld", round, n);
+			refused++;
+		}
+		free(b);
+	}
+	cr_assert_gt(built, 50, "%u built", built);
+	cr_assert_gt(refused, 50, "%u refused", refused);
 }

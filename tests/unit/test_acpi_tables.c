@@ -466,6 +466,8 @@ Test(acpi_dsdt, random_descriptions_never_overrun)
 		uint8_t *raw = (uint8_t *)d;
 		for (size_t i = 0; i < sizeof(d); i++)
 			raw[i] = (uint8_t)rand_r(&seed);
+		for (int k = 0; k < 3; k++) /* a bool holds 0 or 1 only */
+			d[k].irq_extended = rand_r(&seed) & 1;
 		if (round % 2) { /* often well-formed strings, so builds succeed too */
 			for (int k = 0; k < 3; k++) {
 				snprintf(d[k].name, sizeof(d[k].name), "D%u", (unsigned)k);

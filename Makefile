@@ -47,7 +47,7 @@ GUEST_TESTS := $(GUEST_TEST_SRCS:tests/guests/%.S=$(BUILD_ROOT)/tests/guests/%.e
 # missing ones. The guest-image recipe adds its own list (guest/guest.mk).
 DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time \
-	clang bc python3 libssl-dev nodejs
+	clang bc python3 libssl-dev nodejs acpica-tools
 
 .PHONY: all deps test layers unit integration guest run bench clean help seccomp-lists FORCE
 all: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/ember-jailer
@@ -124,6 +124,12 @@ $(B)/tests/mkvmstate: $(B)/obj/tests/tools/mkvmstate.o $(B)/libember.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
+# Writes the ACPI tables Ember builds to files, for `iasl -d` (t_acpi.sh).
+$(B)/tests/acpi-dump: $(B)/obj/tests/tools/acpi_dump.o $(B)/libember.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
 # Prints the built-in seccomp lists (make seccomp-lists).
 $(B)/tests/seccomp-lists: $(B)/obj/tests/tools/seccomp_lists.o $(B)/libember.a
 	@mkdir -p $(dir $@)
@@ -179,8 +185,9 @@ unit: $(B)/unit-tests
 		$(B)/unit-tests --jobs 2
 
 integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/tests/mkvmstate \
-		$(B)/tests/uffdvmm $(B)/ember-jailer $(GUEST_TESTS)
+		$(B)/tests/uffdvmm $(B)/ember-jailer $(B)/tests/acpi-dump $(GUEST_TESTS)
 	$(Q)EMBER=$(B)/ember GUESTS=$(BUILD_ROOT)/tests/guests SNAPSHOT_EDITOR=$(B)/ember-snapshot-editor \
+		ACPI_DUMP=$(B)/tests/acpi-dump \
 		JAILER=$(B)/ember-jailer \
 		MKVMSTATE=$(B)/tests/mkvmstate UFFD_HANDLER=$(B)/ember-uffd-handler \
 		UFFDVMM=$(B)/tests/uffdvmm LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \

@@ -93,6 +93,8 @@ enum config_io_engine {
 struct config_boot {
 	char *kernel_image_path;
 	char *initrd_path;
+	/* acpi=off here also switches Ember from ACPI tables to announcing
+	 * virtio devices on the command line (docs/platform.md). */
 	char *boot_args;
 };
 

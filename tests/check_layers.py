@@ -23,7 +23,9 @@ LAYERS = {
     BACKEND: [BASE, CONFIG],
     "runtime/backend/kvm": LOWER,
     "runtime/backend/tcg": LOWER,
-    "runtime/boot": LOWER,
+    # The ACPI tables and the AML encoder: pure builders over a buffer.
+    "runtime/boot/acpi": [],
+    "runtime/boot": LOWER + ["runtime/boot/acpi"],
     "runtime/devices": LOWER,
     # MMDS: the metadata store and its guest-side network end, used by the
     # net device (virtio) and the controller alike.

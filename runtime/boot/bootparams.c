@@ -96,5 +96,7 @@ void bootparams_fill(struct boot_params *bp, const struct loader_kernel *k,
 	if (nr_e820 > E820_MAX_ENTRIES_ZEROPAGE)
 		nr_e820 = E820_MAX_ENTRIES_ZEROPAGE;
 	memcpy(bp->e820_table, e820, nr_e820 * sizeof(*e820));
+	/* Read by the kernel whatever the protocol version (zero-page.rst). */
+	bp->acpi_rsdp_addr = s->rsdp_gpa;
 	bp->e820_entries = (uint8_t)nr_e820;
 }

@@ -61,6 +61,31 @@ int cmdline_has(const struct cmdline *cl, const char *key)
 	return cmdline_has_n(cl, key, strlen(key));
 }
 
+const char *cmdline_last_value(const struct cmdline *cl, const char *key, size_t *len)
+{
+	size_t k = strlen(key);
+	const char *found = NULL;
+
+	for (const char *p = cl->buf + strspn(cl->buf, " "); *p; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " ");
+		if (n == 2 && p[0] == '-' && p[1] == '-')
+			break; /* the rest is for init */
+		if (k && n > k && !memcmp(p, key, k) && p[k] == '=') {
+			found = p + k + 1;
+			*len = n - k - 1;
+		}
+		p += n;
+	}
+	return found;
+}
+
+bool cmdline_acpi_off(const struct cmdline *cl)
+{
+	size_t n = 0;
+	const char *v = cmdline_last_value(cl, "acpi", &n);
+	return v && n == 3 && !memcmp(v, "off", 3);
+}
+
 int cmdline_append_missing(struct cmdline *cl, struct errbuf *err, const char *params)
 {
 	size_t len0 = cl->len;

@@ -3,6 +3,7 @@
 #ifndef EMBER_BOOT_CMDLINE_H
 #define EMBER_BOOT_CMDLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "runtime/base/err.h"
@@ -30,5 +31,11 @@ int cmdline_append(struct cmdline *cl, struct errbuf *err, const char *fmt, ...)
 int cmdline_append_missing(struct cmdline *cl, struct errbuf *err, const char *params);
 /* True if a parameter named `key` (e.g. "root") is already there. */
 int cmdline_has(const struct cmdline *cl, const char *key);
+/* The value of the last `key=value` before any "--" (where the kernel's
+ * parameters end), its length in *len; NULL if there is none. */
+const char *cmdline_last_value(const struct cmdline *cl, const char *key, size_t *len);
+/* True if the kernel is told acpi=off (its last acpi= wins): then it reads
+ * no ACPI table, and Ember announces devices on the command line instead. */
+bool cmdline_acpi_off(const struct cmdline *cl);
 
 #endif

@@ -23,6 +23,7 @@ struct boot_setup {
 	uint64_t params_gpa;             /* zero page or hvm_start_info */
 	uint64_t kernel_start, kernel_end; /* [start, end) the kernel may use */
 	uint64_t initrd_gpa, initrd_size;  /* 0, 0 without an initrd */
+	uint64_t rsdp_gpa;                 /* ACPI RSDP, 0 without ACPI tables */
 };
 
 struct loader_kernel {

@@ -18,6 +18,9 @@
 #define LAYOUT_CMDLINE_MAX 0x10000ULL  /* bytes, NUL included */
 #define LAYOUT_EBDA 0x9fc00ULL         /* MP table lives here; reserved in e820 */
 #define LAYOUT_HIMEM 0x100000ULL       /* kernels load at or above 1 MiB */
+/* ACPI tables, the RSDP first: in the BIOS area Linux scans for the RSDP
+ * (0xE0000-0xFFFFF), reserved in the e820 map with the rest up to 1 MiB. */
+#define LAYOUT_ACPI_BASE 0xE0000ULL
 
 /* MMIO: the boot-timer page first (as Firecracker), then virtio-mmio slots. */
 #define LAYOUT_BOOT_TIMER 0xC0000000ULL
@@ -35,5 +38,11 @@
 #define LAYOUT_RTC_IRQ 8               /* never raised, but x86 Linux takes it for the RTC */
 #define LAYOUT_PVPANIC_PORT 0x505
 #define LAYOUT_FIRST_VIRTIO_IRQ 5      /* 5, 6, 7, then 9 on: LAYOUT_RTC_IRQ is skipped */
+/* ACPI fixed hardware of a platform without APICs (the software CPU):
+ * PM1a event (status, enable) and control blocks, and the SCI on IRQ 3,
+ * the one ISA line nothing else of Ember uses (COM2's). */
+#define LAYOUT_ACPI_PM1_EVT 0x600
+#define LAYOUT_ACPI_PM1_CNT 0x604
+#define LAYOUT_ACPI_SCI_IRQ 3
 
 #endif

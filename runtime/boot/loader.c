@@ -114,6 +114,27 @@ static int loader_initrd(struct guest_mem *mem, const char *path, const struct l
 	return 0;
 }
 
+/* The tables go where a BIOS-area scan finds the RSDP; the kernel also
+ * gets its address (zero page, PVH start info), which saves the scan. */
+static int loader_acpi(struct guest_mem *mem, const struct acpi_platform *p, uint64_t *rsdp,
+		       struct errbuf *err)
+{
+	uint8_t buf[ACPI_TABLES_MAX];
+	struct acpi_layout l;
+
+	_Static_assert(LAYOUT_ACPI_BASE + ACPI_TABLES_MAX <= LAYOUT_HIMEM,
+		       "ACPI tables must stay in the reserved BIOS area");
+	long n = acpi_build(buf, sizeof(buf), LAYOUT_ACPI_BASE, p, &l);
+	if (n < 0)
+		return err_set(err, (int)n, "ACPI tables (%u vCPUs, %u devices): %s", p->nr_cpus,
+			       p->nr_devs, strerror((int)-n));
+	if (gm_write(mem, LAYOUT_ACPI_BASE, buf, (uint64_t)n))
+		return err_set(err, -EFAULT, "no guest RAM for the ACPI tables at 0x%llx",
+			       (ull)LAYOUT_ACPI_BASE);
+	*rsdp = l.rsdp;
+	return 0;
+}
+
 int boot_load(struct guest_mem *mem, const struct boot_spec *spec, struct boot_setup *out,
 	      struct errbuf *err)
 {
@@ -151,6 +172,12 @@ int boot_load(struct guest_mem *mem, const struct boot_spec *spec, struct boot_s
 	}
 	if (!spec->no_mptable) {
 		ret = mptable_write(mem, spec->nr_vcpus, err);
+		if (ret)
+			return ret;
+	}
+
+	if (spec->acpi) {
+		ret = loader_acpi(mem, spec->acpi, &out->rsdp_gpa, err);
 		if (ret)
 			return ret;
 	}

@@ -10,6 +10,7 @@
 
 #include "runtime/base/err.h"
 #include "runtime/base/gmem.h"
+#include "runtime/boot/acpi/acpi.h"
 #include "runtime/boot/kernel.h"
 
 #define BOOT_MAX_VCPUS 32
@@ -25,6 +26,9 @@ struct boot_spec {
 	/* A platform without local APIC and I/O APIC (the software CPU's
 	 * 8259 + 8254) gets no MP table, which would announce both. */
 	bool no_mptable;
+	/* ACPI tables to write at LAYOUT_ACPI_BASE (RSDP first), announced
+	 * in the zero page and the PVH start info; NULL: none. */
+	const struct acpi_platform *acpi;
 };
 
 /* Loads everything for spec into mem and describes the entry in *out.

@@ -19,6 +19,7 @@ int pvh_write_start_info(struct guest_mem *mem, const struct boot_setup *s,
 		.cmdline_paddr = LAYOUT_CMDLINE,
 		.memmap_paddr = PVH_MEMMAP_GPA,
 		.memmap_entries = n,
+		.rsdp_paddr = s->rsdp_gpa,
 	};
 
 	if ((PVH_MEMMAP_GPA - LAYOUT_PVH_INFO) + (uint64_t)n * sizeof(struct hvm_memmap_table_entry) >

@@ -14,7 +14,9 @@
 #include "runtime/base/log.h"
 #include "runtime/boot/cmdline.h"
 #include "runtime/boot/cpu.h"
+#include "runtime/boot/layout.h"
 #include "runtime/boot/loader.h"
+#include "runtime/boot/mptable.h"
 #include "runtime/vm/virtio.h"
 
 /* Used when boot-source has no boot_args: Firecracker's defaults, with the
@@ -140,12 +142,28 @@ static int vm_backend_cmdline(struct vm *vm, struct cmdline *cl, struct errbuf *
 static int vm_load(struct vm *vm, const struct vm_config *cfg, const struct cmdline *cl,
 		   struct errbuf *err)
 {
+	/* What the backend's platform really has (runtime/boot/acpi/acpi.h). */
+	struct acpi_platform acpi = {
+		.nr_cpus = vm->nr_vcpus,
+		.apic = vm->be->has_apic,
+		.lapic_addr = (uint32_t)LAYOUT_LAPIC,
+		.ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
+		.ioapic_pins = MPTABLE_IRQS,
+		.pm1_evt_port = LAYOUT_ACPI_PM1_EVT,
+		.pm1_cnt_port = LAYOUT_ACPI_PM1_CNT,
+		.sci_irq = LAYOUT_ACPI_SCI_IRQ,
+		.reset_port = LAYOUT_I8042_PORT + 4, /* the i8042's pulse of the reset line */
+		.reset_value = 0xfe,
+		.devs = vm->acpi.devs,
+		.nr_devs = vm->acpi.n,
+	};
 	struct boot_spec spec = {
 		.kernel_path = cfg->boot.kernel_image_path,
 		.initrd_path = cfg->boot.initrd_path,
 		.cmdline = cl->buf,
 		.nr_vcpus = vm->nr_vcpus,
 		.no_mptable = !vm->be->has_apic,
+		.acpi = vm->acpi.on ? &acpi : NULL,
 	};
 	struct boot_setup setup;
 	struct x86_regs regs;
@@ -159,6 +177,11 @@ static int vm_load(struct vm *vm, const struct vm_config *cfg, const struct cmdl
 	log_info("kernel %s: entry 0x%" PRIx64 " (%s), cmdline \"%s\"", spec.kernel_path,
 		 setup.entry, setup.mode == BOOT_ENTRY_PVH ? "PVH" : "64-bit boot protocol",
 		 spec.cmdline);
+	if (setup.rsdp_gpa)
+		log_info("ACPI: RSDP at 0x%" PRIx64 ", %u devices in the DSDT, %s", setup.rsdp_gpa,
+			 acpi.nr_devs, acpi.apic ? "MADT, hardware-reduced" : "no MADT (8259 PIC)");
+	else
+		log_info("ACPI: off (acpi=off), devices on the command line");
 	/* Only the BSP gets a boot state; APs wait for INIT/SIPI from it. */
 	struct backend_vcpu *bsp = vm->vcpus[0].bv;
 	if ((r = vm->be->set_sregs(bsp, &sregs)) < 0 || (r = vm->be->set_regs(bsp, &regs)) < 0)
@@ -189,6 +212,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct backend_o
 	if (r == 0)
 		r = cmdline_init(cl, cfg->boot.boot_args ? cfg->boot.boot_args : VM_DEFAULT_CMDLINE,
 				 err);
+	if (r == 0)
+		vm->acpi.on = !cmdline_acpi_off(cl);
 	if (r == 0)
 		r = vm_build_legacy(vm, err);
 	if (r == 0)

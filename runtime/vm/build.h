@@ -30,6 +30,8 @@ int vm_build_machine(struct vm *vm, const struct backend_ops *be, const struct v
 		     const struct vm_machine_spec *spec, struct errbuf *err);
 /* The legacy devices every VM has (UART, i8042) and the optional boot timer. */
 int vm_build_legacy(struct vm *vm, struct errbuf *err);
+/* Adds a device's DSDT entry (vm->acpi.on only); -ENOSPC when full. */
+int vm_acpi_add(struct vm *vm, const struct acpi_dev_desc *d, struct errbuf *err);
 /* The vCPUs, with no registers set yet; their threads start in vm_start. */
 int vm_build_vcpus(struct vm *vm, struct errbuf *err);
 /* The legacy devices' counters with every value 0 (vm_counters(NULL)). */

@@ -1,11 +1,13 @@
 /* The legacy devices of a VM, from one table: the UART on COM1, the
- * i8042, the CMOS RTC and pvpanic every VM has, and the boot timer when
- * asked for. */
+ * i8042, the CMOS RTC and pvpanic every VM has, the boot timer when asked
+ * for, and the ACPI PM registers on a platform without APICs. A device with an ACPI
+ * description gets its DSDT entry when the VM has ACPI tables. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "runtime/boot/layout.h"
+#include "runtime/devices/acpi_pm.h"
 #include "runtime/devices/boot_timer.h"
 #include "runtime/devices/i8042.h"
 #include "runtime/devices/pvpanic.h"
@@ -24,6 +26,7 @@ struct legacy_kind {
 	bool (*wanted)(const struct vm *vm); /* NULL: every VM has it */
 	int (*create)(struct vm *vm, void **dev);
 	int (*attach)(struct vm *vm, void *dev); /* claims its bus range */
+	const struct acpi_dev_desc *acpi;        /* its DSDT entry; NULL: none */
 };
 
 static int create_serial(struct vm *vm, void **dev)
@@ -109,14 +112,51 @@ static int attach_boot_timer(struct vm *vm, void *dev)
 	return boot_timer_register(dev, &vm->mmio, LAYOUT_BOOT_TIMER);
 }
 
+/* The FADT points at these on a platform without APICs (acpi_pm.h); they
+ * exist whether or not the guest uses ACPI, so that a snapshot's device
+ * list does not depend on the boot arguments. */
+static bool want_acpi_pm(const struct vm *vm)
+{
+	return !vm->be->has_apic;
+}
+
+static int create_acpi_pm(struct vm *vm, void **dev)
+{
+	(void)vm;
+	struct acpi_pm *pm;
+	int r = acpi_pm_create(&pm);
+	*dev = pm;
+	return r;
+}
+
+static int attach_acpi_pm(struct vm *vm, void *dev)
+{
+	return acpi_pm_register(dev, &vm->pio, LAYOUT_ACPI_PM1_EVT, LAYOUT_ACPI_PM1_CNT);
+}
+
+int vm_acpi_add(struct vm *vm, const struct acpi_dev_desc *d, struct errbuf *err)
+{
+	if (!vm->acpi.on)
+		return 0;
+	if (vm->acpi.n == ACPI_MAX_DEVS)
+		return err_set(err, -ENOSPC, "ACPI: more than %u devices", ACPI_MAX_DEVS);
+	vm->acpi.devs[vm->acpi.n++] = *d;
+	return 0;
+}
+
 /* Firecracker's metrics group names where it has one. */
 static const struct legacy_kind kinds[] = {
-	{ "serial console", "uart", &serial_device_ops, NULL, create_serial, attach_serial },
-	{ "i8042", "ember_i8042", &i8042_device_ops, NULL, create_i8042, attach_i8042 },
-	{ "CMOS RTC", "ember_rtc", &rtc_device_ops, NULL, create_rtc, attach_rtc },
-	{ "pvpanic", "ember_pvpanic", &pvpanic_device_ops, NULL, create_pvpanic, attach_pvpanic },
+	{ "serial console", "uart", &serial_device_ops, NULL, create_serial, attach_serial,
+	  &acpi_dev_com1 },
+	{ "i8042", "ember_i8042", &i8042_device_ops, NULL, create_i8042, attach_i8042,
+	  &acpi_dev_i8042 },
+	{ "CMOS RTC", "ember_rtc", &rtc_device_ops, NULL, create_rtc, attach_rtc, &acpi_dev_rtc },
+	{ "pvpanic", "ember_pvpanic", &pvpanic_device_ops, NULL, create_pvpanic, attach_pvpanic,
+	  &acpi_dev_pvpanic },
 	{ "boot timer", "boot_timer", &boot_timer_device_ops, want_boot_timer,
-	  create_boot_timer, attach_boot_timer },
+	  create_boot_timer, attach_boot_timer, NULL },
+	{ "ACPI PM registers", "acpi_pm", &acpi_pm_device_ops, want_acpi_pm, create_acpi_pm,
+	  attach_acpi_pm, NULL },
 };
 
 int vm_build_legacy(struct vm *vm, struct errbuf *err)
@@ -133,6 +173,8 @@ int vm_build_legacy(struct vm *vm, struct errbuf *err)
 			r = k->attach(vm, dev);
 		if (r < 0)
 			return err_set(err, r, "%s: %s", k->what, strerror(-r));
+		if (k->acpi && (r = vm_acpi_add(vm, k->acpi, err)) < 0)
+			return r;
 	}
 	return 0;
 }

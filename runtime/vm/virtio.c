@@ -1,6 +1,7 @@
 /* The VM's virtio-mmio devices: one transport per device in its own 4 KiB
- * slot, announced on the kernel command line as Firecracker does
- * ("virtio_mmio.device=4K@0xADDR:IRQ"), and one hub (an epoll set) for all
+ * slot, announced in the DSDT (_HID LNRO0005) or, when the guest is told
+ * acpi=off, on the kernel command line as Firecracker does
+ * ("virtio_mmio.device=4K@0xADDR:IRQ"), never both; and one hub (an epoll set) for all
  * of their fds, registered as a single handler in the VMM loop. Which
  * devices a config asks for is one table: a config section, how many
  * instances it has, and how each is created. */
@@ -16,6 +17,7 @@
 #include "runtime/base/log.h"
 #include "runtime/boot/layout.h"
 #include "runtime/boot/mptable.h"
+#include "runtime/vm/build.h"
 #include "runtime/vm/vm.h"
 #include "virtio/blk.h"
 #include "virtio/hub.h"
@@ -178,6 +180,13 @@ static int vm_virtio_add(struct vm *vm, struct virtio_dev *dev, const char *grou
 	if (r < 0)
 		return err_set(err, r, "%s: MMIO slot 0x%llx: %s", dev->name,
 			       (unsigned long long)base, strerror(-r));
+	if (vm->acpi.on) {
+		struct acpi_dev_desc d;
+		r = acpi_dev_virtio_mmio(&d, slot, (uint32_t)base, (uint32_t)LAYOUT_MMIO_DEV_SIZE, irq);
+		if (r < 0)
+			return err_set(err, r, "%s: ACPI description of slot %u", dev->name, slot);
+		return vm_acpi_add(vm, &d, err);
+	}
 	return cmdline_append(cl, err, "virtio_mmio.device=4K@0x%llx:%u",
 			      (unsigned long long)base, irq);
 }

@@ -16,6 +16,7 @@
 #include "runtime/base/err.h"
 #include "runtime/base/evloop.h"
 #include "runtime/base/gmem.h"
+#include "runtime/boot/acpi/acpi.h"
 #include "runtime/vm/console.h"
 #include "runtime/vm/devices.h"
 #include "runtime/vm/dirty.h"
@@ -39,6 +40,16 @@ struct vm_opts {
 	struct mmds *mmds;          /* MMDS for mmds-config's interfaces; may be NULL */
 };
 
+/* How the guest learns its devices: from ACPI tables (on), or, when its
+ * command line says acpi=off, from virtio_mmio.device= parameters. One way
+ * at a time, so a kernel that knows both never registers a device twice.
+ * Devices add their DSDT entry while they are built. */
+struct vm_acpi {
+	bool on;
+	unsigned n;
+	struct acpi_dev_desc devs[ACPI_MAX_DEVS];
+};
+
 struct vm {
 	const struct backend_ops *be;
 	struct backend_vm *bvm;
@@ -56,6 +67,7 @@ struct vm {
 	struct serial *serial;      /* in devs too: console input goes here */
 	struct i8042 *i8042;        /* in devs too: Ctrl-Alt-Del */
 	struct vm_virtio *virtio;   /* runtime/vm/virtio.c; NULL without virtio devices */
+	struct vm_acpi acpi;        /* off on a restore: its tables are in guest memory */
 	struct vm_console console;
 	struct run_gate gate;       /* pause and end, with the vCPU threads */
 	int exit_efd;               /* written when some thread asks the VM to end */

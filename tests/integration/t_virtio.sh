@@ -264,9 +264,15 @@ JSON
 }
 
 # Every virtio device built on a backend (ioeventfds and irqfds registered on
-# KVM), announced on the command line, and torn down cleanly when a
-# bare-metal guest that ignores them ends.
+# KVM), announced one way only: with acpi=off on the command line, else in
+# the DSDT; and torn down cleanly when a bare-metal guest that ignores them
+# ends.
 virtio_build() { # ACCEL
+	virtio_build_with "$1" "console=ttyS0 acpi=off"
+	virtio_build_with "$1" "console=ttyS0"
+}
+
+virtio_build_with() { # ACCEL BOOT_ARGS
 	need_accel "$1"
 	local d="$TEST_TMP/vb-$1"
 	mkdir -p "$d"
@@ -279,7 +285,7 @@ virtio_build() { # ACCEL
 	fi
 	cat >"$d/config.json" <<JSON
 {
-  "boot-source": { "kernel_image_path": "$GUESTS/hello.elf", "boot_args": "console=ttyS0" },
+  "boot-source": { "kernel_image_path": "$GUESTS/hello.elf", "boot_args": "$2" },
   "machine-config": { "vcpu_count": 1, "mem_size_mib": 64 },
   "drives": [
     { "drive_id": "rootfs", "path_on_host": "$d/root.img", "is_root_device": true, "is_read_only": false },
@@ -295,9 +301,20 @@ JSON
 		--level Info </dev/null >"$out" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || fail "ember exited with $rc: $(cat "$out")"
 	grep -q "EMBER-TEST-OK hello" "$out" || fail "guest did not run: $(cat "$out")"
-	local want="virtio_mmio.device=4K@0xd0000000:5 root=/dev/vda rw virtio_mmio.device=4K@0xd0001000:6"
-	grep -q "cmdline \"console=ttyS0 $want virtio_mmio.device=4K@0xd0002000:7 " "$out" ||
-		fail "command line: $(grep cmdline "$out")"
+	if [ "$2" = "console=ttyS0 acpi=off" ]; then
+		local want="virtio_mmio.device=4K@0xd0000000:5 root=/dev/vda rw virtio_mmio.device=4K@0xd0001000:6"
+		grep -q "cmdline \"$2 $want virtio_mmio.device=4K@0xd0002000:7 " "$out" ||
+			fail "command line: $(grep cmdline "$out")"
+		! grep -q "ACPI: RSDP" "$out" || fail "ACPI tables with acpi=off"
+	else
+		grep -q "cmdline \"$2 root=/dev/vda rw" "$out" || fail "command line: $(grep cmdline "$out")"
+		! grep -q "virtio_mmio.device" "$out" || fail "announced on the command line too"
+		# COM1, the i8042 and the 4 or 5 virtio devices.
+		local n=6
+		[ -z "$net" ] || n=7
+		grep -q "ACPI: RSDP at 0xe0000, $n devices in the DSDT" "$out" ||
+			fail "DSDT: $(grep 'ACPI:' "$out")"
+	fi
 	[ ! -e "$d/v.sock" ] || fail "vsock socket left behind"
 }
 

@@ -80,3 +80,28 @@ Test(cmdline, append_missing_past_limit_leaves_line_unchanged)
 	cr_assert_eq(cl.len, CMDLINE_MAX - 6);
 	cr_assert_eq(strlen(cl.buf), CMDLINE_MAX - 6);
 }
+
+Test(cmdline, last_value_and_acpi_off)
+{
+	size_t n = 0;
+	cr_assert_eq(cmdline_init(&cl, "console=ttyS0 acpi=off", NULL), 0);
+	cr_assert(cmdline_acpi_off(&cl));
+	const char *v = cmdline_last_value(&cl, "console", &n);
+	cr_assert_not_null(v);
+	cr_assert_eq(n, 5);
+	cr_assert_eq(strncmp(v, "ttyS0", n), 0);
+	/* The kernel takes the last acpi=. */
+	cr_assert_eq(cmdline_init(&cl, "acpi=off acpi=force", NULL), 0);
+	cr_assert_not(cmdline_acpi_off(&cl));
+	cr_assert_eq(cmdline_init(&cl, "acpi=force acpi=off", NULL), 0);
+	cr_assert(cmdline_acpi_off(&cl));
+	/* Whole keys and values only; nothing after "--" (init's). */
+	const char *on[] = { "", "acpi", "acpi=offx", "xacpi=off", "noacpi=off", "acpi=of",
+			     "quiet -- acpi=off", "acpi=" };
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		cr_assert_eq(cmdline_init(&cl, on[i], NULL), 0);
+		cr_assert_not(cmdline_acpi_off(&cl), "\"%s\"", on[i]);
+	}
+	cr_assert_eq(cmdline_init(&cl, "  acpi=off  --x", NULL), 0);
+	cr_assert(cmdline_acpi_off(&cl));
+}

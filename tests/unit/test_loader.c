@@ -53,11 +53,14 @@ static const char *tl_file(const char *name, const void *buf, size_t len)
 	return p;
 }
 
+static const struct acpi_platform *tl_acpi; /* NULL: no ACPI tables */
+
 static int tl_boot(const char *kernel, const char *initrd, const char *cmdline, bool linux64,
 		   struct boot_setup *s, struct errbuf *err)
 {
 	struct boot_spec spec = { .kernel_path = kernel, .initrd_path = initrd,
-				  .cmdline = cmdline, .nr_vcpus = 2, .prefer_linux64 = linux64 };
+				  .cmdline = cmdline, .nr_vcpus = 2, .prefer_linux64 = linux64,
+				  .acpi = tl_acpi };
 	err->msg[0] = 0;
 	return boot_load(&tl_mem, &spec, s, err);
 }
@@ -583,4 +586,81 @@ Test(loader_real, vmlinux_and_bzimage)
 		cr_assert_eq(bp.hdr.header, 0x53726448);
 	}
 	gm_free(&m);
+}
+
+/* ---- ACPI: the tables at LAYOUT_ACPI_BASE, their RSDP in the zero page
+ * (acpi_rsdp_addr) and in the PVH start info (rsdp_paddr). */
+TestSuite(loader_acpi, .init = tl_setup, .fini = tl_teardown);
+
+static const struct acpi_platform tl_kvm_platform = {
+	.nr_cpus = 2, .apic = true, .lapic_addr = (uint32_t)LAYOUT_LAPIC,
+	.ioapic_addr = (uint32_t)LAYOUT_IOAPIC, .ioapic_pins = 24,
+	.devs = &acpi_dev_com1, .nr_devs = 1,
+};
+
+Test(loader_acpi, rsdp_in_zero_page_and_pvh_start_info)
+{
+	struct boot_setup s;
+	struct errbuf err;
+	uint8_t *ram = tl_mem.regions[0].host;
+
+	tl_acpi = &tl_kvm_platform;
+	te_init(8);
+	const char *k = tl_file("vmlinux", te, sizeof(te));
+	cr_assert_eq(tl_boot(k, NULL, "", false, &s, &err), 0, "%s", err.msg);
+	cr_assert_eq(s.mode, BOOT_ENTRY_PVH);
+	cr_assert_eq(s.rsdp_gpa, LAYOUT_ACPI_BASE);
+	cr_assert_arr_eq(ram + LAYOUT_ACPI_BASE, "RSD PTR ", 8);
+	struct hvm_start_info si;
+	memcpy(&si, ram + LAYOUT_PVH_INFO, sizeof(si));
+	cr_assert_eq(si.rsdp_paddr, LAYOUT_ACPI_BASE);
+
+	memset(ram + LAYOUT_ACPI_BASE, 0, 64);
+	cr_assert_eq(tl_boot(k, NULL, "", true, &s, &err), 0, "%s", err.msg);
+	cr_assert_eq(s.mode, BOOT_ENTRY_LINUX64);
+	cr_assert_arr_eq(ram + LAYOUT_ACPI_BASE, "RSD PTR ", 8);
+	struct boot_params bp;
+	memcpy(&bp, ram + LAYOUT_ZERO_PAGE, sizeof(bp));
+	cr_assert_eq(bp.acpi_rsdp_addr, LAYOUT_ACPI_BASE);
+	/* The tables sit in the e820 map's reserved legacy area. */
+	int reserved = 0;
+	for (unsigned i = 0; i < bp.e820_entries; i++)
+		if (bp.e820_table[i].type == BOOT_E820_RESERVED &&
+		    bp.e820_table[i].addr <= LAYOUT_ACPI_BASE &&
+		    bp.e820_table[i].addr + bp.e820_table[i].size >= LAYOUT_ACPI_BASE + ACPI_TABLES_MAX)
+			reserved = 1;
+	cr_assert(reserved);
+	tl_acpi = NULL;
+}
+
+Test(loader_acpi, none_without_a_platform)
+{
+	struct boot_setup s;
+	struct errbuf err;
+	uint8_t *ram = tl_mem.regions[0].host;
+
+	tl_acpi = NULL;
+	te_init(8);
+	const char *k = tl_file("vmlinux", te, sizeof(te));
+	cr_assert_eq(tl_boot(k, NULL, "", true, &s, &err), 0, "%s", err.msg);
+	cr_assert_eq(s.rsdp_gpa, 0);
+	struct boot_params bp;
+	memcpy(&bp, ram + LAYOUT_ZERO_PAGE, sizeof(bp));
+	cr_assert_eq(bp.acpi_rsdp_addr, 0);
+	uint8_t zero[8] = { 0 };
+	cr_assert_arr_eq(ram + LAYOUT_ACPI_BASE, zero, 8);
+}
+
+Test(loader_acpi, bad_platform_fails_the_load)
+{
+	struct boot_setup s;
+	struct errbuf err;
+	struct acpi_platform p = tl_kvm_platform;
+	p.nr_cpus = 0;
+	tl_acpi = &p;
+	te_init(8);
+	const char *k = tl_file("vmlinux", te, sizeof(te));
+	cr_assert_eq(tl_boot(k, NULL, "", true, &s, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "ACPI tables"), "%s", err.msg);
+	tl_acpi = NULL;
 }

@@ -118,6 +118,28 @@ Test(vm_virtio, slots_irqs_and_root)
 	cr_expect_eq(access(sock, F_OK), 0);
 }
 
+/* With ACPI on, each slot becomes a DSDT entry and nothing goes on the
+ * command line but root=. */
+Test(vm_virtio, acpi_announces_in_the_dsdt_only)
+{
+	add_drive("rootfs", disk[0], true, false, NULL);
+	cfg.entropy.present = true;
+	vm.acpi.on = true;
+	cr_assert_eq(create("console=ttyS0"), 0);
+	cr_expect_str_eq(cl.buf, "console=ttyS0 root=/dev/vda rw");
+	cr_assert_eq(vm.acpi.n, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct acpi_dev_desc *d = &vm.acpi.devs[i];
+		cr_expect_str_eq(d->hid, "LNRO0005");
+		cr_expect_eq(d->uid, i);
+		cr_expect_eq(d->mmio_base, 0xd0000000u + i * 0x1000u);
+		cr_expect_eq(d->mmio_len, 0x1000);
+		cr_expect_eq(d->irq, 5 + (int)i);
+		cr_expect(d->irq_extended);
+	}
+	cr_expect_str_eq(vm.acpi.devs[1].name, "V001");
+}
+
 Test(vm_virtio, root_partuuid_read_only)
 {
 	add_drive("rootfs", disk[0], true, true, "0eaa91a0-01");

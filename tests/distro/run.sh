@@ -3,14 +3,19 @@
 # runs each test_* function (in a subshell) and prints
 # "distro: N passed, N failed, N skipped". A test skips by exiting 77.
 # Needs EMBER (the binary), DISTRO (the artifacts: make distro) and
-# TSC_KHZ_TOOL (build/tests/tsc-khz). TESTS=REGEX runs only matching tests.
+# TSC_KHZ_TOOL (build/tests/tsc-khz). TESTS=REGEX runs only matching tests;
+# KEEP=1 keeps the consoles and logs (the path is printed).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 export EMBER=${EMBER:?EMBER must name the ember binary}
 export DISTRO=${DISTRO:?DISTRO must name the distro artifacts (make distro)}
 TSC_KHZ_TOOL=${TSC_KHZ_TOOL:?TSC_KHZ_TOOL must name build/tests/tsc-khz}
 export TEST_TMP=$(mktemp -d /tmp/ember-distro.XXXXXX)
-trap 'rm -rf "$TEST_TMP"' EXIT
+if [ "${KEEP:-0}" = 1 ]; then
+	trap 'echo "distro: logs kept in $TEST_TMP"' EXIT
+else
+	trap 'rm -rf "$TEST_TMP"' EXIT
+fi
 for f in vmlinuz initramfs.cpio.gz rootfs.ext4; do
 	[ -f "$DISTRO/$f" ] || { echo "$DISTRO/$f missing (make distro)"; exit 2; }
 done

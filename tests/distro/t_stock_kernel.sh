@@ -10,10 +10,12 @@ stock_kernel_check() {
 	local vmm=$1 d="$TEST_TMP/stock-$1"
 	mkdir -p "$d"
 	# Drive n: n MiB, labelled EMBER-DRIVE-n; the second is read-only.
-	local n opts=()
+	local n opts=() ro
 	for n in 1 2 3; do
 		{ printf 'EMBER-DRIVE-%d' "$n"; head -c $((n * 1048576 - 13)) /dev/zero; } >"$d/drive$n.img"
-		opts+=(--drive "$d/drive$n.img$([ "$n" = 2 ] && echo :ro)")
+		ro=
+		[ "$n" != 2 ] || ro=:ro
+		opts+=(--drive "$d/drive$n.img$ro")
 	done
 	local net=0 vsock=0
 	if can_tap; then

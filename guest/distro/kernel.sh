@@ -37,7 +37,7 @@ else
 	mkdir -p "$tmp/out/lib/modules"
 	cp "$tmp/x/boot/vmlinuz-$kver" "$tmp/out/vmlinuz"
 	cp "$tmp/x/boot/config-$kver" "$tmp/out/config"
-	cp "$tmp/x/boot/System.map-$kver" "$tmp/out/System.map"
+	# (The package's System.map is a stub: the symbols are in its -dbg package.)
 	mv "$tmp/x/lib/modules/$kver" "$tmp/out/lib/modules/"
 	# The package's postinst would run depmod; we do it on the tree.
 	depmod -b "$tmp/out" "$kver"

@@ -117,7 +117,7 @@ def main():
                                check=True)
                 ns = argparse.Namespace(
                     vmm="ember" if name == "ember" else "qemu", ember=os.path.abspath(a.ember),
-                    qemu=vmcmd.os.environ.get("QEMU", "qemu-system-x86_64"), accel="tcg",
+                    qemu=os.environ.get("QEMU", "qemu-system-x86_64"), accel="tcg",
                     kernel=os.path.join(a.distro, "vmlinuz"),
                     initrd=os.path.join(a.distro, "initramfs.cpio.gz"), append=append, mem=a.mem,
                     vcpus=1, drive=[img], root=True, tap=None, mac=None, vsock=None, rng=False,

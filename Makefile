@@ -44,7 +44,8 @@ GUEST_TEST_SRCS := $(wildcard tests/guests/*.S)
 GUEST_TESTS := $(GUEST_TEST_SRCS:tests/guests/%.S=$(BUILD_ROOT)/tests/guests/%.elf)
 
 # Debian packages the VMM and its tests need; `make deps` installs only the
-# missing ones. The guest-image recipe adds its own list (guest/guest.mk).
+# missing ones. The guest-image recipes add their own lists (guest/guest.mk,
+# guest/distro/distro.mk).
 DEB_PKGS := gcc make pkg-config libcriterion-dev libjansson-dev libunicorn-dev \
 	libmicrohttpd-dev libseccomp-dev libcap-dev curl iproute2 qemu-system-x86 time \
 	clang bc python3 libssl-dev nodejs acpica-tools
@@ -66,11 +67,14 @@ help:
 	@echo "make fuzz     build the libFuzzer targets (docs/fuzzing.md)"
 	@echo "make seccomp-lists  each thread kind's allowed system calls, with reasons (docs/seccomp.md)"
 	@echo "make guest-verify  boot the guest images under QEMU as a smoke test"
+	@echo "make distro   fetch Debian's stock kernel, build its initramfs and a Debian 12 rootfs (cached)"
+	@echo "make test-distro   Debian's stock kernel and Debian 12 with systemd on Ember (and QEMU, the harness check)"
+	@echo "make bench-distro  Debian 12 boot to multi-user.target, Ember vs QEMU microvm (RUNS=n)"
 
 # npm, for the API schema check (tests/api_schemas), is its own Debian
 # package beside nodejs; a nodejs that brings its own npm needs nothing more.
 deps:
-	$(Q)pkgs="$(sort $(DEB_PKGS) $(GUEST_PKGS))"; \
+	$(Q)pkgs="$(sort $(DEB_PKGS) $(GUEST_PKGS) $(DISTRO_PKGS))"; \
 	have=$$(dpkg-query -W -f='$${Package} $${Status}\n' $$pkgs 2>/dev/null | awk '/ok installed/ {print $$1}'); \
 	missing=$$(for p in $$pkgs; do echo "$$have" | grep -qx "$$p" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -129,6 +133,13 @@ $(B)/tests/acpi-dump: $(B)/obj/tests/tools/acpi_dump.o $(B)/libember.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+# Prints the host TSC rate as the software CPU measures it (the distro
+# harness gives QEMU and Ember the same tsc_early_khz=).
+$(B)/tests/tsc-khz: $(B)/obj/tests/tools/tsc_khz.o $(B)/libember.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Prints the built-in seccomp lists (make seccomp-lists).
 $(B)/tests/seccomp-lists: $(B)/obj/tests/tools/seccomp_lists.o $(B)/libember.a
@@ -194,6 +205,7 @@ integration: $(B)/ember $(B)/ember-snapshot-editor $(B)/ember-uffd-handler $(B)/
 		bash tests/integration/run.sh
 
 -include guest/guest.mk
+-include guest/distro/distro.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
 

@@ -44,5 +44,8 @@
 #define LAYOUT_ACPI_PM1_EVT 0x600
 #define LAYOUT_ACPI_PM1_CNT 0x604
 #define LAYOUT_ACPI_SCI_IRQ 3
+/* ACPI sleep control and status registers of a hardware-reduced platform
+ * (KVM's), one byte each. */
+#define LAYOUT_ACPI_SLEEP 0x606
 
 #endif

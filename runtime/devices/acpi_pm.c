@@ -1,4 +1,5 @@
-/* ACPI PM1 event and control registers (see acpi_pm.h). */
+/* ACPI PM1 event and control registers, sleep control and status (see
+ * acpi_pm.h). */
 #include "runtime/devices/acpi_pm.h"
 
 #include <errno.h>
@@ -10,7 +11,15 @@
 
 struct acpi_pm {
 	_Atomic uint16_t pm1_en;
+	void (*poweroff)(void *ctx);
+	void *ctx;
 };
+
+static void pm_sleep(struct acpi_pm *pm, unsigned typ)
+{
+	if (typ == ACPI_PM_S5_TYP && pm->poweroff)
+		pm->poweroff(pm->ctx);
+}
 
 /* Copies the bytes [offset, offset + len) of a register image, zeros
  * past it (a wide access at the block's end). */
@@ -54,20 +63,48 @@ static void pm_cnt_read(void *opaque, uint64_t offset, void *data, uint32_t len)
 	pm_read_bytes(img, sizeof(img), offset, data, len);
 }
 
+/* Only a write that covers the high byte can set SLP_EN; the bits the
+ * access does not cover read as PM1_CNT's image (SCI_EN, no sleep type). */
 static void pm_cnt_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
 {
-	(void)opaque, (void)offset, (void)data, (void)len;
+	uint8_t img[ACPI_PM_CNT_LEN] = { ACPI_PM1_SCI_EN, 0 };
+	const uint8_t *in = data;
+	for (uint32_t i = 0; i < len; i++)
+		if (offset + i < ACPI_PM_CNT_LEN)
+			img[offset + i] = in[i];
+	uint16_t v = (uint16_t)(img[0] | img[1] << 8);
+	if (v & ACPI_PM1_SLP_EN)
+		pm_sleep(opaque, (v >> ACPI_PM1_SLP_TYP_SHIFT) & 7);
+}
+
+static void pm_sleep_read(void *opaque, uint64_t offset, void *data, uint32_t len)
+{
+	(void)opaque;
+	uint8_t img[ACPI_PM_SLEEP_LEN] = { 0, 0 };
+	pm_read_bytes(img, sizeof(img), offset, data, len);
+}
+
+/* Byte 0, the sleep control register; byte 1, the status register
+ * (write-1-to-clear, never set). */
+static void pm_sleep_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
+{
+	const uint8_t *in = data;
+	if (offset == 0 && len >= 1 && (in[0] & ACPI_SLEEP_EN))
+		pm_sleep(opaque, (in[0] >> ACPI_SLEEP_TYP_SHIFT) & 7);
 }
 
 const struct bus_ops acpi_pm_evt_ops = { .read = pm_evt_read, .write = pm_evt_write };
 const struct bus_ops acpi_pm_cnt_ops = { .read = pm_cnt_read, .write = pm_cnt_write };
+const struct bus_ops acpi_pm_sleep_ops = { .read = pm_sleep_read, .write = pm_sleep_write };
 
-int acpi_pm_create(struct acpi_pm **out)
+int acpi_pm_create(struct acpi_pm **out, void (*poweroff)(void *ctx), void *ctx)
 {
 	struct acpi_pm *pm = calloc(1, sizeof(*pm));
 	if (!pm)
 		return -ENOMEM;
 	atomic_init(&pm->pm1_en, 0);
+	pm->poweroff = poweroff;
+	pm->ctx = ctx;
 	*out = pm;
 	return 0;
 }
@@ -78,6 +115,11 @@ int acpi_pm_register(struct acpi_pm *pm, struct bus *pio, uint16_t evt, uint16_t
 	if (r == 0)
 		r = bus_add(pio, cnt, ACPI_PM_CNT_LEN, &acpi_pm_cnt_ops, pm, "acpi-pm1-cnt");
 	return r;
+}
+
+int acpi_pm_register_sleep(struct acpi_pm *pm, struct bus *pio, uint16_t port)
+{
+	return bus_add(pio, port, ACPI_PM_SLEEP_LEN, &acpi_pm_sleep_ops, pm, "acpi-sleep");
 }
 
 void acpi_pm_destroy(struct acpi_pm *pm)

@@ -152,6 +152,7 @@ static int vm_load(struct vm *vm, const struct vm_config *cfg, const struct cmdl
 		.pm1_evt_port = LAYOUT_ACPI_PM1_EVT,
 		.pm1_cnt_port = LAYOUT_ACPI_PM1_CNT,
 		.sci_irq = LAYOUT_ACPI_SCI_IRQ,
+		.sleep_port = LAYOUT_ACPI_SLEEP,
 		.reset_port = LAYOUT_I8042_PORT + 4, /* the i8042's pulse of the reset line */
 		.reset_value = 0xfe,
 		.devs = vm->acpi.devs,

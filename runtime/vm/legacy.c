@@ -1,12 +1,13 @@
 /* The legacy devices of a VM, from one table: the UART on COM1, the
- * i8042, the CMOS RTC and pvpanic every VM has, the boot timer when asked
- * for, and the ACPI PM registers on a platform without APICs. A device with an ACPI
+ * i8042, the CMOS RTC, pvpanic and the ACPI power-management registers
+ * every VM has, and the boot timer when asked for. A device with an ACPI
  * description gets its DSDT entry when the VM has ACPI tables. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "runtime/boot/layout.h"
+#include "runtime/base/log.h"
 #include "runtime/devices/acpi_pm.h"
 #include "runtime/devices/boot_timer.h"
 #include "runtime/devices/i8042.h"
@@ -18,6 +19,7 @@
 /* Fixed-port devices claim their own ports; the layout lists them too. */
 _Static_assert(LAYOUT_RTC_PORT == RTC_PORT, "the RTC's ports are the layout's");
 _Static_assert(LAYOUT_PVPANIC_PORT == PVPANIC_PORT, "pvpanic's port is the layout's");
+_Static_assert(ACPI_PM_S5_TYP == ACPI_S5_SLP_TYP, "the registers power off on the DSDT's \\_S5");
 
 struct legacy_kind {
 	const char *what;  /* for messages */
@@ -112,25 +114,30 @@ static int attach_boot_timer(struct vm *vm, void *dev)
 	return boot_timer_register(dev, &vm->mmio, LAYOUT_BOOT_TIMER);
 }
 
-/* The FADT points at these on a platform without APICs (acpi_pm.h); they
- * exist whether or not the guest uses ACPI, so that a snapshot's device
- * list does not depend on the boot arguments. */
-static bool want_acpi_pm(const struct vm *vm)
+/* The guest powered off (ACPI S5): the VM ends as after a reset. */
+static void on_poweroff(void *opaque)
 {
-	return !vm->be->has_apic;
+	log_info("guest powered off (ACPI S5)");
+	vm_request_exit(opaque, VM_EXIT_RESET);
 }
 
+/* The FADT points at these (acpi_pm.h); they exist whether or not the
+ * guest uses ACPI, so that a snapshot's device list does not depend on
+ * the boot arguments. */
 static int create_acpi_pm(struct vm *vm, void **dev)
 {
-	(void)vm;
 	struct acpi_pm *pm;
-	int r = acpi_pm_create(&pm);
+	int r = acpi_pm_create(&pm, on_poweroff, vm);
 	*dev = pm;
 	return r;
 }
 
+/* Fixed hardware without APICs, the sleep registers of a hardware-reduced
+ * FADT with them (runtime/boot/acpi/acpi.h). */
 static int attach_acpi_pm(struct vm *vm, void *dev)
 {
+	if (vm->be->has_apic)
+		return acpi_pm_register_sleep(dev, &vm->pio, LAYOUT_ACPI_SLEEP);
 	return acpi_pm_register(dev, &vm->pio, LAYOUT_ACPI_PM1_EVT, LAYOUT_ACPI_PM1_CNT);
 }
 
@@ -155,7 +162,7 @@ static const struct legacy_kind kinds[] = {
 	  &acpi_dev_pvpanic },
 	{ "boot timer", "boot_timer", &boot_timer_device_ops, want_boot_timer,
 	  create_boot_timer, attach_boot_timer, NULL },
-	{ "ACPI PM registers", "acpi_pm", &acpi_pm_device_ops, want_acpi_pm, create_acpi_pm,
+	{ "ACPI PM registers", "acpi_pm", &acpi_pm_device_ops, NULL, create_acpi_pm,
 	  attach_acpi_pm, NULL },
 };
 

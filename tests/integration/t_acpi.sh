@@ -58,8 +58,9 @@ test_acpi_baremetal_tcg() {
 }
 
 # Boots Linux on TCG with two drives, vsock and entropy; the guest reports
-# what it found. ARGS: boot arguments. Leaves the console in $d/console.
-acpi_linux_boot() { # NAME BOOT_ARGS
+# what it found, then runs LAST (default: nothing, init reboots). Leaves
+# the console in $d/console.
+acpi_linux_boot() { # NAME BOOT_ARGS [LAST]
 	need_accel tcg
 	local g=$ACPI_GUEST
 	d="$TEST_TMP/acpi-linux-$1"
@@ -75,12 +76,15 @@ echo "ACPI-CHECK bound=$(n /sys/bus/platform/drivers/virtio-mmio/LNRO0005:* /sys
 echo "ACPI-CHECK virtio=$(n /sys/bus/virtio/devices/*)"
 echo "ACPI-CHECK vd=$(n /sys/block/vd*)"
 echo "ACPI-CHECK pnp=$(cat /sys/bus/pnp/devices/*/id 2>/dev/null | sort | tr '\n' ' ')"
+echo "ACPI-CHECK pvpanic=$(n /sys/bus/platform/drivers/pvpanic-mmio/QEMU0001:*)"
+echo "ACPI-CHECK rtc=$(cat /sys/class/rtc/rtc0/name 2>/dev/null)"
 echo "ACPI-CHECK irqs=$(grep -c virtio /proc/interrupts)"
 head -c 16 /dev/hwrng | wc -c | sed 's/^/ACPI-CHECK rng_bytes=/'
 dd if=/dev/vdb bs=8 count=1 2>/dev/null | sed 's/^/ACPI-CHECK vdb=/'; echo
 echo "ACPI-CHECK cmdline=$(cat /proc/cmdline)"
 echo "ACPI-CHECK done"
 SH
+	[ -z "${3:-}" ] || echo "$3" >>"$d/check.sh"
 	bash guest/mkoverlay.sh "$d/overlay.cpio.gz" "$d/check.sh"
 	cat "$g/initramfs.cpio.gz" "$d/overlay.cpio.gz" >"$d/initrd.cpio.gz"
 	{ printf 'EMBERDA!'; head -c $((64 * 1024 - 8)) /dev/zero; } >"$d/a.img"
@@ -118,9 +122,16 @@ JSON
 # finds the same tables the bare-metal guest finds on the same platform.
 test_acpi_linux_tcg() {
 	local d
-	acpi_linux_boot acpi "console=ttyS0 reboot=k panic=-1 pci=off"
+	acpi_linux_boot acpi "console=ttyS0 reboot=k panic=-1 pci=off" "poweroff -f"
 	grep -q "ACPI-CHECK lnro=4" "$d/console" || fail "4 LNRO0005 platform devices"
-	grep -q "ACPI-CHECK pnp=PNP0303 PNP0501 " "$d/console" || fail "COM1 and the i8042 as PNP devices"
+	grep -q "ACPI-CHECK pnp=PNP0303 PNP0501 PNP0B00 " "$d/console" ||
+		fail "the i8042, COM1 and the RTC as PNP devices"
+	grep -q "ACPI-CHECK pvpanic=1" "$d/console" || fail "pvpanic (QEMU0001) not bound"
+	grep -q "ACPI-CHECK rtc=rtc_cmos" "$d/console" || fail "no rtc_cmos"
+	# The guest powered off through \_S5 and the PM1 control register:
+	# without them Linux halts and ember would wait until the timeout.
+	grep -q "reboot: Power down" "$d/console" || fail "the guest did not power off"
+	grep -q "guest powered off (ACPI S5)" "$d/console" || fail "ember's line for a poweroff"
 	! grep -q "ACPI-CHECK cmdline=.*virtio_mmio.device" "$d/console" ||
 		fail "devices announced twice (command line too)"
 	grep -q "ACPI: Using PIC for interrupt routing" "$d/console" || fail "PIC routing"
@@ -139,7 +150,7 @@ test_acpi_off_cmdline_tcg() {
 	grep -q "ACPI-CHECK lnro=0" "$d/console" || fail "LNRO0005 devices with acpi=off"
 	[ "$(grep -o 'virtio_mmio.device=4K@0x[0-9a-f]*:[0-9]*' "$d/console" | grep -c .)" -ge 4 ] ||
 		fail "no virtio_mmio.device= parameters"
-	grep -q "ACPI-CHECK cmdline=.*virtio_mmio.device=4K@0xd0003000:8" "$d/console" || fail "4th device on the command line"
+	grep -q "ACPI-CHECK cmdline=.*virtio_mmio.device=4K@0xd0003000:9" "$d/console" || fail "4th device on the command line (IRQ 8 is the RTC's)"
 	! grep -q "ACPI: XSDT" "$d/console" || fail "the kernel read ACPI tables"
 	grep -q "ACPI: off (acpi=off), devices on the command line" "$d/console" || fail "ember's log line"
 }

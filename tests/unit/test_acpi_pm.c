@@ -1,5 +1,5 @@
-/* The ACPI PM1 registers through the port bus, as the guest's ACPICA
- * touches them, and their snapshot state. */
+/* The ACPI PM1 registers and the sleep registers through the port bus,
+ * as the guest's ACPICA touches them, and their snapshot state. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
@@ -9,15 +9,25 @@
 
 #define EVT 0x600
 #define CNT 0x604
+#define SLEEP 0x606
 
 static struct bus pio;
 static struct acpi_pm *pm;
+static int poweroffs;
+
+static void on_poweroff(void *ctx)
+{
+	cr_assert_eq(ctx, &poweroffs);
+	poweroffs++;
+}
 
 static void setup(void)
 {
 	bus_init(&pio, "pio");
-	cr_assert_eq(acpi_pm_create(&pm), 0);
+	poweroffs = 0;
+	cr_assert_eq(acpi_pm_create(&pm, on_poweroff, &poweroffs), 0);
 	cr_assert_eq(acpi_pm_register(pm, &pio, EVT, CNT), 0);
+	cr_assert_eq(acpi_pm_register_sleep(pm, &pio, SLEEP), 0);
 }
 
 static void teardown(void)
@@ -53,8 +63,55 @@ Test(acpi_pm, sci_en_set_status_clear_enable_kept)
 	cr_assert_eq(rd(EVT, 4), 0x01200000u, "a dword read covers both");
 	wr(EVT, 0x00550000u, 4);
 	cr_assert_eq(rd(EVT + 2, 2), 0x0055);
-	wr(CNT, 0x3c00 | 0x2000, 2); /* SLP_TYP | SLP_EN: no sleep state offered */
+	wr(CNT, 0x1c00 | 0x2000, 2); /* SLP_TYP 7 | SLP_EN: no such state offered */
 	cr_assert_eq(rd(CNT, 2), ACPI_PM1_SCI_EN);
+	cr_assert_eq(poweroffs, 0);
+}
+
+/* ACPICA's legacy sleep: SLP_TYP written first, then again with SLP_EN. */
+Test(acpi_pm, pm1_cnt_s5_with_slp_en_powers_off)
+{
+	uint16_t typ = ACPI_PM_S5_TYP << ACPI_PM1_SLP_TYP_SHIFT;
+	wr(CNT, ACPI_PM1_SCI_EN | typ, 2);
+	cr_assert_eq(poweroffs, 0, "the type alone does not sleep");
+	wr(CNT + 1, (typ | ACPI_PM1_SLP_EN) >> 8, 1);
+	cr_assert_eq(poweroffs, 1, "a byte write of the high half counts");
+	wr(CNT, ACPI_PM1_SCI_EN | typ | ACPI_PM1_SLP_EN, 2);
+	cr_assert_eq(poweroffs, 2);
+	wr(CNT, ACPI_PM1_SCI_EN | (3 << ACPI_PM1_SLP_TYP_SHIFT) | ACPI_PM1_SLP_EN, 2);
+	cr_assert_eq(poweroffs, 2, "S3's type is not offered");
+}
+
+/* ACPICA's hardware-reduced sleep: status cleared, then SLP_TYP | SLP_EN. */
+Test(acpi_pm, sleep_control_s5_powers_off)
+{
+	cr_assert_eq(rd(SLEEP, 1), 0);
+	cr_assert_eq(rd(SLEEP + 1, 1), 0, "no wake status");
+	wr(SLEEP + 1, 0x80, 1);
+	wr(SLEEP, ACPI_PM_S5_TYP << ACPI_SLEEP_TYP_SHIFT, 1);
+	cr_assert_eq(poweroffs, 0, "the type alone does not sleep");
+	wr(SLEEP, 1 << ACPI_SLEEP_TYP_SHIFT | ACPI_SLEEP_EN, 1);
+	cr_assert_eq(poweroffs, 0, "S1's type is not offered");
+	wr(SLEEP + 1, ACPI_PM_S5_TYP << ACPI_SLEEP_TYP_SHIFT | ACPI_SLEEP_EN, 1);
+	cr_assert_eq(poweroffs, 0, "the status register does not sleep");
+	wr(SLEEP, ACPI_PM_S5_TYP << ACPI_SLEEP_TYP_SHIFT | ACPI_SLEEP_EN, 1);
+	cr_assert_eq(poweroffs, 1);
+	wr(SLEEP, ACPI_PM_S5_TYP << ACPI_SLEEP_TYP_SHIFT | ACPI_SLEEP_EN, 2);
+	cr_assert_eq(poweroffs, 2, "a word access starting at control");
+}
+
+Test(acpi_pm, no_callback_no_poweroff)
+{
+	struct acpi_pm *quiet;
+	struct bus b;
+	bus_init(&b, "pio2");
+	cr_assert_eq(acpi_pm_create(&quiet, NULL, NULL), 0);
+	cr_assert_eq(acpi_pm_register_sleep(quiet, &b, SLEEP), 0);
+	uint8_t v = ACPI_PM_S5_TYP << ACPI_SLEEP_TYP_SHIFT | ACPI_SLEEP_EN;
+	cr_assert_eq(bus_write(&b, SLEEP, &v, 1), 0);
+	acpi_pm_destroy(quiet);
+	bus_destroy(&b);
+	cr_assert_eq(poweroffs, 0);
 }
 
 Test(acpi_pm, state_round_trip_and_hostile_state)

@@ -73,7 +73,7 @@ static struct acpi_platform platform(bool apic, unsigned cpus, unsigned ndevs)
 		.ioapic_pins = MPTABLE_IRQS,
 		.pm1_evt_port = LAYOUT_ACPI_PM1_EVT, .pm1_cnt_port = LAYOUT_ACPI_PM1_CNT,
 		.sci_irq = LAYOUT_ACPI_SCI_IRQ, .reset_port = 0x64, .reset_value = 0xfe,
-		.devs = devs, .nr_devs = ndevs,
+		.sleep_port = LAYOUT_ACPI_SLEEP, .devs = devs, .nr_devs = ndevs,
 	};
 }
 
@@ -204,6 +204,13 @@ Test(acpi_tables, kvm_platform_hw_reduced_with_madt)
 	cr_assert(boot & 0x8, "no MSI");
 	cr_assert(boot & 0x20, "no CMOS RTC registered");
 	cr_assert_eq(f.fadt[108], 0, "CENTURY: no RTC, no register");
+	/* SLEEP_CONTROL_REG and SLEEP_STATUS_REG: SystemIO bytes, for S5. */
+	cr_assert_eq(f.fadt[244], 1);
+	cr_assert_eq(f.fadt[245], 8);
+	cr_assert_eq(le64(f.fadt + 248), LAYOUT_ACPI_SLEEP);
+	cr_assert_eq(f.fadt[256], 1);
+	cr_assert_eq(f.fadt[257], 8);
+	cr_assert_eq(le64(f.fadt + 260), LAYOUT_ACPI_SLEEP + 1);
 	/* RESET_REG: SystemIO byte 0x64, value 0xFE. */
 	cr_assert_eq(f.fadt[116], 1);
 	cr_assert_eq(f.fadt[117], 8);
@@ -247,6 +254,7 @@ Test(acpi_tables, software_cpu_platform_has_fixed_hardware_and_no_madt)
 	cr_assert_eq(f.fadt[173], 16);
 	cr_assert_eq(le64(f.fadt + 176), LAYOUT_ACPI_PM1_CNT);
 	cr_assert_eq(le32(f.fadt + 56), 0, "32-bit PM1a field zero beside its X_ twin");
+	cr_assert_eq(le64(f.fadt + 248), 0, "no sleep registers beside PM1: S5 goes through PM1_CNT");
 }
 
 Test(acpi_tables, rtc_in_the_list_clears_no_cmos_rtc)
@@ -301,6 +309,11 @@ Test(acpi_tables, bad_platforms_are_refused)
 	p = platform(false, 1, n);
 	p.pm1_evt_port = 0;
 	cr_assert_eq(acpi_build(img, sizeof(img), BASE, &p, &l), -EINVAL, "no PM1 block");
+	p = platform(true, 1, n);
+	p.sleep_port = 0;
+	cr_assert_eq(acpi_build(img, sizeof(img), BASE, &p, &l), -EINVAL, "no sleep registers");
+	p.sleep_port = 0xffff;
+	cr_assert_eq(acpi_build(img, sizeof(img), BASE, &p, &l), -EINVAL, "status past the ports");
 	p = platform(false, 1, n);
 	cr_assert_eq(acpi_build(img, 16, BASE, &p, &l), -ENOSPC);
 }
@@ -354,16 +367,23 @@ Test(acpi_tables, legacy_descriptions_match_the_layout)
 
 #define HDR 36
 
-Test(acpi_dsdt, no_devices_is_an_empty_sb_scope)
+/* Name (\_S5, Package (4) { 5, 5, 0, 0 }): every DSDT starts with it. */
+static const uint8_t S5[] = { 0x08, 0x5c, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
+			      0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
+#define SB (HDR + sizeof(S5)) /* where \_SB's Scope starts */
+
+Test(acpi_dsdt, no_devices_is_s5_and_an_empty_sb_scope)
 {
 	uint8_t out[64];
 	long n = acpi_build_dsdt(out, sizeof(out), NULL, 0);
-	cr_assert_eq(n, HDR + 7);
+	cr_assert_eq(n, (long)SB + 7);
 	cr_assert_arr_eq(out, "DSDT", 4);
-	cr_assert_eq(le32(out + 4), HDR + 7);
+	cr_assert_eq(le32(out + 4), SB + 7);
 	cr_assert_eq(sum(out, (size_t)n), 0);
+	cr_assert_arr_eq(out + HDR, S5, sizeof(S5));
+	cr_assert_eq(S5[10], ACPI_S5_SLP_TYP);
 	const uint8_t body[] = { 0x10, 0x06, 0x5c, '_', 'S', 'B', '_' };
-	cr_assert_arr_eq(out + HDR, body, sizeof(body));
+	cr_assert_arr_eq(out + SB, body, sizeof(body));
 }
 
 Test(acpi_dsdt, one_virtio_device_byte_for_byte)
@@ -382,8 +402,9 @@ Test(acpi_dsdt, one_virtio_device_byte_for_byte)
 		0x89, 0x06, 0x00, 0x03, 0x01, 0x05, 0x00, 0x00, 0x00,
 		0x79, 0x7f,
 	};
-	cr_assert_eq(n, HDR + (long)sizeof(body));
-	cr_assert_arr_eq(out + HDR, body, sizeof(body));
+	cr_assert_eq(n, (long)SB + (long)sizeof(body));
+	cr_assert_arr_eq(out + HDR, S5, sizeof(S5));
+	cr_assert_arr_eq(out + SB, body, sizeof(body));
 	cr_assert_eq(sum(out, (size_t)n), 0);
 }
 
@@ -391,7 +412,7 @@ Test(acpi_dsdt, one_virtio_device_byte_for_byte)
  * each virtio one's window and GSI. */
 static unsigned dsdt_walk(const uint8_t *t, size_t len)
 {
-	size_t off = HDR;
+	size_t off = SB;
 	cr_assert_eq(t[off], 0x10);
 	unsigned lead = t[off + 1] >> 6;
 	size_t plen = lead ? (t[off + 1] & 0x0f) : (t[off + 1] & 0x3f);

@@ -594,7 +594,7 @@ TestSuite(loader_acpi, .init = tl_setup, .fini = tl_teardown);
 
 static const struct acpi_platform tl_kvm_platform = {
 	.nr_cpus = 2, .apic = true, .lapic_addr = (uint32_t)LAYOUT_LAPIC,
-	.ioapic_addr = (uint32_t)LAYOUT_IOAPIC, .ioapic_pins = 24,
+	.ioapic_addr = (uint32_t)LAYOUT_IOAPIC, .ioapic_pins = 24, .sleep_port = LAYOUT_ACPI_SLEEP,
 	.devs = &acpi_dev_com1, .nr_devs = 1,
 };
 

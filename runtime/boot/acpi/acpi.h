@@ -8,7 +8,8 @@
  * (the software CPU's 8259 pair) there is no MADT, and since a
  * hardware-reduced FADT makes Linux drop the 8259 (null_legacy_pic), the
  * FADT describes fixed hardware instead: the PM1 event and control blocks
- * (runtime/devices/acpi_pm.c), an SCI line and a FACS. */
+ * (runtime/devices/acpi_pm.c), an SCI line and a FACS. Either way the
+ * DSDT's \_S5 and the registers let the guest power off. */
 #ifndef EMBER_BOOT_ACPI_ACPI_H
 #define EMBER_BOOT_ACPI_ACPI_H
 
@@ -24,6 +25,8 @@
  * the unit tests with the largest inputs). */
 #define ACPI_TABLES_MAX 0x2000
 #define ACPI_NO_IRQ (-1)
+/* The sleep type of \_S5 (soft-off) in the DSDT. */
+#define ACPI_S5_SLP_TYP 5
 
 /* One device of the DSDT, in \_SB. Every field is checked by acpi_build. */
 struct acpi_dev_desc {
@@ -46,6 +49,9 @@ struct acpi_platform {
 	/* Without apic: the fixed hardware (all non-zero). */
 	uint16_t pm1_evt_port, pm1_cnt_port; /* 4 and 2 bytes */
 	uint8_t sci_irq;
+	/* With apic: the sleep control and status registers, one byte each
+	 * at sleep_port and sleep_port + 1 (non-zero). */
+	uint16_t sleep_port;
 	/* Reset: a byte written to an I/O port (the i8042's 0xFE to 0x64);
 	 * port 0: none. */
 	uint16_t reset_port;

@@ -113,6 +113,15 @@ long acpi_build_dsdt(uint8_t *buf, size_t cap, const struct acpi_dev_desc *devs,
 	if (cap < ACPI_SDT_HEADER_SIZE)
 		return -ENOSPC;
 	aml_init(&a, buf + ACPI_SDT_HEADER_SIZE, cap - ACPI_SDT_HEADER_SIZE);
+	/* Soft-off: SLP_TYPa, SLP_TYPb and two reserved values; the sleep
+	 * registers act on this type (runtime/devices/acpi_pm.h). */
+	aml_name(&a, "\\_S5");
+	aml_package(&a, 4);
+	aml_integer(&a, ACPI_S5_SLP_TYP);
+	aml_integer(&a, ACPI_S5_SLP_TYP);
+	aml_integer(&a, 0);
+	aml_integer(&a, 0);
+	aml_end(&a);
 	aml_scope(&a, "\\_SB");
 	for (unsigned i = 0; i < n; i++)
 		dsdt_dev(&a, &devs[i]);

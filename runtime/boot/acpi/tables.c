@@ -62,6 +62,8 @@ enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_ISO = 2, MADT_LAPIC_NMI = 4 };
 #define FADT_MINOR_VERSION 131
 #define FADT_X_PM1A_EVT_BLK 148
 #define FADT_X_PM1A_CNT_BLK 172
+#define FADT_SLEEP_CONTROL_REG 244
+#define FADT_SLEEP_STATUS_REG 256
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -138,6 +140,10 @@ static void build_fadt(uint8_t *t, const struct acpi_platform *p, uint64_t dsdt,
 	acpi_put64(t + FADT_X_DSDT, dsdt);
 	if (p->apic) {
 		flags |= FADT_HW_REDUCED_ACPI;
+		put_gas(t + FADT_SLEEP_CONTROL_REG, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE,
+			p->sleep_port);
+		put_gas(t + FADT_SLEEP_STATUS_REG, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE,
+			p->sleep_port + 1u);
 	} else {
 		/* Fixed hardware: SCI, PM1a event (status + enable, 2 bytes
 		 * each) and control blocks; no SMI command port, so the
@@ -257,7 +263,8 @@ static int check_platform(const struct acpi_platform *p, uint64_t base)
 	if (!p || p->nr_cpus < 1 || p->nr_cpus > ACPI_MAX_CPUS || base & 15 ||
 	    base > UINT64_MAX - ACPI_TABLES_MAX)
 		return -EINVAL;
-	if (p->apic && (p->ioapic_pins < 16 || p->ioapic_pins > 240))
+	if (p->apic && (p->ioapic_pins < 16 || p->ioapic_pins > 240 || !p->sleep_port ||
+			p->sleep_port > 0xfffe))
 		return -EINVAL;
 	if (!p->apic && (!p->pm1_evt_port || !p->pm1_cnt_port || p->pm1_evt_port > 0xfffc ||
 			 p->pm1_cnt_port > 0xfffe || p->sci_irq > 15 || p->sci_irq == 2 ||

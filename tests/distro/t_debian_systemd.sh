@@ -4,11 +4,9 @@
 # ember-distro-report.service), then the guest ends the VM and the VMM
 # exits 0; the filesystem is clean afterwards.
 
-# How the guest ends the VM (ember.distro_end=). Ember has no ACPI power
-# button or sleep registers yet, so a poweroff would leave it running:
-# it gets a reboot (reboot=k, the i8042 reset). Switch it to poweroff once
-# Ember ends on an ACPI poweroff.
-EMBER_DISTRO_END=reboot
+# How the guest ends the VM (ember.distro_end=): both VMMs end on an ACPI
+# poweroff (\_S5).
+EMBER_DISTRO_END=poweroff
 QEMU_DISTRO_END=poweroff
 # Whether Ember's software CPU runs more than one vCPU. When it does, set
 # 1 and the 2-vCPU test runs.

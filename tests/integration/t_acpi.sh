@@ -124,7 +124,7 @@ test_acpi_linux_tcg() {
 	local d
 	acpi_linux_boot acpi "console=ttyS0 reboot=k panic=-1 pci=off" "poweroff -f"
 	grep -q "ACPI-CHECK lnro=4" "$d/console" || fail "4 LNRO0005 platform devices"
-	grep -q "ACPI-CHECK pnp=PNP0303 PNP0501 PNP0B00 " "$d/console" ||
+	grep -qi "ACPI-CHECK pnp=PNP0303 PNP0501 PNP0B00 " "$d/console" ||
 		fail "the i8042, COM1 and the RTC as PNP devices"
 	grep -q "ACPI-CHECK pvpanic=1" "$d/console" || fail "pvpanic (QEMU0001) not bound"
 	grep -q "ACPI-CHECK rtc=rtc_cmos" "$d/console" || fail "no rtc_cmos"

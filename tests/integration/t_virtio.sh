@@ -309,9 +309,9 @@ JSON
 	else
 		grep -q "cmdline \"$2 root=/dev/vda rw" "$out" || fail "command line: $(grep cmdline "$out")"
 		! grep -q "virtio_mmio.device" "$out" || fail "announced on the command line too"
-		# COM1, the i8042 and the 4 or 5 virtio devices.
-		local n=6
-		[ -z "$net" ] || n=7
+		# COM1, the i8042, the RTC, pvpanic and the 4 or 5 virtio devices.
+		local n=8
+		[ -z "$net" ] || n=9
 		grep -q "ACPI: RSDP at 0xe0000, $n devices in the DSDT" "$out" ||
 			fail "DSDT: $(grep 'ACPI:' "$out")"
 	fi

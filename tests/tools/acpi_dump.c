@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	struct acpi_platform p = {
 		.nr_cpus = ncpu, .apic = !strcmp(argv[2], "apic"),
 		.lapic_addr = (uint32_t)LAYOUT_LAPIC, .ioapic_addr = (uint32_t)LAYOUT_IOAPIC,
-		.ioapic_pins = 24, .pm1_evt_port = LAYOUT_ACPI_PM1_EVT,
+		.ioapic_pins = 24, .sleep_port = LAYOUT_ACPI_SLEEP, .pm1_evt_port = LAYOUT_ACPI_PM1_EVT,
 		.pm1_cnt_port = LAYOUT_ACPI_PM1_CNT, .sci_irq = LAYOUT_ACPI_SCI_IRQ,
 		.reset_port = LAYOUT_I8042_PORT + 4, .reset_value = 0xfe,
 		.devs = devs, .nr_devs = n,

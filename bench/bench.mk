@@ -20,6 +20,19 @@ bench: deps guest $(B)/ember $(B)/ember-jailer $(BENCH_GUEST)
 	$(Q)python3 bench/virtio_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux --initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" --accel tcg --runs 2 --workdir $(BUILD_ROOT)/bench/virtio
 	$(Q)$(SNAPSHOT_BENCH)
 	$(Q)$(JAILER_BENCH)
+	$(Q)$(TCG_BENCH)
+
+# Guest user space on the software CPU: in-guest microbenchmarks (loop,
+# call/ret, indirect calls, memcpy, fork+exec, awk, gzip) on Ember's TCG
+# vs QEMU's TCG with matching CPUID, same run. TCG_BENCH_ARGS adds options
+# (--help lists them).
+TCG_BENCH = python3 bench/tcg_bench.py --ember $(B)/ember --kernel $(GUEST_OUT)/vmlinux \
+	--initrd $(GUEST_OUT)/initramfs.cpio.gz --append "$(BENCH_LINUX_ARGS)" \
+	--runs $(or $(RUNS),2) --workdir $(BUILD_ROOT)/bench/tcg $(TCG_BENCH_ARGS)
+
+.PHONY: bench-tcg
+bench-tcg: deps guest $(B)/ember
+	$(Q)$(TCG_BENCH)
 
 # Snapshots of the Linux guest (tick overlay) on TCG, 128 and 512 MiB:
 # create, restore, restore vs cold boot, 10 clones' memory, then where

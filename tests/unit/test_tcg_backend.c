@@ -381,3 +381,93 @@ Test(tcg_backend, device_write_over_translated_code_is_seen)
 	bus_destroy(&mmio);
 	gm_free(&mem);
 }
+
+/* An interrupt request never makes a block run twice: requests end a block
+ * only at its start (qemu/qemu.h). The guest increments two counters in
+ * one chained block while the PIT ticks every ms (vector 0x20 counts them
+ * at 0x6010); after 20 ticks it writes port 0x9c and halts. A block left
+ * after its first store and restarted would count the first twice.
+ *   0x8000: program the PIC (IRQ 0 at 0x20) and PIT ch0 mode 2, 1193; sti
+ *           1: incq 0x6000; incq 0x6008; cmpl $20,0x6010; jb 1b
+ *           cli; mov $1,%al; out %al,$0x9c; 2: hlt; jmp 2b
+ *   0x8180: push %rax; incl 0x6010; EOI; pop %rax; iretq */
+static const uint8_t restart_main[] = {
+	0xb0, 0x11, 0xe6, 0x20, 0xe6, 0xa0, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x28,
+	0xe6, 0xa1, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x02, 0xe6, 0xa1, 0xb0, 0x01,
+	0xe6, 0x21, 0xe6, 0xa1, 0xb0, 0xfe, 0xe6, 0x21, 0xb0, 0xff, 0xe6, 0xa1,
+	0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xa9, 0xe6, 0x40, 0xb0, 0x04, 0xe6, 0x40,
+	0xfb, 0x48, 0xff, 0x04, 0x25, 0x00, 0x60, 0x00, 0x00, 0x48, 0xff, 0x04,
+	0x25, 0x08, 0x60, 0x00, 0x00, 0x83, 0x3c, 0x25, 0x10, 0x60, 0x00, 0x00,
+	0x14, 0x72, 0xe6, 0xfa, 0xb0, 0x01, 0xe6, 0x9c, 0xf4, 0xeb, 0xfd,
+};
+static const uint8_t restart_tick[] = {
+	0x50, 0xff, 0x04, 0x25, 0x10, 0x60, 0x00, 0x00, 0xb0, 0x20, 0xe6, 0x20,
+	0x58, 0x48, 0xcf,
+};
+
+static void *kick_when_done(void *arg)
+{
+	struct smc *t = arg;
+	struct timespec ms = { 0, 1000000 };
+	for (int i = 0; i < 20000 && !atomic_load(&t->done); i++)
+		nanosleep(&ms, NULL);
+	ms.tv_nsec = 20000000; /* let it reach HLT */
+	nanosleep(&ms, NULL);
+	t->be->vcpu_kick(t->vcpu);
+	return NULL;
+}
+
+Test(tcg_backend, interrupts_never_repeat_a_blocks_stores)
+{
+	struct guest_mem mem;
+	struct bus mmio, pio;
+	struct smc t = { .be = &backend_tcg, .mem = &mem };
+	struct x86_sregs s;
+	struct vcpu_exit exit;
+	pthread_t th;
+
+	cr_assert_eq(gm_alloc(&mem, MEM), 0);
+	bus_init(&mmio, "mmio");
+	bus_init(&pio, "pio");
+	cr_assert_eq(bus_add(&pio, 0x98, 8, &smc_ops, &t, "test"), 0);
+	memcpy(gm_ptr(&mem, CODE, sizeof(restart_main)), restart_main, sizeof(restart_main));
+	memcpy(gm_ptr(&mem, CODE + 0x180, sizeof(restart_tick)), restart_tick, sizeof(restart_tick));
+	uint64_t *pml4 = gm_ptr(&mem, 0x10000, 4096), *pdpt = gm_ptr(&mem, 0x11000, 4096);
+	uint64_t *pd = gm_ptr(&mem, 0x12000, 4096), *gdt = gm_ptr(&mem, GDT, 24);
+	pml4[0] = 0x11000 | 3;
+	pdpt[0] = 0x12000 | 3;
+	pd[0] = 0x83;
+	gdt[1] = 0x00af9b000000ffffULL;
+	gdt[2] = 0x00cf93000000ffffULL;
+	set_gate(&mem, 0x20, CODE + 0x180);
+
+	struct backend_vm_opts opts = { .nr_vcpus = 1, .mem = &mem, .mmio_bus = &mmio, .pio_bus = &pio };
+	cr_assert_eq(t.be->vm_create(&opts, &t.vm, NULL), 0);
+	cr_assert_eq(t.be->map_memory(t.vm, 0, 0, MEM, gm_ptr(&mem, 0, MEM)), 0);
+	cr_assert_eq(t.be->vcpu_create(t.vm, 0, &t.vcpu, NULL), 0);
+	long_mode(&s);
+	cr_assert_eq(t.be->set_sregs(t.vcpu, &s), 0);
+	struct x86_regs r = { .rip = CODE, .rsp = 0x7ff0, .rflags = X86_RFLAGS_FIXED };
+	cr_assert_eq(t.be->set_regs(t.vcpu, &r), 0);
+
+	pthread_create(&th, NULL, kick_when_done, &t);
+	cr_assert_eq(t.be->vcpu_run(t.vcpu, &exit), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(exit.reason, VCPU_EXIT_KICKED, "reason %d %s", exit.reason, exit.error.what);
+	cr_assert(atomic_load(&t.done), "the guest took its 20 ticks");
+	uint64_t a, b;
+	uint32_t ticks;
+	memcpy(&a, gm_ptr(&mem, DATA, 8), 8);
+	memcpy(&b, gm_ptr(&mem, DATA + 8, 8), 8);
+	memcpy(&ticks, gm_ptr(&mem, DATA + 0x10, 4), 4);
+	cr_assert_geq(ticks, 20);
+	cr_assert_gt(b, 0);
+	cr_assert_eq(a, b, "first store repeated: %llu vs %llu", (unsigned long long)a,
+		     (unsigned long long)b);
+
+	t.be->vcpu_destroy(t.vcpu);
+	t.be->vm_destroy(t.vm);
+	bus_destroy(&pio);
+	bus_destroy(&mmio);
+	gm_free(&mem);
+}

@@ -214,7 +214,6 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 		uc_emu_stop(v->uc);
 		return false;
 	}
-	vm->irq_looked = tcg_now_ns();
 	if (!tcg_pic_output(&vm->pic)) {
 		tcg_qemu_clear_request(q->cs);
 		pthread_mutex_unlock(&vm->lock);
@@ -229,7 +228,6 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 	uint8_t vec = tcg_pic_ack(&vm->pic);
 	bool more = tcg_pic_output(&vm->pic);
 	atomic_store(&vm->irq_pending, more);
-	vm->irq_since = vm->irq_looked;
 	if (!more)
 		tcg_qemu_clear_request(q->cs);
 	pthread_mutex_unlock(&vm->lock);

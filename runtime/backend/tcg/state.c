@@ -10,7 +10,7 @@
  * what this CPU can hold, and only then writes the vCPU.
  *
  * Not carried, because nothing is lost:
- *  - QEMU's TLB, translated blocks and jump caches, our chain table and
+ *  - QEMU's TLB, translated blocks and jump caches, and the
  *    code-page bits: caches, rebuilt on demand (and dropped on a restore
  *    into a vCPU that ran);
  *  - the lazy arithmetic flags (cc_*) and DF: folded into RFLAGS by
@@ -206,8 +206,6 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 		/* A vCPU that ran before: its TLB and translations describe
 		 * the old state (the register API flushes nothing). */
 		tcg_qemu_tlb_flush(&v->q);
-		if (vm->inval_done == vm->inval_seq)
-			vm->inval_since = tcg_now_ns();
 		vm->inval_all = true;
 		vm->inval_seq++;
 	}

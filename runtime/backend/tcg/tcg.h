@@ -62,9 +62,6 @@ struct backend_vm {
 	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
 	bool pit_clamp_logged;     /* the period clamp said once per VM (lock) */
 	atomic_bool irq_pending;   /* the PIC's INTR output */
-	int64_t irq_since;         /* when the vCPU was last asked to look (lock) */
-	int64_t irq_looked;        /* when the vCPU last looked (lock) */
-	uint64_t unchains;         /* statistics: forced chain breaks */
 	/* Device writes over translated code (lock): the vCPU thread drops the
 	 * translations (tcg_inval_drain_locked) before it runs guest code
 	 * again, then publishes inval_done = inval_seq on inval_cv. */
@@ -72,7 +69,6 @@ struct backend_vm {
 	unsigned nr_inval;
 	bool inval_all;
 	uint64_t inval_seq, inval_done;
-	int64_t inval_since;       /* when the oldest pending one was queued */
 	pthread_cond_t inval_cv;
 	pthread_t timer;
 	bool timer_started, quit;
@@ -99,7 +95,6 @@ struct backend_vcpu {
 	uint64_t cr8, apic_base;
 
 	atomic_bool kick;
-	int64_t kick_since;        /* (lock) */
 	atomic_bool running;       /* inside uc_emu_start */
 	bool stopped;              /* our hook ended this run (vCPU thread) */
 	bool halted;               /* in HLT (lock) */

@@ -118,7 +118,6 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		err_set(err, r, "tcg: unicorn's code pages: %s", strerror(-r));
 		goto fail;
 	}
-	tcg_qemu_chain_reset();
 	r = tcg_env_calibrate(&v->env, v->uc, why, sizeof(why));
 	if (r) {
 		err_set(err, r, "tcg: %s", why);
@@ -174,10 +173,7 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 {
 	struct backend_vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
-	if (!atomic_exchange(&v->kick, true)) {
-		v->kick_since = tcg_now_ns();
-		pthread_cond_signal(&vm->timer_wake);
-	}
+	atomic_store(&v->kick, true);
 	pthread_cond_broadcast(&vm->wake);
 	tcg_vcpu_signal_locked(v);
 	pthread_mutex_unlock(&vm->lock);

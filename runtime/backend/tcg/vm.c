@@ -173,10 +173,6 @@ void tcg_vcpu_signal_locked(struct backend_vcpu *v)
 void tcg_platform_notify_locked(struct backend_vm *vm)
 {
 	bool out = tcg_pic_output(&vm->pic);
-	if (out && !atomic_load(&vm->irq_pending)) {
-		vm->irq_since = tcg_now_ns();
-		pthread_cond_signal(&vm->timer_wake); /* watches the request */
-	}
 	atomic_store(&vm->irq_pending, out);
 	struct backend_vcpu *v = vm->vcpu;
 	if (!out || !v)
@@ -264,36 +260,6 @@ bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val)
 	return true;
 }
 
-/* How long a request may wait before the vCPU's block chains are broken
- * (tcg_qemu_unchain): Linux reaches QEMU's loop far more often than this
- * (STI, POPF, IRET, PAUSE, exceptions), tight polling loops do not. */
-#define UNCHAIN_AFTER_NS 2000000LL
-
-/* Lock held. Breaks the chains if the vCPU has ignored a request for too
- * long; returns when to look again (-1: nothing to watch). */
-static int64_t watch_vcpu(struct backend_vm *vm, int64_t now)
-{
-	struct backend_vcpu *v = vm->vcpu;
-	if (!v || !atomic_load(&v->running) || !v->q.cs)
-		return -1;
-	int64_t since = -1;
-	if (atomic_load(&v->kick))
-		since = v->kick_since;
-	if (atomic_load(&vm->irq_pending) && vm->irq_looked < vm->irq_since &&
-	    (since < 0 || vm->irq_since < since))
-		since = vm->irq_since;
-	if (vm->inval_done != vm->inval_seq && v->in_guest &&
-	    (since < 0 || vm->inval_since < since))
-		since = vm->inval_since;
-	if (since < 0)
-		return -1;
-	if (now - since < UNCHAIN_AFTER_NS)
-		return since + UNCHAIN_AFTER_NS;
-	vm->unchains += tcg_qemu_unchain() ? 1 : 0;
-	vm->irq_since = v->kick_since = vm->inval_since = now;
-	return now + UNCHAIN_AFTER_NS;
-}
-
 /* Raises IRQ 0 on the PIT's edges. IRQ 0 is edge-triggered: a pulse per edge, and edges the
  * guest was too slow to see are coalesced into one (as on a busy host). */
 static void *timer_main(void *arg)
@@ -313,9 +279,7 @@ static void *timer_main(void *arg)
 			vm->pit_next = tcg_pit_next_irq(&vm->pit, now);
 			tcg_platform_notify_locked(vm);
 		}
-		int64_t deadline = vm->pit_next, w = watch_vcpu(vm, now);
-		if (w >= 0 && (deadline < 0 || w < deadline))
-			deadline = w;
+		int64_t deadline = vm->pit_next;
 		if (deadline < 0) {
 			pthread_cond_wait(&vm->timer_wake, &vm->lock);
 		} else {
@@ -330,8 +294,8 @@ static void *timer_main(void *arg)
 /* A device wrote guest memory: translated code from the old contents
  * must not run again (backend_ops.guest_written). Only the vCPU thread
  * can drop translations (QEMU's TB structures are its own), so queue the
- * range, make the vCPU look at its next instruction boundary (as for an
- * interrupt, with the same unchain watchdog) and wait until it has, or
+ * range, make the vCPU look at its next block boundary (as for an
+ * interrupt) and wait until it has, or
  * until it is outside guest code: it drains before it goes back in. The
  * wait cannot deadlock on the caller's locks (a transport's run_lock):
  * the vCPU leaves guest code before any bus callback. */
@@ -348,8 +312,6 @@ static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 		pthread_mutex_unlock(&vm->lock);
 		return;
 	}
-	if (vm->inval_done == vm->inval_seq)
-		vm->inval_since = tcg_now_ns();
 	if (vm->nr_inval < TCG_MAX_INVAL) {
 		vm->inval[vm->nr_inval].gpa = gpa;
 		vm->inval[vm->nr_inval].len = len;
@@ -359,7 +321,6 @@ static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 	}
 	uint64_t seq = ++vm->inval_seq;
 	if (v->in_guest) {
-		pthread_cond_signal(&vm->timer_wake); /* watches the request */
 		tcg_vcpu_signal_locked(v);
 		while (v->in_guest && vm->inval_done < seq)
 			pthread_cond_wait(&vm->inval_cv, &vm->lock);

@@ -25,13 +25,14 @@ void tlb_reset_dirty_x86_64(void *cs, uintptr_t host_start, uintptr_t length);
 void *qemu_map_ram_ptr_x86_64(void *uc, void *ram_block, uint64_t ram_addr);
 void tlb_protect_code_x86_64(void *uc, uint64_t ram_addr);
 void tlb_unprotect_code_x86_64(void *uc, uint64_t ram_addr);
-void tb_set_jmp_target_x86_64(void *tb, int n, uintptr_t addr);
 int cpu_breakpoint_insert_x86_64(void *cpu, uint64_t pc, int flags, void **breakpoint);
 int cpu_watchpoint_insert_x86_64(void *cpu, uint64_t addr, uint64_t len, int flags,
 				 void **watchpoint);
 void tb_invalidate_phys_range_x86_64(void *uc, uint64_t start, uint64_t end);
 uint64_t qemu_ram_addr_from_host_x86_64(void *uc, void *host);
 void tlb_flush_x86_64(void *cs);
+void cpu_exit(void *cs);
+void check_exit_request_x86_64(void *tcg_ctx);
 #define RAM_ADDR_INVALID (~(uint64_t)0)
 extern void (*cpu_interrupt_handler)(void *cs, int mask);
 
@@ -64,12 +65,12 @@ bool tcg_qemu_interposed(void)
 {
 	static const char *const names[] = {
 		"x86_cpu_tlb_fill_x86_64", "x86_cpu_exec_interrupt_x86_64",
-		"tlb_protect_code_x86_64", "tlb_unprotect_code_x86_64", "tb_set_jmp_target_x86_64",
+		"tlb_protect_code_x86_64", "tlb_unprotect_code_x86_64", "check_exit_request_x86_64",
 	};
 	void *const ours[] = {
 		(void *)x86_cpu_tlb_fill_x86_64, (void *)x86_cpu_exec_interrupt_x86_64,
 		(void *)tlb_protect_code_x86_64, (void *)tlb_unprotect_code_x86_64,
-		(void *)tb_set_jmp_target_x86_64,
+		(void *)check_exit_request_x86_64,
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (dlsym(RTLD_DEFAULT, names[i]) != ours[i])
@@ -79,13 +80,32 @@ bool tcg_qemu_interposed(void)
 
 void tcg_qemu_request(void *cs)
 {
-	/* Only the request bit: QEMU's loop looks at it whenever a block
-	 * returns there (STI, POPF, IRET, PAUSE, HLT, exceptions, system
-	 * calls, untranslated targets...). Forcing an earlier return with
-	 * cpu_exit is not safe in unicorn 2.0: it checks for exit requests
-	 * after every guest store and then resumes at the start of the block,
-	 * repeating the stores already done. */
+	/* The request bit, then QEMU's exit flag (cpu_exit): every block
+	 * tests the flag on entry, chained or not, and leaves before its
+	 * first instruction if it is set, so the vCPU reaches QEMU's loop
+	 * within one block and no chain has to be broken. Safe only because
+	 * check_exit_request_x86_64 below generates nothing: blocks leave at
+	 * their start, never in the middle (where QEMU would restart the
+	 * block and repeat its stores). */
 	cpu_interrupt_handler(cs, CPU_INTERRUPT_HARD);
+	cpu_exit(cs);
+}
+
+/* Unicorn 2.0 adds an exit-flag test after every guest store (and after
+ * UC_HOOK_CODE callbacks, which we do not install) that leaves the block
+ * there; cpu_tb_exec then sets RIP back to the block's start, and the
+ * stores already made, MMIO writes included, run again. For the vCPU we
+ * run, translate no such test: the test at every block's start (QEMU's
+ * gen_tb_start) stays, and that is where a request is seen. Other
+ * engines (none but ours run on a vCPU thread) keep unicorn's code. */
+void check_exit_request_x86_64(void *tcg_ctx)
+{
+	if (qemu_current)
+		return;
+	static void (*orig)(void *);
+	if (!orig)
+		*(void **)&orig = dlsym(RTLD_NEXT, "check_exit_request_x86_64");
+	orig(tcg_ctx);
 }
 
 void tcg_qemu_clear_request(void *cs)

@@ -14,12 +14,13 @@
  * stop was requested). So we use QEMU's own mechanism: another thread sets
  * CPU_INTERRUPT_HARD with cpu_interrupt_handler and forces a block exit
  * with cpu_exit; QEMU then calls x86_cpu_exec_interrupt_x86_64 at the
- * next instruction boundary (and again after STI/POPF/IRET, which end
- * their blocks), with RIP exact — and that function is ours too.
- *
- * A block chain that never returns to QEMU's loop would never see the
- * request: chain.c records chained jumps so that another thread can
- * break the chains (tcg_qemu_unchain) when a request waits too long.
+ * next block boundary (and again after STI/POPF/IRET, which end their
+ * blocks), with RIP exact — and that function is ours too. Every block,
+ * chained or not, tests cpu_exit's flag on entry, so a chained loop sees
+ * the request within one block and chains stay intact. Unicorn 2.0 also
+ * tests the flag after every store and then restarts the block, repeating
+ * its stores: check_exit_request_x86_64 is replaced so that those tests
+ * are not generated for our vCPU.
  *
  * Stores: unicorn 2.0 stubbed out QEMU's dirty-memory tracking, so every
  * TLB entry for writable RAM is "not dirty" and every guest store takes
@@ -78,16 +79,10 @@ void tcg_qemu_set_current(struct tcg_qemu_ctx *ctx);
 struct tcg_qemu_ctx *tcg_qemu_current(void);
 /* Whether this process's unicorn calls our replacements. */
 bool tcg_qemu_interposed(void);
-/* From any thread: make irq_hook run at the next instruction boundary. */
+/* From any thread: make irq_hook run at the next block boundary. */
 void tcg_qemu_request(void *cs);
 /* Withdraws the request (call where requests are serialised). */
 void tcg_qemu_clear_request(void *cs);
-/* From any thread: send every chained block jump back to its exit stub,
- * so that the vCPU reaches QEMU's loop within one block. Returns how many
- * jumps were broken. */
-unsigned tcg_qemu_unchain(void);
-/* Forgets recorded chains (a new engine). */
-void tcg_qemu_chain_reset(void);
 /* Allocates ctx->code_pages for mem (-ENOMEM). */
 int tcg_qemu_init_pages(struct tcg_qemu_ctx *ctx);
 /* From any thread: whether a page of [gpa, gpa + len) holds translated

@@ -464,9 +464,6 @@ int vblk_create(const struct config_drive *cfg, struct virtio_dev **out, struct 
 		.ops = &vblk_ops,
 		.nr_queues = 1,
 		.queue_max = VBLK_QUEUE_SIZE,
-		/* Synchronous file I/O, one budget at a time: on the software
-		 * CPU it runs on the vCPU thread that notified. */
-		.inline_queues = 1u << 0,
 	};
 	vblk_setup_config(b);
 	*out = &b->vd;

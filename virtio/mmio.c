@@ -233,14 +233,12 @@ static void mmio_write_queue(struct virtio_mmio *t, uint64_t off, uint32_t v)
 static void mmio_notify(struct virtio_mmio *t, uint32_t q)
 {
 	/* Reached only when no ioeventfd took the write (TCG, or a value no
-	 * ioeventfd matches). The VMM thread, or the shortcut, checks the
-	 * device is live. */
+	 * ioeventfd matches). The VMM thread checks the device is live. */
 	if (q >= t->dev->nr_queues) {
 		log_ratelimited(LOG_WARN, "%s: notify of queue %u, which does not exist", t->name, q);
 		return;
 	}
-	if (!virtio_mmio_notify_inline(t, q))
-		virtio_mmio_efd_signal(t->notify_efd[q]);
+	virtio_mmio_efd_signal(t->notify_efd[q]);
 }
 
 void virtio_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len)

@@ -5,26 +5,17 @@
  * Threading rule (why devices need no locks):
  *  - Register accesses come from vCPU threads and are serialised by
  *    regs_lock, held only briefly.
- *  - Device code runs with run_lock held (the transport's own callbacks
- *    take it; a device's fd callbacks use virtio_dev_enter/leave), so one
- *    thread at a time owns the device's state. That thread is the VMM
- *    thread, except for the shortcut: without an ioeventfd (the software
- *    CPU), a QueueNotify write for a queue the device marks inline
- *    (virtio_dev.inline_queues) runs its queue_notify right there on the
- *    vCPU thread if run_lock is free (trylock: a vCPU never waits for the
- *    VMM thread's device work; busy, it signals the eventfd as before).
- *    One VIRTQ_BUDGET pass at most; what is left, and a device that
- *    failed (its reset may touch the hub), go to the VMM thread through
- *    the eventfds. Pause and snapshots stop the vCPUs, which finish such
- *    a pass inside the MMIO access first.
+ *  - Device code runs on the VMM thread, always with run_lock held (the
+ *    transport's own callbacks take it; a device's fd callbacks use
+ *    virtio_dev_enter/leave).
  *  - A status write (reset, DRIVER_OK) takes run_lock before regs_lock, so
  *    when the guest's reset write returns, no device code is touching its
  *    queues and none will until it is activated again: the queues are
  *    stopped under both locks. Device-level work (activate, reset) is then
  *    handed to the VMM thread through an eventfd.
  *  - Queue notifications: an ioeventfd on KVM (the write never leaves the
- *    kernel); otherwise the QueueNotify write handler runs the shortcut
- *    above or writes the same eventfd. Interrupts: an irqfd on KVM (edge, as Firecracker); otherwise
+ *    kernel); otherwise the QueueNotify write handler writes the same
+ *    eventfd. Interrupts: an irqfd on KVM (edge, as Firecracker); otherwise
  *    the irq_line at level (InterruptStatus != 0), updated on every change
  *    and on InterruptACK, which is right for edge and level controllers
  *    alike: every 0 -> non-zero change is a new edge, and the driver acks
@@ -61,11 +52,6 @@ struct virtio_mmio_opts {
 	 * can see it completed (a software CPU forgets code translated from
 	 * it; dirty pages for Diff snapshots). fn NULL: nobody asks. */
 	struct virtq_written_hook written;
-	/* Lets a QueueNotify write run the queue's handler on the writing
-	 * vCPU thread (virtio_dev.inline_queues) instead of handing it to the
-	 * VMM thread; ignored when the backend takes notifications by
-	 * ioeventfd (KVM). */
-	bool inline_notify;
 };
 
 /* Snapshot blob (virtio_mmio_save): this header, then config_len bytes of
@@ -109,7 +95,6 @@ struct virtio_mmio {
 	struct backend_vm *bvm;
 	struct irq_line irq;
 	int irqfd;                /* -1: drive irq instead */
-	bool inline_notify;       /* opts.inline_notify and no ioeventfd; fixed at creation */
 	pthread_mutex_t regs_lock, run_lock;
 	/* regs_lock */
 	uint32_t status, dev_features_sel, drv_features_sel, queue_sel;

@@ -69,12 +69,9 @@ bool virtio_dev_enter(struct virtio_dev *vd)
 	return t->live && t->active;
 }
 
-/* Unlocks run_lock after a device callback. On the VMM thread a device
- * that failed is reset here; a vCPU thread leaves that to the VMM thread
- * (reset may touch the hub), through the control eventfd. */
-static void mmio_leave(struct virtio_mmio *t, bool vmm_thread)
+void virtio_dev_leave(struct virtio_dev *vd)
 {
-	struct virtio_dev *vd = t->dev;
+	struct virtio_mmio *t = vd->transport;
 	if (t->live) {
 		for (unsigned q = 0; q < vd->nr_queues; q++) {
 			if (vd->vqs[q].broken) {
@@ -83,10 +80,7 @@ static void mmio_leave(struct virtio_mmio *t, bool vmm_thread)
 			}
 		}
 	}
-	bool hand_over = false;
-	if (t->failing && !vmm_thread) {
-		hand_over = true;
-	} else if (t->failing) {
+	if (t->failing) {
 		t->failing = false;
 		if (t->active) {
 			vd->ops->reset(vd);
@@ -100,35 +94,6 @@ static void mmio_leave(struct virtio_mmio *t, bool vmm_thread)
 		if (virtq_budget_reset(&vd->vqs[q]) && t->live)
 			virtio_mmio_efd_signal(t->notify_efd[q]);
 	pthread_mutex_unlock(&t->run_lock);
-	if (hand_over)
-		virtio_mmio_efd_signal(t->ctrl_efd);
-}
-
-void virtio_dev_leave(struct virtio_dev *vd)
-{
-	mmio_leave(vd->transport, true);
-}
-
-/* --- the vCPU thread's shortcut (no ioeventfd: the software CPU) --- */
-
-bool virtio_mmio_notify_inline(struct virtio_mmio *t, unsigned q)
-{
-	struct virtio_dev *d = t->dev;
-	if (!t->inline_notify || !(d->inline_queues & (1u << q)))
-		return false;
-	/* Busy on the VMM thread (a TAP's frames, an activation, another
-	 * vCPU's pass): the eventfd, as before, and this vCPU goes on. */
-	if (pthread_mutex_trylock(&t->run_lock) != 0)
-		return false;
-	if (!t->live || !t->active || t->failing) {
-		pthread_mutex_unlock(&t->run_lock);
-		return false;
-	}
-	d->stats.queue_notifies++;
-	d->stats.inline_notifies++;
-	d->ops->queue_notify(d, q);
-	mmio_leave(t, false);
-	return true;
 }
 
 /* --- VMM-thread callbacks --- */
@@ -217,8 +182,6 @@ static int mmio_setup_queue(struct virtio_mmio *t, unsigned q)
 		int r = t->be->add_ioeventfd(t->bvm, t->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q, fd);
 		if (r < 0 && r != -EOPNOTSUPP)
 			return r;
-		if (r == 0)
-			t->inline_notify = false;
 	}
 	return vhub_add(t->hub, &t->notify_w[q], fd, EPOLLIN, mmio_on_notify, t);
 }
@@ -239,7 +202,6 @@ int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
 	t->be = o->be;
 	t->bvm = o->bvm;
 	t->irq = o->irq;
-	t->inline_notify = o->inline_notify; /* cleared if an ioeventfd takes notifies */
 	t->irqfd = t->ctrl_efd = -1;
 	t->ctrl_w.fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
@@ -322,7 +284,6 @@ static void virtio_mmio_counters(void *opaque, device_counter_fn fn, void *ctx)
 	fn(ctx, "queue_event_count", d->stats.queue_notifies);
 	fn(ctx, "ember_interrupts", d->stats.interrupts);
 	fn(ctx, "ember_resets", d->stats.resets);
-	fn(ctx, "ember_inline_notifies", d->stats.inline_notifies);
 	if (d->ops->counters)
 		d->ops->counters(d, fn, ctx);
 }

@@ -496,9 +496,6 @@ static struct vnet *vnet_new(int fd, const uint8_t *mac, uint16_t mtu, const cha
 		.queue_max = VNET_QUEUE_SIZE,
 		.config = n->config,
 		.config_len = sizeof(n->config),
-		/* TX is a writev to the non-blocking TAP per frame; RX reads
-		 * the TAP and moves its hub watch: VMM thread. */
-		.inline_queues = 1u << VNET_TXQ,
 	};
 	return n;
 }
@@ -586,8 +583,6 @@ int vnet_enable_mmds(struct virtio_dev *vd, struct mmds *m, struct errbuf *err)
 	struct vnet *n = (struct vnet *)vd;
 	if (n->mmds)
 		return 0;
-	/* MMDS answers go out through RX from the TX path (vnet_tx). */
-	vd->inline_queues &= ~(1u << VNET_TXQ);
 	n->mmds = calloc(1, sizeof(*n->mmds));
 	n->mmds_frame = malloc(VNET_MAX_GSO_FRAME);
 	if (!n->mmds || !n->mmds_frame || mmds_stack_init(n->mmds, m) < 0) {

@@ -132,7 +132,6 @@ int vrng_create(const struct config_entropy *cfg, struct virtio_dev **out, struc
 		.features = VIRTIO_FEAT_VERSION_1 | VIRTIO_FEAT_EVENT_IDX | VIRTIO_FEAT_INDIRECT_DESC,
 		.nr_queues = 1,
 		.queue_max = VRNG_QUEUE_SIZE,
-		.inline_queues = 1u << 0, /* getrandom only */
 	};
 	*out = &r->vd;
 	return 0;

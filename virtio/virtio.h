@@ -57,10 +57,9 @@ struct virtio_dev_ops {
 	void (*destroy)(struct virtio_dev *vd);
 };
 
-/* Counters the transport keeps for every device (under run_lock). */
+/* Counters the transport keeps for every device (VMM thread). */
 struct virtio_dev_stats {
 	uint64_t queue_notifies;  /* notifications handled */
-	uint64_t inline_notifies; /* of which on the notifying vCPU thread */
 	uint64_t interrupts;      /* used-buffer interrupts raised */
 	uint64_t config_changes;  /* config-change interrupts raised */
 	uint64_t activations;
@@ -77,13 +76,6 @@ struct virtio_dev {
 	unsigned nr_queues;          /* <= VIRTIO_MAX_QUEUES */
 	uint16_t queue_max;          /* QueueNumMax of every queue */
 	struct virtq vqs[VIRTIO_MAX_QUEUES];
-	/* Queues (bit q) whose queue_notify may run on the vCPU thread that
-	 * wrote QueueNotify, when the transport has no ioeventfd (the software
-	 * CPU): their handler must make only bounded, non-blocking-on-others
-	 * host calls (file I/O, a TAP write, getrandom), touch no hub watch,
-	 * and keep its state under run_lock like every other callback. Set
-	 * before the transport is created. */
-	uint32_t inline_queues;
 	/* The config space, kept current by the device (what it passes to
 	 * virtio_dev_config_changed): copied by the transport at creation,
 	 * compared with the saved one on restore. */

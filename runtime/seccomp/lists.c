@@ -378,15 +378,6 @@ static const struct filter_rule vcpu_kvm_rules[] = {
 static const struct filter_rule vcpu_tcg_rules[] = {
 	WITH("mmap", "malloc: unicorn's large allocations; never executable", NONE_OF(2, PROT_EXEC),
 	     EQ(3, MAP_PRIVATE | MAP_ANONYMOUS)),
-	/* Without ioeventfds a QueueNotify runs cheap queues' handlers on
-	 * this thread (virtio_dev.inline_queues). */
-	ALLOW("preadv", "virtio-blk on the notifying vCPU: reads into guest buffers"),
-	ALLOW("pwritev", "virtio-blk on the notifying vCPU: writes from guest buffers"),
-	ALLOW("pwrite64", "virtio-blk on the notifying vCPU: write-zeroes without fallocate"),
-	ALLOW("fdatasync", "virtio-blk on the notifying vCPU: flush"),
-	ALLOW("fallocate", "virtio-blk on the notifying vCPU: discard and write-zeroes"),
-	ALLOW("writev", "virtio-net TX on the notifying vCPU: frames to the TAP"),
-	ALLOW("getrandom", "virtio-rng on the notifying vCPU"),
 	VCPU_COMMON_RULES,
 	SANITIZER_RULES
 };

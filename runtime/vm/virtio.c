@@ -161,9 +161,6 @@ static int vm_virtio_add(struct vm *vm, struct virtio_dev *dev, const char *grou
 		.bvm = vm->bvm,
 		.hub = &vv->hub,
 		.mem = &vm->mem,
-		/* The software CPU's notifies have no ioeventfd: serving cheap
-		 * queues where the write lands saves two thread hops. */
-		.inline_notify = true,
 	};
 	if (vm->be->guest_written || vm->dirty.on)
 		o.written = (struct virtq_written_hook){ vm_guest_written, vm };

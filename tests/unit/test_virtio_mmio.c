@@ -113,7 +113,6 @@ static void setup(void)
 	};
 	struct virtio_mmio_opts o = {
 		.base = 0xd0000000ULL, .irq = { tirq_set, &irq, 5 }, .hub = &hub, .mem = &g.mem,
-		.inline_notify = true, /* used only where a test marks queues inline */
 	};
 	cr_assert_eq(virtio_mmio_create(&dev.vd, &o, &t), 0);
 }
@@ -201,101 +200,6 @@ Test(virtio_mmio, notification_through_bus_write_processes_queue)
 	cr_expect_not(irq.level);
 	cr_expect_eq(tmmio_rd(t, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	cr_expect_eq(dev.vd.stats.interrupts, 1);
-}
-
-/* The software CPU's shortcut: a queue the device lets run inline is
- * served inside the QueueNotify write, on the writing (vCPU) thread. */
-static void post_copy(struct tq *q, const char *what)
-{
-	uint64_t in = tguest_alloc(&g, 8), out = tguest_alloc(&g, 8);
-	memcpy(tguest_ptr(&g, in, 8), what, 8);
-	tq_desc(q, 0, in, 8, VRING_DESC_F_NEXT, 1);
-	tq_desc(q, 1, out, 8, VRING_DESC_F_WRITE, 0);
-	tq_post(q, 0);
-}
-
-Test(virtio_mmio, inline_queue_served_inside_the_notify_write)
-{
-	dev.vd.inline_queues = 1u << 1;
-	tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1);
-	thub_pump(&hub);
-	int before = dev.notifies;
-	post_copy(&g.q[1], "abcdefgh");
-	tmmio_wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
-	uint32_t id, len;
-	cr_assert(tq_used(&g.q[1], &id, &len), "used before the hub ran");
-	cr_expect_eq(len, 8);
-	cr_expect(irq.level);
-	cr_expect_eq(dev.notifies, before + 1);
-	cr_expect_eq(dev.vd.stats.inline_notifies, 1);
-	/* Nothing left for the VMM thread. */
-	thub_pump(&hub);
-	cr_expect_eq(dev.notifies, before + 1);
-}
-
-Test(virtio_mmio, queue_not_marked_inline_waits_for_the_hub)
-{
-	dev.vd.inline_queues = 1u << 0;
-	tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1);
-	thub_pump(&hub);
-	post_copy(&g.q[1], "abcdefgh");
-	tmmio_wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
-	uint32_t id, len;
-	cr_expect_not(tq_used(&g.q[1], &id, &len));
-	thub_pump(&hub);
-	cr_expect(tq_used(&g.q[1], &id, &len));
-	cr_expect_eq(dev.vd.stats.inline_notifies, 0);
-}
-
-Test(virtio_mmio, inline_notify_while_the_vmm_thread_holds_the_device)
-{
-	dev.vd.inline_queues = 3;
-	tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1);
-	thub_pump(&hub);
-	post_copy(&g.q[1], "abcdefgh");
-	/* As a TAP callback would: the vCPU must not wait, nor lose it. */
-	cr_assert(virtio_dev_enter(&dev.vd));
-	tmmio_wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
-	uint32_t id, len;
-	cr_expect_not(tq_used(&g.q[1], &id, &len));
-	virtio_dev_leave(&dev.vd);
-	thub_pump(&hub);
-	cr_expect(tq_used(&g.q[1], &id, &len));
-	cr_expect_eq(dev.vd.stats.inline_notifies, 0);
-}
-
-Test(virtio_mmio, inline_notify_before_activation_goes_to_the_hub)
-{
-	dev.vd.inline_queues = 3;
-	tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1);
-	/* DRIVER_OK written, activation still with the VMM thread. */
-	post_copy(&g.q[1], "abcdefgh");
-	tmmio_wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
-	cr_expect_eq(dev.activates, 0);
-	cr_expect_eq(dev.vd.stats.inline_notifies, 0);
-	thub_pump(&hub);
-	uint32_t id, len;
-	cr_expect(tq_used(&g.q[1], &id, &len));
-}
-
-Test(virtio_mmio, broken_ring_inline_leaves_the_reset_to_the_vmm_thread)
-{
-	dev.vd.inline_queues = 3;
-	tmmio_init(t, &g, VIRTIO_FEAT_VERSION_1);
-	thub_pump(&hub);
-	tmmio_wr(t, VIRTIO_MMIO_INTERRUPT_ACK, 3);
-	tq_set_avail_idx(&g.q[0], 100);
-	tmmio_wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	cr_expect(status() & VIRTIO_CONFIG_S_NEEDS_RESET);
-	cr_expect(tmmio_rd(t, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
-	cr_expect_eq(dev.resets, 0, "the device's reset is the VMM thread's");
-	thub_pump(&hub);
-	cr_expect_eq(dev.resets, 1);
-	/* A later notify finds the device stopped, on either thread. */
-	tmmio_wr(t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	thub_pump(&hub);
-	cr_expect_eq(dev.resets, 1);
-	cr_expect_eq(dev.vd.stats.inline_notifies, 1);
 }
 
 Test(virtio_mmio, notify_of_missing_queue_ignored)

@@ -158,23 +158,3 @@ Test(vrng, a_guest_that_keeps_posting_does_not_hold_the_vmm_thread, .timeout = 1
 	cr_expect_eq(vrng_stats(dev)->requests, 2 * VIRTQ_BUDGET);
 	dev->vqs[0].written.fn = NULL;
 }
-
-/* The same guest on the software CPU, where the notify write itself runs
- * the queue: one budget on the vCPU thread, the rest on the VMM thread's
- * passes, one budget each, so the vCPU is back in guest code at once. */
-Test(vrng, a_flood_notified_inline_takes_one_budget_on_the_vcpu_thread, .timeout = 10)
-{
-	cr_assert(dev->inline_queues & 1u);
-	bed.t->inline_notify = true;
-	struct tq *q = &bed.g.q[0];
-	uint64_t a = tguest_alloc(&bed.g, 16);
-	tq_desc(q, 0, a, 16, VRING_DESC_F_WRITE, 0);
-	dev->vqs[0].written = (struct virtq_written_hook){ repost, NULL };
-	tq_post(q, 0);
-	tmmio_wr(bed.t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-	cr_expect_eq(vrng_stats(dev)->requests, VIRTQ_BUDGET);
-	cr_expect_eq(dev->stats.inline_notifies, 1);
-	cr_assert_eq(vhub_run(&bed.hub, 0), 1, "the rest was not handed to the VMM thread");
-	cr_expect_eq(vrng_stats(dev)->requests, 2 * VIRTQ_BUDGET);
-	dev->vqs[0].written.fn = NULL;
-}

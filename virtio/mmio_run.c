@@ -182,6 +182,8 @@ static int mmio_setup_queue(struct virtio_mmio *t, unsigned q)
 		int r = t->be->add_ioeventfd(t->bvm, t->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q, fd);
 		if (r < 0 && r != -EOPNOTSUPP)
 			return r;
+		if (r == 0)
+			t->dev->notify_exits = false;
 	}
 	return vhub_add(t->hub, &t->notify_w[q], fd, EPOLLIN, mmio_on_notify, t);
 }
@@ -223,6 +225,7 @@ int virtio_mmio_create(struct virtio_dev *dev, const struct virtio_mmio_opts *o,
 		dev->vqs[q].written = o->written;
 	}
 	dev->transport = t;
+	dev->notify_exits = true; /* until an ioeventfd takes them */
 
 	int r = mmio_setup_irq(t);
 	if (r == 0) {

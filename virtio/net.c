@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -44,6 +45,12 @@ struct vnet {
 	bool is_tap;
 	bool rx_blocked; /* waiting for the guest to post RX buffers */
 	struct vhub_watch w;
+	/* TX batching (vnet_set_tx_batch): while frames keep coming, the
+	 * driver is asked not to notify and a timer brings the VMM thread
+	 * back every tx_batch_ns instead. -1 / 0: off. */
+	int tx_timer;
+	struct vhub_watch tx_w;
+	uint32_t tx_batch_ns;
 	uint8_t config[12]; /* mac[6], status, max_virtqueue_pairs, mtu (5.1.4) */
 	uint32_t max_frame; /* without GSO: VNET_MAX_FRAME or the MTU's */
 	struct virtq_chain chain;
@@ -146,21 +153,57 @@ static void vnet_tx_one(struct vnet *n, const struct virtq_chain *c)
 	n->stats.tx_bytes += c->out_len - VNET_HDR_LEN;
 }
 
+/* Arms the TX timer; false if there is none (batching off, or the
+ * transport's notifications cost no exit) or it cannot be armed. */
+static bool vnet_tx_defer(struct vnet *n)
+{
+	if (n->tx_timer < 0)
+		return false;
+	struct itimerspec its = { .it_value = { 0, (long)n->tx_batch_ns } };
+	return timerfd_settime(n->tx_timer, 0, &its, NULL) == 0;
+}
+
 static void vnet_tx(struct vnet *n)
 {
 	struct virtq *vq = &n->vd.vqs[VNET_TXQ];
-	do {
-		while (virtq_pop(vq, &n->chain) == 1) {
-			vnet_tx_one(n, &n->chain);
-			virtq_push(vq, n->chain.head, 0);
+	unsigned sent = 0;
+	while (virtq_pop(vq, &n->chain) == 1) {
+		vnet_tx_one(n, &n->chain);
+		virtq_push(vq, n->chain.head, 0);
+		sent++;
+	}
+	/* Frames are flowing: let the driver queue the next ones without a
+	 * notification each (an exit of the guest CPU, a wake-up of this
+	 * thread) and take them in one pass when the timer fires. A pass that
+	 * finds nothing turns notifications back on. */
+	if (sent && vnet_tx_defer(n)) {
+		virtq_disable_notify(vq);
+	} else {
+		while (virtq_enable_notify(vq)) {
+			while (virtq_pop(vq, &n->chain) == 1) {
+				vnet_tx_one(n, &n->chain);
+				virtq_push(vq, n->chain.head, 0);
+			}
 		}
-	} while (virtq_enable_notify(vq));
+	}
 	virtio_dev_signal_used(&n->vd, VNET_TXQ);
 	/* MMDS may have answers now. */
 	if (n->mmds && !n->rx_blocked && mmds_stack_pending(n->mmds)) {
 		vnet_rx(n);
 		vnet_update_watch(n);
 	}
+}
+
+static void vnet_on_tx_timer(struct vhub_watch *w, uint32_t events)
+{
+	(void)events;
+	struct vnet *n = w->opaque;
+	uint64_t ticks;
+	ssize_t r = read(n->tx_timer, &ticks, sizeof(ticks));
+	(void)r;
+	if (virtio_dev_enter(&n->vd))
+		vnet_tx(n);
+	virtio_dev_leave(&n->vd);
 }
 
 /* --- TAP -> guest --- */
@@ -369,6 +412,17 @@ static int vnet_activate(struct virtio_dev *vd)
 	if (r < 0)
 		return r;
 	n->rx_blocked = false;
+	if (n->tx_batch_ns && vd->notify_exits) {
+		n->tx_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (n->tx_timer < 0 ||
+		    vhub_add(vd->hub, &n->tx_w, n->tx_timer, EPOLLIN, vnet_on_tx_timer, n) < 0) {
+			/* Not fatal: every frame is notified then. */
+			log_ratelimited(LOG_WARN, "%s: no TX timer: %s", n->name, strerror(errno));
+			if (n->tx_timer >= 0)
+				close(n->tx_timer);
+			n->tx_timer = -1;
+		}
+	}
 	r = vhub_add(vd->hub, &n->w, n->fd, EPOLLIN, vnet_on_tap, n);
 	return r;
 }
@@ -377,6 +431,10 @@ static void vnet_reset(struct virtio_dev *vd)
 {
 	struct vnet *n = (struct vnet *)vd;
 	vhub_del(vd->hub, &n->w);
+	vhub_del(vd->hub, &n->tx_w);
+	if (n->tx_timer >= 0)
+		close(n->tx_timer);
+	n->tx_timer = -1;
 	vnet_set_offload(n, false);
 }
 
@@ -405,6 +463,8 @@ static void vnet_destroy(struct virtio_dev *vd)
 	struct vnet *n = (struct vnet *)vd;
 	if (n->fd >= 0)
 		close(n->fd);
+	if (n->tx_timer >= 0)
+		close(n->tx_timer);
 	if (n->mmds)
 		mmds_stack_destroy(n->mmds);
 	free(n->mmds);
@@ -466,6 +526,8 @@ static struct vnet *vnet_new(int fd, const uint8_t *mac, uint16_t mtu, const cha
 		return NULL;
 	n->fd = fd;
 	n->w.fd = -1;
+	n->tx_w.fd = -1;
+	n->tx_timer = -1;
 	snprintf(n->name, sizeof(n->name), "virtio-net %s", what);
 	uint64_t f = VIRTIO_FEAT_VERSION_1 | VIRTIO_FEAT_EVENT_IDX | VIRTIO_FEAT_INDIRECT_DESC |
 		     VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
@@ -576,6 +638,11 @@ int vnet_create(const struct config_net *cfg, struct virtio_dev **out, struct er
 	n->is_tap = true;
 	*out = &n->vd;
 	return 0;
+}
+
+void vnet_set_tx_batch(struct virtio_dev *vd, uint32_t ns)
+{
+	((struct vnet *)vd)->tx_batch_ns = ns;
 }
 
 int vnet_enable_mmds(struct virtio_dev *vd, struct mmds *m, struct errbuf *err)

@@ -54,6 +54,13 @@ int vnet_create_fd(int fd, const uint8_t *mac, uint16_t mtu, struct virtio_dev *
 		   struct errbuf *err);
 const struct vnet_stats *vnet_stats(const struct virtio_dev *vd);
 
+/* TX batching, for transports where each notification costs the guest an
+ * exit to the VMM (the software CPU): after a pass that sent frames the
+ * driver is asked not to notify, and the TX queue is looked at again ns
+ * later, until a pass finds it empty. 0 (the default): every frame the
+ * driver notifies is sent at once. Before activation. */
+void vnet_set_tx_batch(struct virtio_dev *vd, uint32_t ns);
+
 /* MMDS on this interface (mmds/stack.h): frames the guest sends to its
  * address are answered by m and never reach the TAP. Before activation. */
 struct mmds;

@@ -84,6 +84,10 @@ struct virtio_dev {
 	const struct guest_mem *mem; /* set by the transport */
 	struct vhub *hub;            /* set by the transport */
 	struct virtio_mmio *transport;
+	/* Set by the transport: a notification stops the guest CPU until the
+	 * VMM has taken it (no ioeventfd; the software CPU), so a device may
+	 * prefer fewer of them (vnet_set_tx_batch). */
+	bool notify_exits;
 	struct virtio_dev_stats stats;
 };
 

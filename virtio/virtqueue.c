@@ -294,6 +294,12 @@ bool virtq_enable_notify(struct virtq *vq)
 	return vq_avail_idx(vq) != vq->last_avail;
 }
 
+void virtq_disable_notify(struct virtq *vq)
+{
+	if (vq->live && !vq->broken && !vq->event_idx)
+		vq_store16(vq->used, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+}
+
 bool virtq_budget_reset(struct virtq *vq)
 {
 	bool over = vq->over_budget;

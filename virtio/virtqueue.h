@@ -145,6 +145,10 @@ bool virtq_should_notify(struct virtq *vq);
 /* Tells the driver to notify us for the next buffer (2.7.10) and returns
  * true if buffers arrived meanwhile, so the caller keeps popping. */
 bool virtq_enable_notify(struct virtq *vq);
+/* Asks the driver not to notify: the device will come back to the queue
+ * by itself (a timer). With EVENT_IDX, leaving avail_event behind is
+ * enough; without it, VRING_USED_F_NO_NOTIFY. virtq_enable_notify ends it. */
+void virtq_disable_notify(struct virtq *vq);
 /* A new budget; true if the last one ran out with entries left. */
 bool virtq_budget_reset(struct virtq *vq);
 /* Whether unread entries are in the avail ring (no side effects). */

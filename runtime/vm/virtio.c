@@ -94,10 +94,15 @@ static int create_entropy(const struct vm_config *cfg, size_t i, struct virtio_d
 	return vrng_create(&cfg->entropy, out, err);
 }
 
-/* MMDS on the interfaces mmds-config lists. */
+#define VM_NET_TX_BATCH_NS 150000
+
+/* TX batching; MMDS on the interfaces mmds-config lists. */
 static int extend_net(struct vm *vm, const struct vm_config *cfg, size_t i, struct virtio_dev *dev,
 		      struct errbuf *err)
 {
+	/* Used only where notifications stop the guest CPU (no ioeventfd):
+	 * QEMU's virtio-net TX timer period. */
+	vnet_set_tx_batch(dev, VM_NET_TX_BATCH_NS);
 	if (!cfg->mmds.present || !vm->opts.mmds)
 		return 0;
 	for (size_t k = 0; k < cfg->mmds.n_ifaces; k++)

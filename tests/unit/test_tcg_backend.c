@@ -159,7 +159,7 @@ Test(tcg_backend, one_vcpu_only)
 	cr_assert_eq(backend_tcg.vm_create(&opts, &vm, &err), -EINVAL);
 	cr_assert_null(vm);
 	/* The reply to InstanceStart carries this text: the setting and why. */
-	cr_assert_str_eq(err.msg, "vcpu_count 2: the software CPU (tcg) runs 1 vCPU");
+	cr_assert_str_eq(err.msg, "vcpu_count 2: the software CPU (tcg) runs at most 1 vCPU");
 	cr_assert_eq(backend_tcg.add_irqfd(NULL, 5, -1), -EOPNOTSUPP);
 	gm_free(&mem);
 }

@@ -26,11 +26,15 @@
 #include "runtime/backend/tcg/cpuid.h"
 #include "runtime/backend/tcg/dirty.h"
 #include "runtime/backend/tcg/env.h"
+#include "runtime/backend/tcg/ioapic.h"
+#include "runtime/backend/tcg/lapic.h"
 #include "runtime/backend/tcg/pic.h"
 #include "runtime/backend/tcg/pit.h"
 #include "runtime/backend/tcg/qemu/qemu.h"
 
 #define TCG_MAX_SLOTS 8
+/* vCPUs a VM may have (local APICs). */
+#define TCG_MAX_VCPUS 1
 #define TCG_MAX_GAPS 8
 /* Device writes queued for the vCPU to invalidate; more: all code pages. */
 #define TCG_MAX_INVAL 64
@@ -59,9 +63,13 @@ struct backend_vm {
 	pthread_cond_t timer_wake; /* the timer thread (CLOCK_MONOTONIC) */
 	struct tcg_pic pic;
 	struct tcg_pit pit;
+	/* A local APIC per vCPU and the I/O APIC (apic.c). */
+	struct tcg_lapic lapic[TCG_MAX_VCPUS];
+	unsigned nr_lapics;
+	struct tcg_ioapic ioapic;
 	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
 	bool pit_clamp_logged;     /* the period clamp said once per VM (lock) */
-	atomic_bool irq_pending;   /* the PIC's INTR output */
+	atomic_bool irq_pending;   /* an interrupt for the vCPU (tcg_intr_output_locked) */
 	int64_t irq_since;         /* when the vCPU was last asked to look (lock) */
 	int64_t irq_looked;        /* when the vCPU last looked (lock) */
 	uint64_t unchains;         /* statistics: forced chain breaks */
@@ -93,10 +101,11 @@ struct backend_vm {
 struct backend_vcpu {
 	struct tcg_qemu_ctx q; /* first: the hooks get back to us from it */
 	struct backend_vm *vm;
+	unsigned index;            /* its local APIC: vm->lapic[index] */
 	uc_engine *uc;
 	struct tcg_env env;
 	struct tcg_gap gaps[TCG_MAX_GAPS];
-	uint64_t cr8, apic_base;
+	uint64_t cr8;
 
 	atomic_bool kick;
 	int64_t kick_since;        /* (lock) */
@@ -122,8 +131,6 @@ bool tcg_platform_in(struct backend_vm *vm, uint16_t port, uint32_t *val);
 bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val);
 /* After the PIC changed (lock held): publish INTR and wake or stop the vCPU. */
 void tcg_platform_notify_locked(struct backend_vm *vm);
-/* Interrupt acknowledge: the vector, or -1 if INTR went low (lock taken). */
-int tcg_platform_ack(struct backend_vm *vm);
 /* Makes the vCPU look at interrupts and kicks at its next instruction
  * boundary (lock held). */
 void tcg_vcpu_signal_locked(struct backend_vcpu *v);
@@ -134,6 +141,28 @@ void tcg_inval_drain_locked(struct backend_vcpu *v);
  * waiting for us; enter drains, then lets it wait again. */
 void tcg_guest_leave(struct backend_vcpu *v);
 void tcg_guest_enter(struct backend_vcpu *v);
+
+/* apic.c: the local APICs and the I/O APIC, wired in. The _locked
+ * functions run under vm->lock; the others take it. */
+void tcg_apic_init(struct backend_vm *vm, unsigned nr_vcpus);
+/* A device's line: the 8259 (GSI 0-15) and the I/O APIC's pin gsi. */
+void tcg_apic_set_irq_locked(struct backend_vm *vm, unsigned gsi, bool level);
+/* Whether vCPU index has an external interrupt to take (the 8259 through
+ * LINT0, or its local APIC), and its acknowledge: the vector or -1. */
+bool tcg_intr_output_locked(const struct backend_vm *vm, unsigned index);
+int tcg_intr_ack_locked(struct backend_vm *vm, unsigned index);
+/* The local APIC timers: the next expiry (-1 none), and the expiries. */
+int64_t tcg_apic_next_locked(const struct backend_vm *vm);
+void tcg_apic_tick_locked(struct backend_vm *vm, int64_t now);
+/* An MMIO access that the APICs own: handled (true), or the bus's. */
+bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigned size,
+		   bool write);
+/* IA32_APIC_BASE; set: false for a value that raises #GP. */
+uint64_t tcg_apic_get_base(struct backend_vcpu *v);
+bool tcg_apic_set_base(struct backend_vcpu *v, uint64_t val);
+/* The VMM's set_sregs and restores: any value the APIC can hold, no
+ * reset; others leave it as it is. */
+void tcg_apic_load_base(struct backend_vcpu *v, uint64_t val);
 
 /* vcpu.c: the engine, its memory map and the run loop. */
 int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,

@@ -28,7 +28,7 @@ static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size, void *opaqu
 	(void)uc;
 	struct tcg_gap *g = opaque;
 	uint64_t v = 0;
-	if (size <= 8) {
+	if (size <= 8 && !tcg_apic_mmio(g->vm->vcpu, g->base + off, &v, size, false)) {
 		tcg_guest_leave(g->vm->vcpu);
 		bus_read(g->vm->mmio_bus, g->base + off, &v, size);
 		tcg_guest_enter(g->vm->vcpu);
@@ -40,7 +40,7 @@ static void gap_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t val, 
 {
 	(void)uc;
 	struct tcg_gap *g = opaque;
-	if (size <= 8) {
+	if (size <= 8 && !tcg_apic_mmio(g->vm->vcpu, g->base + off, &val, size, true)) {
 		tcg_guest_leave(g->vm->vcpu);
 		bus_write(g->vm->mmio_bus, g->base + off, &val, size);
 		tcg_guest_enter(g->vm->vcpu);
@@ -97,12 +97,13 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		    struct errbuf *err)
 {
 	char why[256];
-	if (index != 0 || vm->vcpu)
-		return err_set(err, -EINVAL, "tcg: vCPU %u: the software CPU runs 1 vCPU", index);
+	if (index >= vm->nr_lapics || vm->vcpu)
+		return err_set(err, -EINVAL, "tcg: vCPU %u: the VM has %u", index, vm->nr_lapics);
 	struct backend_vcpu *v = calloc(1, sizeof(*v));
 	if (!v)
 		return err_set(err, -ENOMEM, "tcg: vCPU: out of memory");
 	v->vm = vm;
+	v->index = index;
 	v->q.mem = vm->mem;
 	v->q.nx = tcg_cpuid_has_nx();
 	v->q.dirty = vm->dirty.bits ? &vm->dirty : NULL;
@@ -192,7 +193,7 @@ static void wait_halted(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
 	pthread_mutex_lock(&vm->lock);
-	while (v->halted && !atomic_load(&v->kick) && !(if_set && tcg_pic_output(&vm->pic)))
+	while (v->halted && !atomic_load(&v->kick) && !(if_set && tcg_intr_output_locked(vm, v->index)))
 		pthread_cond_wait(&vm->wake, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 }

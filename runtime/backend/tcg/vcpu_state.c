@@ -98,7 +98,7 @@ int tcg_get_sregs(struct backend_vcpu *v, struct x86_sregs *s)
 	s->cr4 = tcg_env_u64(&v->env, TCG_ENV_CR + 32);
 	s->efer = tcg_env_u64(&v->env, TCG_ENV_EFER);
 	s->cr8 = v->cr8;
-	s->apic_base = v->apic_base;
+	s->apic_base = tcg_apic_get_base(v);
 	return 0;
 }
 
@@ -116,8 +116,8 @@ int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *s)
 	tcg_set_reg(uc, UC_X86_REG_CR4, s->cr4);
 	tcg_set_reg(uc, UC_X86_REG_CR3, s->cr3);
 	tcg_set_reg(uc, UC_X86_REG_CR0, s->cr0 | X86_CR0_ET);
-	v->cr8 = s->cr8; /* no local APIC: the TPR is kept, unused */
-	v->apic_base = s->apic_base;
+	v->cr8 = s->cr8; /* the TPR is the APIC page's (CR8 is not wired to it) */
+	tcg_apic_load_base(v, s->apic_base);
 
 	/* Hidden segment state, descriptor tables and the EFER bits WRMSR
 	 * drops, straight into QEMU's state (env.h). */

@@ -53,9 +53,10 @@ static void *timer_main(void *arg);
 static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out,
 			 struct errbuf *err)
 {
-	if (opts->nr_vcpus != 1)
-		return err_set(err, -EINVAL, "vcpu_count %u: the software CPU (tcg) runs 1 vCPU",
-			       opts->nr_vcpus);
+	if (opts->nr_vcpus < 1 || opts->nr_vcpus > TCG_MAX_VCPUS)
+		return err_set(err, -EINVAL,
+			       "vcpu_count %u: the software CPU (tcg) runs at most %u vCPU%s",
+			       opts->nr_vcpus, TCG_MAX_VCPUS, TCG_MAX_VCPUS == 1 ? "" : "s");
 	if (!opts->mem || !opts->mmio_bus || !opts->pio_bus)
 		return err_set(err, -EINVAL, "tcg: no guest memory or buses given");
 
@@ -84,6 +85,7 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	pthread_condattr_destroy(&ca);
 	tcg_pic_init(&vm->pic);
 	tcg_pit_init(&vm->pit, tcg_now_ns());
+	tcg_apic_init(vm, opts->nr_vcpus);
 	if (opts->track_dirty && tcg_dirty_init(&vm->dirty, gm_end(opts->mem))) {
 		tcg_template_free(vm);
 		free(vm);
@@ -140,10 +142,10 @@ static int tcg_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, ui
 
 static int tcg_set_irq_line(struct backend_vm *vm, unsigned gsi, bool level)
 {
-	if (gsi > 15)
-		return -EINVAL; /* ISA lines only: there is no I/O APIC */
+	if (gsi >= TCG_IOAPIC_PINS)
+		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
-	tcg_pic_set_irq(&vm->pic, gsi, level);
+	tcg_apic_set_irq_locked(vm, gsi, level);
 	tcg_platform_notify_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
@@ -172,29 +174,18 @@ void tcg_vcpu_signal_locked(struct backend_vcpu *v)
 
 void tcg_platform_notify_locked(struct backend_vm *vm)
 {
-	bool out = tcg_pic_output(&vm->pic);
+	struct backend_vcpu *v = vm->vcpu;
+	bool out = tcg_intr_output_locked(vm, v ? v->index : 0);
 	if (out && !atomic_load(&vm->irq_pending)) {
 		vm->irq_since = tcg_now_ns();
 		pthread_cond_signal(&vm->timer_wake); /* watches the request */
 	}
 	atomic_store(&vm->irq_pending, out);
-	struct backend_vcpu *v = vm->vcpu;
 	if (!out || !v)
 		return;
 	tcg_vcpu_signal_locked(v);
 	if (v->halted)
 		pthread_cond_broadcast(&vm->wake);
-}
-
-int tcg_platform_ack(struct backend_vm *vm)
-{
-	int vec = -1;
-	pthread_mutex_lock(&vm->lock);
-	if (tcg_pic_output(&vm->pic))
-		vec = tcg_pic_ack(&vm->pic);
-	atomic_store(&vm->irq_pending, tcg_pic_output(&vm->pic));
-	pthread_mutex_unlock(&vm->lock);
-	return vec;
 }
 
 static bool pic_port(uint16_t port)
@@ -294,7 +285,7 @@ static int64_t watch_vcpu(struct backend_vm *vm, int64_t now)
 	return now + UNCHAIN_AFTER_NS;
 }
 
-/* Raises IRQ 0 on the PIT's edges. IRQ 0 is edge-triggered: a pulse per edge, and edges the
+/* Raises IRQ 0 on the PIT's edges and the local APIC timers' vectors. IRQ 0 is edge-triggered: a pulse per edge, and edges the
  * guest was too slow to see are coalesced into one (as on a busy host). */
 static void *timer_main(void *arg)
 {
@@ -308,12 +299,20 @@ static void *timer_main(void *arg)
 	while (!vm->quit) {
 		int64_t now = tcg_now_ns();
 		if (vm->pit_next >= 0 && now >= vm->pit_next) {
-			tcg_pic_set_irq(&vm->pic, 0, true);
-			tcg_pic_set_irq(&vm->pic, 0, false);
+			tcg_apic_set_irq_locked(vm, 0, true);
+			tcg_apic_set_irq_locked(vm, 0, false);
 			vm->pit_next = tcg_pit_next_irq(&vm->pit, now);
 			tcg_platform_notify_locked(vm);
 		}
+		int64_t apic_next = tcg_apic_next_locked(vm);
+		if (apic_next >= 0 && now >= apic_next) {
+			tcg_apic_tick_locked(vm, now);
+			tcg_platform_notify_locked(vm);
+			apic_next = tcg_apic_next_locked(vm);
+		}
 		int64_t deadline = vm->pit_next, w = watch_vcpu(vm, now);
+		if (apic_next >= 0 && (deadline < 0 || apic_next < deadline))
+			deadline = apic_next;
 		if (w >= 0 && (deadline < 0 || w < deadline))
 			deadline = w;
 		if (deadline < 0) {
@@ -429,7 +428,7 @@ static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 const struct backend_ops backend_tcg = {
 	.name = "tcg",
 	.vcpu_thread = THREAD_VCPU_TCG,
-	.has_apic = false,
+	.has_apic = true,
 	.probe = tcg_probe,
 	.warm_up = tcg_warm_up,
 	.vm_create = tcg_vm_create,

@@ -72,7 +72,7 @@ baremetal_panic() { # ACCEL: a guest's pvpanic write ends ember with 3, before i
 for accel in kvm tcg; do
 	eval "test_baremetal_rtc_$accel() { baremetal_rtc $accel; }"
 	eval "test_baremetal_panic_$accel() { baremetal_panic $accel; }"
-	for g in hello pagefault debugregs; do
+	for g in hello pagefault debugregs lapictimer; do
 		eval "test_baremetal_${g}_$accel() { baremetal_ok $accel $g; }"
 	done
 	eval "test_baremetal_boottimer_$accel() { baremetal_boottimer $accel; }"

@@ -1,13 +1,14 @@
 /* Private to the TCG backend (runtime/backend/tcg/): a software vCPU on
  * unicorn 2.0 (QEMU's TCG), with the platform pieces KVM keeps in the
- * kernel — an 8259A pair and an 8254 — in our own code.
+ * kernel — an 8259A pair, an 8254, a local APIC per vCPU and an I/O APIC
+ * — in our own code.
  *
  * Threads: the vCPU thread runs uc_emu_start and every hook (port I/O,
  * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); a timer thread
  * raises IRQ 0 from the PIT; any thread may call set_irq_line or
  * vcpu_kick, which reach a running vCPU through QEMU's interrupt request
- * (qemu/qemu.h). The PIC, PIT and the vCPU's wait state are guarded by
- * vm->lock. Port and MMIO accesses reach the buses synchronously on the
+ * (qemu/qemu.h). The PIC, PIT, the APICs and the vCPU's wait state are
+ * guarded by vm->lock. Port and MMIO accesses reach the buses synchronously on the
  * vCPU thread inside vcpu_run (no VCPU_EXIT_IO / VCPU_EXIT_MMIO), so a
  * device that needs the run loop to act must also kick the vCPU. */
 #ifndef EMBER_BACKEND_TCG_TCG_H

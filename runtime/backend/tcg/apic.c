@@ -120,8 +120,16 @@ bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigne
 		if (write) {
 			struct tcg_apic_msg msg;
 			int eoi = -1;
-			if (tcg_lapic_write(l, off, (uint32_t)*val, now, &msg, &eoi))
+			if (tcg_lapic_write(l, off, (uint32_t)*val, now, &msg, &eoi)) {
 				route(vm, &msg);
+				/* The target runs only when this vCPU makes room (several
+				 * vCPUs share one thread): a sender usually waits for it. */
+				if (msg.shorthand != 1 && vm->nr_lapics > 1 &&
+				    !atomic_exchange(&v->yield, true)) {
+					v->kick_since = now;
+					tcg_vcpu_signal_locked(v);
+				}
+			}
 			if (eoi >= 0)
 				tcg_ioapic_eoi(&vm->ioapic, (uint8_t)eoi);
 			if (off == TCG_APIC_TMICT || off == TCG_APIC_LVTT)
@@ -167,4 +175,17 @@ void tcg_apic_load_base(struct backend_vcpu *v, uint64_t val)
 	v->vm->lapic[v->index].apic_base = val;
 	tcg_platform_notify_locked(v->vm);
 	pthread_mutex_unlock(&v->vm->lock);
+}
+
+void tcg_peer_written(struct tcg_qemu_ctx *q, uint64_t gpa)
+{
+	struct backend_vcpu *w = (struct backend_vcpu *)q; /* q is the first member */
+	struct backend_vm *vm = w->vm;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct backend_vcpu *v = vm->vcpus[i];
+		if (v != w && tcg_qemu_has_code(&v->q, gpa, 4096))
+			tcg_inval_queue_locked(v, gpa, 4096);
+	}
+	pthread_mutex_unlock(&vm->lock);
 }

@@ -188,8 +188,8 @@ void tcg_on_cs(struct tcg_qemu_ctx *q)
 	struct backend_vcpu *v = vcpu_of(q);
 	/* Requests made before QEMU's CPU was known went nowhere. */
 	pthread_mutex_lock(&v->vm->lock);
-	if (atomic_load(&v->kick) || tcg_intr_output_locked(v->vm, v->index) ||
-	    v->vm->inval_done != v->vm->inval_seq)
+	if (tcg_vcpu_must_stop(v) || tcg_intr_output_locked(v->vm, v->index) ||
+	    v->inval_done != v->inval_seq)
 		tcg_qemu_request(q->cs);
 	pthread_mutex_unlock(&v->vm->lock);
 }
@@ -210,13 +210,13 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 	/* Device writes first, in the same hold as clearing the request
 	 * below, so that a later one raises it again. */
 	tcg_inval_drain_locked(v);
-	if (atomic_load(&v->kick)) {
+	if (tcg_vcpu_must_stop(v)) {
 		pthread_mutex_unlock(&vm->lock);
 		v->stopped = true;
 		uc_emu_stop(v->uc);
 		return false;
 	}
-	vm->irq_looked = tcg_now_ns();
+	v->irq_looked = tcg_now_ns();
 	if (!tcg_intr_output_locked(vm, v->index)) {
 		tcg_qemu_clear_request(q->cs);
 		pthread_mutex_unlock(&vm->lock);
@@ -230,8 +230,8 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 	}
 	int vec = tcg_intr_ack_locked(vm, v->index);
 	bool more = tcg_intr_output_locked(vm, v->index);
-	atomic_store(&vm->irq_pending, more);
-	vm->irq_since = vm->irq_looked;
+	atomic_store(&v->irq_pending, more);
+	v->irq_since = v->irq_looked;
 	if (!more)
 		tcg_qemu_clear_request(q->cs);
 	pthread_mutex_unlock(&vm->lock);

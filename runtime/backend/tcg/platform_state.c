@@ -110,7 +110,7 @@ int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 	uint64_t saved_real = le_get64(b + CLOCK_OFF);
 	if (saved_real > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (vm->clock_realtime && vm->vcpu && !tcg_guest_tsc_khz(vm)) {
+	if (vm->clock_realtime && vm->nr_vcpus && !tcg_guest_tsc_khz(vm)) {
 		log_err("tcg: clock_realtime: the guest's TSC rate is unknown, so its TSC "
 			"cannot move on with the clock");
 		return -ENOTSUP;
@@ -140,8 +140,8 @@ int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 	pthread_mutex_unlock(&vm->lock);
 
 	if (vm->clock_realtime) {
-		if (vm->vcpu)
-			tcg_vcpu_tsc_advance(vm->vcpu, (uint64_t)elapsed);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			tcg_vcpu_tsc_advance(vm->vcpus[i], (uint64_t)elapsed);
 		log_info("tcg: clock_realtime: the guest's clocks moved on by %" PRId64 " ms",
 			 elapsed / 1000000);
 	}

@@ -228,10 +228,10 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 		/* A vCPU that ran before: its TLB and translations describe
 		 * the old state (the register API flushes nothing). */
 		tcg_qemu_tlb_flush(&v->q);
-		if (vm->inval_done == vm->inval_seq)
-			vm->inval_since = tcg_now_ns();
-		vm->inval_all = true;
-		vm->inval_seq++;
+		if (v->inval_done == v->inval_seq)
+			v->inval_since = tcg_now_ns();
+		v->inval_all = true;
+		v->inval_seq++;
 	}
 	if (st->flags & X86_STATE_HAS_TSC_KHZ)
 		vm->tsc_khz = st->tsc_khz;

@@ -35,7 +35,10 @@
 
 #define TCG_MAX_SLOTS 8
 /* vCPUs a VM may have (local APICs). */
-#define TCG_MAX_VCPUS 1
+#define TCG_MAX_VCPUS 8
+/* With several vCPUs, how long one runs before the next gets the host
+ * thread (round-robin, see vcpu.c). */
+#define TCG_SLICE_NS 2000000LL
 #define TCG_MAX_GAPS 8
 /* Device writes queued for the vCPU to invalidate; more: all code pages. */
 #define TCG_MAX_INVAL 64
@@ -49,6 +52,7 @@ struct tcg_slot {
 /* One unicorn MMIO region covering addresses without RAM. */
 struct tcg_gap {
 	struct backend_vm *vm;
+	struct backend_vcpu *vcpu; /* whose engine it is mapped into */
 	uint64_t base, size;
 };
 
@@ -57,7 +61,17 @@ struct backend_vm {
 	const struct bus *mmio_bus, *pio_bus;
 	struct tcg_slot slots[TCG_MAX_SLOTS];
 	unsigned nr_slots;
-	struct backend_vcpu *vcpu; /* the only one */
+	/* The vCPUs by index (lock to change; fixed once the VM runs). With
+	 * more than one they run round-robin on vCPU 0's thread (vcpu.c):
+	 * `running` is the one inside uc_emu_start (lock), the others' threads
+	 * wait on `park` for their kick. */
+	struct backend_vcpu *vcpus[TCG_MAX_VCPUS];
+	unsigned nr_vcpus;
+	struct backend_vcpu *running;
+	pthread_cond_t park;
+	/* Their QEMU contexts, the peers each engine's stores are checked
+	 * against (qemu.h). */
+	struct tcg_qemu_ctx *qctx[TCG_MAX_VCPUS];
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;       /* the vCPU sleeping in HLT */
@@ -70,19 +84,8 @@ struct backend_vm {
 	struct tcg_ioapic ioapic;
 	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
 	bool pit_clamp_logged;     /* the period clamp said once per VM (lock) */
-	atomic_bool irq_pending;   /* an interrupt for the vCPU (tcg_intr_output_locked) */
-	int64_t irq_since;         /* when the vCPU was last asked to look (lock) */
-	int64_t irq_looked;        /* when the vCPU last looked (lock) */
 	uint64_t unchains;         /* statistics: forced chain breaks */
-	/* Device writes over translated code (lock): the vCPU thread drops the
-	 * translations (tcg_inval_drain_locked) before it runs guest code
-	 * again, then publishes inval_done = inval_seq on inval_cv. */
-	struct { uint64_t gpa, len; } inval[TCG_MAX_INVAL];
-	unsigned nr_inval;
-	bool inval_all;
-	uint64_t inval_seq, inval_done;
-	int64_t inval_since;       /* when the oldest pending one was queued */
-	pthread_cond_t inval_cv;
+	pthread_cond_t inval_cv;   /* a vCPU drained its invalidations */
 	pthread_t timer;
 	bool timer_started, quit;
 	/* Pages the vCPU wrote (track_dirty; else no bits): dirty.h. */
@@ -110,6 +113,22 @@ struct backend_vcpu {
 
 	atomic_bool kick;
 	int64_t kick_since;        /* (lock) */
+	/* Several vCPUs: end this run, the next vCPU's turn (its slice is
+	 * over, it sent an IPI, or vCPU 0 was kicked). */
+	atomic_bool yield;
+	int64_t slice_end;         /* (lock) */
+	atomic_bool irq_pending;   /* an interrupt for it (tcg_intr_output_locked) */
+	int64_t irq_since;         /* when it was last asked to look (lock) */
+	int64_t irq_looked;        /* when it last looked (lock) */
+	/* Writes over its translated code, by devices or by other vCPUs
+	 * (lock): it drops the translations (tcg_inval_drain_locked) before
+	 * it runs guest code again, then publishes inval_done = inval_seq on
+	 * vm->inval_cv. */
+	struct { uint64_t gpa, len; } inval[TCG_MAX_INVAL];
+	unsigned nr_inval;
+	bool inval_all;
+	uint64_t inval_seq, inval_done;
+	int64_t inval_since;       /* when the oldest pending one was queued */
 	atomic_bool running;       /* inside uc_emu_start */
 	bool stopped;              /* our hook ended this run (vCPU thread) */
 	bool halted;               /* in HLT (lock) */
@@ -135,6 +154,10 @@ void tcg_platform_notify_locked(struct backend_vm *vm);
 /* Makes the vCPU look at interrupts and kicks at its next instruction
  * boundary (lock held). */
 void tcg_vcpu_signal_locked(struct backend_vcpu *v);
+/* Whether the run loop must stop this vCPU's engine now (lock held). */
+bool tcg_vcpu_must_stop(const struct backend_vcpu *v);
+/* Queues [gpa, gpa + len) for v to drop before it runs again (lock held). */
+void tcg_inval_queue_locked(struct backend_vcpu *v, uint64_t gpa, uint64_t len);
 /* vCPU thread, lock held: drops translations of the queued device writes. */
 void tcg_inval_drain_locked(struct backend_vcpu *v);
 /* vCPU thread, around anything that may block on device code (bus
@@ -158,6 +181,8 @@ void tcg_apic_tick_locked(struct backend_vm *vm, int64_t now);
 /* An MMIO access that the APICs own: handled (true), or the bus's. */
 bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigned size,
 		   bool write);
+/* A vCPU's store into a page another vCPU holds code from (qemu.h). */
+void tcg_peer_written(struct tcg_qemu_ctx *q, uint64_t gpa);
 /* IA32_APIC_BASE; set: false for a value that raises #GP. */
 uint64_t tcg_apic_get_base(struct backend_vcpu *v);
 bool tcg_apic_set_base(struct backend_vcpu *v, uint64_t val);
@@ -173,6 +198,8 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
 void tcg_vcpu_kick(struct backend_vcpu *v);
 /* Maps RAM and the MMIO catch-all regions into a new engine. */
 int tcg_vcpu_map(struct backend_vcpu *v);
+/* An AP's startup IPI: real mode at vector << 12 (vcpu_state.c). */
+void tcg_vcpu_startup(struct backend_vcpu *v, uint8_t vector);
 
 /* vcpu_state.c: registers and address translation, for the backend ops
  * and for the run loop and hooks alike. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/base/bus.h"
 #include "runtime/base/log.h"
@@ -28,10 +29,10 @@ static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size, void *opaqu
 	(void)uc;
 	struct tcg_gap *g = opaque;
 	uint64_t v = 0;
-	if (size <= 8 && !tcg_apic_mmio(g->vm->vcpu, g->base + off, &v, size, false)) {
-		tcg_guest_leave(g->vm->vcpu);
+	if (size <= 8 && !tcg_apic_mmio(g->vcpu, g->base + off, &v, size, false)) {
+		tcg_guest_leave(g->vcpu);
 		bus_read(g->vm->mmio_bus, g->base + off, &v, size);
-		tcg_guest_enter(g->vm->vcpu);
+		tcg_guest_enter(g->vcpu);
 	}
 	return v;
 }
@@ -40,10 +41,10 @@ static void gap_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t val, 
 {
 	(void)uc;
 	struct tcg_gap *g = opaque;
-	if (size <= 8 && !tcg_apic_mmio(g->vm->vcpu, g->base + off, &val, size, true)) {
-		tcg_guest_leave(g->vm->vcpu);
+	if (size <= 8 && !tcg_apic_mmio(g->vcpu, g->base + off, &val, size, true)) {
+		tcg_guest_leave(g->vcpu);
 		bus_write(g->vm->mmio_bus, g->base + off, &val, size);
-		tcg_guest_enter(g->vm->vcpu);
+		tcg_guest_enter(g->vcpu);
 	}
 }
 
@@ -61,7 +62,7 @@ static int add_gap(struct backend_vcpu *v, unsigned *n, uint64_t base, uint64_t 
 	if (*n == TCG_MAX_GAPS)
 		return -ENOSPC;
 	struct tcg_gap *g = &v->gaps[(*n)++];
-	*g = (struct tcg_gap){ v->vm, base, end - base + 1 };
+	*g = (struct tcg_gap){ v->vm, v, base, end - base + 1 };
 	if (uc_mmio_map(v->uc, base, g->size, gap_read, g, gap_write, g) != UC_ERR_OK)
 		return -ENOMEM;
 	/* Instruction fetches check the region's rights too (for the linear
@@ -97,8 +98,9 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		    struct errbuf *err)
 {
 	char why[256];
-	if (index >= vm->nr_lapics || vm->vcpu)
-		return err_set(err, -EINVAL, "tcg: vCPU %u: the VM has %u", index, vm->nr_lapics);
+	if (index >= vm->nr_lapics || index != vm->nr_vcpus)
+		return err_set(err, -EINVAL, "tcg: vCPU %u: the VM has %u, %u made", index,
+			       vm->nr_lapics, vm->nr_vcpus);
 	struct backend_vcpu *v = calloc(1, sizeof(*v));
 	if (!v)
 		return err_set(err, -ENOMEM, "tcg: vCPU: out of memory");
@@ -110,6 +112,9 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	v->q.env_off = -1;
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;
+	v->q.peers = vm->qctx;
+	v->q.nr_peers = &vm->nr_vcpus;
+	v->q.peer_written = tcg_peer_written;
 	int r = err_set(err, -ENOMEM, "tcg: unicorn: cannot open an x86-64 engine");
 	if (uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc) != UC_ERR_OK)
 		goto fail;
@@ -145,7 +150,11 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		goto fail;
 	}
 	pthread_mutex_lock(&vm->lock);
-	vm->vcpu = v;
+	vm->vcpus[index] = v;
+	vm->qctx[index] = &v->q;
+	vm->nr_vcpus = index + 1;
+	/* An AP waits for INIT-SIPI (the BSP runs from the boot registers). */
+	vm->lapic[index].wait_sipi = index > 0;
 	pthread_mutex_unlock(&vm->lock);
 	*out = v;
 	return 0;
@@ -162,8 +171,12 @@ void tcg_vcpu_destroy(struct backend_vcpu *v)
 {
 	if (!v)
 		return;
+	/* The VM's vCPUs go all together, from the last. */
 	pthread_mutex_lock(&v->vm->lock);
-	v->vm->vcpu = NULL;
+	if (v->index + 1 == v->vm->nr_vcpus)
+		v->vm->nr_vcpus = v->index;
+	v->vm->vcpus[v->index] = NULL;
+	v->vm->qctx[v->index] = NULL;
 	pthread_mutex_unlock(&v->vm->lock);
 	tcg_env_free(&v->env);
 	uc_close(v->uc);
@@ -175,6 +188,22 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 {
 	struct backend_vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
+	if (vm->nr_lapics > 1) {
+		/* Round-robin: vCPU 0's thread runs them all, so kicking it
+		 * stops whichever runs; the others' threads only wait. */
+		atomic_store(&v->kick, true);
+		struct backend_vcpu *r = vm->running;
+		if (v->index == 0 && r && !atomic_exchange(&r->yield, true)) {
+			r->kick_since = tcg_now_ns();
+			pthread_cond_signal(&vm->timer_wake);
+		}
+		if (v->index == 0 && r)
+			tcg_vcpu_signal_locked(r);
+		pthread_cond_broadcast(&vm->wake);
+		pthread_cond_broadcast(&vm->park);
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
 	if (!atomic_exchange(&v->kick, true)) {
 		v->kick_since = tcg_now_ns();
 		pthread_cond_signal(&vm->timer_wake);
@@ -208,9 +237,14 @@ static void fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu
 	(void)v;
 }
 
+static int run_smp(struct backend_vcpu *v0, struct vcpu_exit *exit);
+static int park(struct backend_vcpu *v, struct vcpu_exit *exit);
+
 int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 {
 	struct backend_vm *vm = v->vm;
+	if (vm->nr_lapics > 1)
+		return v->index ? park(v, exit) : run_smp(v, exit);
 	tcg_qemu_set_current(&v->q);
 	for (;;) {
 		if (atomic_exchange(&v->kick, false)) {
@@ -269,5 +303,183 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 			v->halted = true;
 			pthread_mutex_unlock(&vm->lock);
 		}
+	}
+}
+
+/* Several vCPUs run round-robin on vCPU 0's thread, as QEMU's
+ * single-threaded TCG runs its CPUs: unicorn 2.0 has no MTTCG, its
+ * `lock`-prefixed instructions are not atomic across host threads, and
+ * one thread makes every guest instruction sequentially consistent. Each
+ * vCPU has its own engine over the same guest RAM. A vCPU runs until its
+ * slice (TCG_SLICE_NS) is over, it halts, it sends an IPI, or vCPU 0 is
+ * kicked. Stores into pages another engine translated code from are
+ * recorded by the TLB fill (qemu.h, peers) and that engine drops the
+ * code before it runs again; each slice starts with an empty TLB so that
+ * every page's first store is seen. The other vCPUs' threads wait in
+ * park() for their kick, which is how pause and the end reach them; an
+ * exit of any vCPU (shutdown, internal error) is returned on vCPU 0's
+ * thread. Lock rules: vm->lock guards running, the wait states and the
+ * APICs; the engines are touched by vCPU 0's thread only, and by the VMM
+ * thread while every vCPU is paused (registers, snapshots). */
+static int park(struct backend_vcpu *v, struct vcpu_exit *exit)
+{
+	struct backend_vm *vm = v->vm;
+	pthread_mutex_lock(&vm->lock);
+	while (!atomic_load(&v->kick))
+		pthread_cond_wait(&vm->park, &vm->lock);
+	atomic_store(&v->kick, false);
+	pthread_mutex_unlock(&vm->lock);
+	memset(exit, 0, sizeof(*exit));
+	exit->reason = VCPU_EXIT_KICKED;
+	return 0;
+}
+
+/* INIT and startup IPIs the APICs took (lock held, vCPU 0's thread):
+ * marks in *sipi the APs to start at (*vec)[i] once the lock is dropped
+ * (setting registers takes it). */
+static void start_aps_locked(struct backend_vm *vm, bool sipi[TCG_MAX_VCPUS],
+			     uint8_t vec[TCG_MAX_VCPUS])
+{
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		struct tcg_lapic *l = &vm->lapic[i];
+		struct backend_vcpu *v = vm->vcpus[i];
+		if (l->init_pending) {
+			l->init_pending = false;
+			l->wait_sipi = true;
+			l->sipi_vector = -1;
+			v->halted = false;
+		}
+		if (l->wait_sipi && l->sipi_vector >= 0) {
+			vec[i] = (uint8_t)l->sipi_vector;
+			sipi[i] = true;
+			l->wait_sipi = false;
+			l->sipi_vector = -1;
+			v->halted = false;
+			v->exit_set = false;
+		}
+	}
+	vm->lapic[0].init_pending = false; /* the BSP ignores INIT */
+}
+
+/* Whether v can run now (lock held). */
+static bool runnable_locked(struct backend_vcpu *v)
+{
+	struct backend_vm *vm = v->vm;
+	if (vm->lapic[v->index].wait_sipi)
+		return false;
+	if (!v->halted)
+		return true;
+	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
+	return if_set && tcg_intr_output_locked(vm, v->index);
+}
+
+/* One run of v's engine; true with *exit filled if the caller must return. */
+static bool run_once(struct backend_vcpu *v, struct vcpu_exit *exit)
+{
+	struct backend_vm *vm = v->vm;
+	if (v->exit_set) {
+		v->exit_set = false;
+		fill_error(v, exit, v->exit_reason, 0, v->exit_what);
+		return true;
+	}
+	if (v->q.env_off < 0) {
+		uc_x86_msr efer = { MSR_EFER, 0 };
+		uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);
+		for (int i = 0; i < 5; i++)
+			v->q.cr[i] = i == 1 ? 0 : tcg_reg(v->uc, UC_X86_REG_CR0 + i);
+		v->q.efer = efer.value;
+	}
+	tcg_qemu_set_current(&v->q);
+	/* A fresh TLB: the first store to each page comes to the fill, which
+	 * tells the other engines about their code (see above). */
+	tcg_qemu_tlb_flush(&v->q);
+	v->delivered = false;
+	v->stopped = false;
+	pthread_mutex_lock(&vm->lock);
+	v->halted = false;
+	atomic_store(&v->yield, false);
+	v->slice_end = tcg_now_ns() + TCG_SLICE_NS;
+	vm->running = v;
+	atomic_store(&v->running, true);
+	pthread_cond_signal(&vm->timer_wake);
+	bool stop = atomic_load(&vm->vcpus[0]->kick);
+	pthread_mutex_unlock(&vm->lock);
+	uc_err err = UC_ERR_OK;
+	if (!stop) {
+		tcg_guest_enter(v);
+		err = uc_emu_start(v->uc, tcg_reg(v->uc, UC_X86_REG_RIP), 0, 0, 0);
+		tcg_guest_leave(v);
+	}
+	pthread_mutex_lock(&vm->lock);
+	atomic_store(&v->running, false);
+	vm->running = NULL;
+	atomic_store(&v->yield, false);
+	pthread_mutex_unlock(&vm->lock);
+	if (err != UC_ERR_OK) {
+		char what[64];
+		snprintf(what, sizeof(what), "unicorn: %s", uc_strerror(err));
+		fill_error(v, exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
+		return true;
+	}
+	if (stop || v->exit_set || v->delivered || v->stopped)
+		return false;
+	uint64_t rip = tcg_reg(v->uc, UC_X86_REG_RIP);
+	if (tcg_fetch_byte(v, rip - 1) == HLT_OPCODE) {
+		pthread_mutex_lock(&vm->lock);
+		v->halted = true;
+		pthread_mutex_unlock(&vm->lock);
+	}
+	return false;
+}
+
+static int run_smp(struct backend_vcpu *v0, struct vcpu_exit *exit)
+{
+	struct backend_vm *vm = v0->vm;
+	unsigned next = 0;
+	for (;;) {
+		pthread_mutex_lock(&vm->lock);
+		if (atomic_exchange(&v0->kick, false)) {
+			pthread_mutex_unlock(&vm->lock);
+			memset(exit, 0, sizeof(*exit));
+			exit->reason = VCPU_EXIT_KICKED;
+			return 0;
+		}
+		bool sipi[TCG_MAX_VCPUS] = { false };
+		uint8_t vec[TCG_MAX_VCPUS];
+		start_aps_locked(vm, sipi, vec);
+		bool started = false;
+		for (unsigned i = 1; i < vm->nr_vcpus; i++)
+			started |= sipi[i];
+		if (started) {
+			pthread_mutex_unlock(&vm->lock);
+			for (unsigned i = 1; i < vm->nr_vcpus; i++)
+				if (sipi[i])
+					tcg_vcpu_startup(vm->vcpus[i], vec[i]);
+			continue;
+		}
+		struct backend_vcpu *pick = NULL;
+		for (unsigned k = 0; k < vm->nr_vcpus && !pick; k++) {
+			struct backend_vcpu *c = vm->vcpus[(next + k) % vm->nr_vcpus];
+			if (c->exit_set || runnable_locked(c))
+				pick = c;
+		}
+		if (!pick) {
+			/* Every vCPU halted or waiting for SIPI: until an interrupt,
+			 * a kick or a timer (bounded, as the conditions span vCPUs). */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&vm->wake, &vm->lock, &ts);
+			pthread_mutex_unlock(&vm->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&vm->lock);
+		next = (pick->index + 1) % vm->nr_vcpus;
+		if (run_once(pick, exit))
+			return 0;
 	}
 }

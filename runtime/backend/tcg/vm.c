@@ -77,6 +77,7 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	vm->clock_realtime = opts->clock_realtime;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->wake, NULL);
+	pthread_cond_init(&vm->park, NULL);
 	pthread_cond_init(&vm->inval_cv, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -116,6 +117,7 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 		pthread_join(vm->timer, NULL);
 	}
 	pthread_cond_destroy(&vm->wake);
+	pthread_cond_destroy(&vm->park);
 	pthread_cond_destroy(&vm->inval_cv);
 	pthread_cond_destroy(&vm->timer_wake);
 	pthread_mutex_destroy(&vm->lock);
@@ -127,7 +129,7 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 static int tcg_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
 			  void *host)
 {
-	if (vm->vcpu)
+	if (vm->nr_vcpus)
 		return -EBUSY; /* unicorn's map is built once, at vcpu_create */
 	if (vm->nr_slots == TCG_MAX_SLOTS)
 		return -ENOSPC;
@@ -172,19 +174,32 @@ void tcg_vcpu_signal_locked(struct backend_vcpu *v)
 		uc_emu_stop(v->uc); /* not started yet: RIP is still exact */
 }
 
+bool tcg_vcpu_must_stop(const struct backend_vcpu *v)
+{
+	if (v->vm->nr_lapics == 1)
+		return atomic_load(&v->kick);
+	return atomic_load(&v->yield);
+}
+
 void tcg_platform_notify_locked(struct backend_vm *vm)
 {
-	struct backend_vcpu *v = vm->vcpu;
-	bool out = tcg_intr_output_locked(vm, v ? v->index : 0);
-	if (out && !atomic_load(&vm->irq_pending)) {
-		vm->irq_since = tcg_now_ns();
-		pthread_cond_signal(&vm->timer_wake); /* watches the request */
+	bool wake = false;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct backend_vcpu *v = vm->vcpus[i];
+		bool out = tcg_intr_output_locked(vm, i);
+		if (out && !atomic_load(&v->irq_pending)) {
+			v->irq_since = tcg_now_ns();
+			pthread_cond_signal(&vm->timer_wake); /* watches the request */
+		}
+		atomic_store(&v->irq_pending, out);
+		if (!out)
+			continue;
+		tcg_vcpu_signal_locked(v);
+		wake |= v->halted;
 	}
-	atomic_store(&vm->irq_pending, out);
-	if (!out || !v)
-		return;
-	tcg_vcpu_signal_locked(v);
-	if (v->halted)
+	/* Several vCPUs: a halted one may be runnable now, and the one
+	 * running its own timer or IPIs may need to make room. */
+	if (wake || vm->nr_lapics > 1)
 		pthread_cond_broadcast(&vm->wake);
 }
 
@@ -264,24 +279,39 @@ bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val)
  * long; returns when to look again (-1: nothing to watch). */
 static int64_t watch_vcpu(struct backend_vm *vm, int64_t now)
 {
-	struct backend_vcpu *v = vm->vcpu;
+	struct backend_vcpu *v = vm->nr_lapics == 1 ? vm->vcpus[0] : vm->running;
 	if (!v || !atomic_load(&v->running) || !v->q.cs)
 		return -1;
 	int64_t since = -1;
-	if (atomic_load(&v->kick))
+	if (atomic_load(&v->kick) || atomic_load(&v->yield))
 		since = v->kick_since;
-	if (atomic_load(&vm->irq_pending) && vm->irq_looked < vm->irq_since &&
-	    (since < 0 || vm->irq_since < since))
-		since = vm->irq_since;
-	if (vm->inval_done != vm->inval_seq && v->in_guest &&
-	    (since < 0 || vm->inval_since < since))
-		since = vm->inval_since;
+	if (atomic_load(&v->irq_pending) && v->irq_looked < v->irq_since &&
+	    (since < 0 || v->irq_since < since))
+		since = v->irq_since;
+	if (v->inval_done != v->inval_seq && v->in_guest &&
+	    (since < 0 || v->inval_since < since))
+		since = v->inval_since;
 	if (since < 0)
 		return -1;
 	if (now - since < UNCHAIN_AFTER_NS)
 		return since + UNCHAIN_AFTER_NS;
 	vm->unchains += tcg_qemu_unchain() ? 1 : 0;
-	vm->irq_since = v->kick_since = vm->inval_since = now;
+	v->irq_since = v->kick_since = v->inval_since = now;
+	return now + UNCHAIN_AFTER_NS;
+}
+
+/* Several vCPUs (lock held): ends the running one's slice when it is
+ * over; returns when to look again (-1: nothing runs). */
+static int64_t watch_slice(struct backend_vm *vm, int64_t now)
+{
+	struct backend_vcpu *v = vm->running;
+	if (vm->nr_lapics == 1 || !v || atomic_load(&v->yield))
+		return -1;
+	if (now < v->slice_end)
+		return v->slice_end;
+	if (!atomic_exchange(&v->yield, true))
+		v->kick_since = now;
+	tcg_vcpu_signal_locked(v);
 	return now + UNCHAIN_AFTER_NS;
 }
 
@@ -310,9 +340,11 @@ static void *timer_main(void *arg)
 			tcg_platform_notify_locked(vm);
 			apic_next = tcg_apic_next_locked(vm);
 		}
-		int64_t deadline = vm->pit_next, w = watch_vcpu(vm, now);
+		int64_t deadline = vm->pit_next, w = watch_vcpu(vm, now), sl = watch_slice(vm, now);
 		if (apic_next >= 0 && (deadline < 0 || apic_next < deadline))
 			deadline = apic_next;
+		if (sl >= 0 && (deadline < 0 || sl < deadline))
+			deadline = sl;
 		if (w >= 0 && (deadline < 0 || w < deadline))
 			deadline = w;
 		if (deadline < 0) {
@@ -334,6 +366,20 @@ static void *timer_main(void *arg)
  * until it is outside guest code: it drains before it goes back in. The
  * wait cannot deadlock on the caller's locks (a transport's run_lock):
  * the vCPU leaves guest code before any bus callback. */
+void tcg_inval_queue_locked(struct backend_vcpu *v, uint64_t gpa, uint64_t len)
+{
+	if (v->inval_done == v->inval_seq)
+		v->inval_since = tcg_now_ns();
+	if (v->nr_inval < TCG_MAX_INVAL) {
+		v->inval[v->nr_inval].gpa = gpa;
+		v->inval[v->nr_inval].len = len;
+		v->nr_inval++;
+	} else {
+		v->inval_all = true;
+	}
+	++v->inval_seq;
+}
+
 static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 {
 	if (!len)
@@ -342,44 +388,35 @@ static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 	 * block after this was translated from the new contents. */
 	atomic_thread_fence(memory_order_seq_cst);
 	pthread_mutex_lock(&vm->lock);
-	struct backend_vcpu *v = vm->vcpu;
-	if (!v || !tcg_qemu_has_code(&v->q, gpa, len)) {
-		pthread_mutex_unlock(&vm->lock);
-		return;
-	}
-	if (vm->inval_done == vm->inval_seq)
-		vm->inval_since = tcg_now_ns();
-	if (vm->nr_inval < TCG_MAX_INVAL) {
-		vm->inval[vm->nr_inval].gpa = gpa;
-		vm->inval[vm->nr_inval].len = len;
-		vm->nr_inval++;
-	} else {
-		vm->inval_all = true;
-	}
-	uint64_t seq = ++vm->inval_seq;
-	if (v->in_guest) {
-		pthread_cond_signal(&vm->timer_wake); /* watches the request */
-		tcg_vcpu_signal_locked(v);
-		while (v->in_guest && vm->inval_done < seq)
-			pthread_cond_wait(&vm->inval_cv, &vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct backend_vcpu *v = vm->vcpus[i];
+		if (!tcg_qemu_has_code(&v->q, gpa, len))
+			continue;
+		tcg_inval_queue_locked(v, gpa, len);
+		uint64_t seq = v->inval_seq;
+		if (v->in_guest) {
+			pthread_cond_signal(&vm->timer_wake); /* watches the request */
+			tcg_vcpu_signal_locked(v);
+			while (v->in_guest && v->inval_done < seq)
+				pthread_cond_wait(&vm->inval_cv, &vm->lock);
+		}
 	}
 	pthread_mutex_unlock(&vm->lock);
 }
 
 void tcg_inval_drain_locked(struct backend_vcpu *v)
 {
-	struct backend_vm *vm = v->vm;
-	if (vm->inval_done == vm->inval_seq)
+	if (v->inval_done == v->inval_seq)
 		return;
-	if (vm->inval_all)
+	if (v->inval_all)
 		tcg_qemu_invalidate_all(&v->q);
 	else
-		for (unsigned i = 0; i < vm->nr_inval; i++)
-			tcg_qemu_invalidate(&v->q, vm->inval[i].gpa, vm->inval[i].len);
-	vm->nr_inval = 0;
-	vm->inval_all = false;
-	vm->inval_done = vm->inval_seq;
-	pthread_cond_broadcast(&vm->inval_cv);
+		for (unsigned i = 0; i < v->nr_inval; i++)
+			tcg_qemu_invalidate(&v->q, v->inval[i].gpa, v->inval[i].len);
+	v->nr_inval = 0;
+	v->inval_all = false;
+	v->inval_done = v->inval_seq;
+	pthread_cond_broadcast(&v->vm->inval_cv);
 }
 
 void tcg_guest_leave(struct backend_vcpu *v)
@@ -389,7 +426,7 @@ void tcg_guest_leave(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
 	v->in_guest = false;
-	if (vm->inval_done != vm->inval_seq)
+	if (v->inval_done != v->inval_seq)
 		pthread_cond_broadcast(&vm->inval_cv);
 	pthread_mutex_unlock(&vm->lock);
 }

@@ -171,10 +171,10 @@ void tcg_vcpu_destroy(struct backend_vcpu *v)
 {
 	if (!v)
 		return;
-	/* The VM's vCPUs go all together, from the last. */
+	/* The VM's vCPUs go all together: from the first one destroyed on,
+	 * the VM knows none (its timer and devices must not reach a freed one). */
 	pthread_mutex_lock(&v->vm->lock);
-	if (v->index + 1 == v->vm->nr_vcpus)
-		v->vm->nr_vcpus = v->index;
+	v->vm->nr_vcpus = 0;
 	v->vm->vcpus[v->index] = NULL;
 	v->vm->qctx[v->index] = NULL;
 	pthread_mutex_unlock(&v->vm->lock);

@@ -4,7 +4,8 @@
  * — in our own code.
  *
  * Threads: the vCPU thread runs uc_emu_start and every hook (port I/O,
- * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); a timer thread
+ * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); with several
+ * vCPUs, vCPU 0's thread runs every engine in turn (smp.c); a timer thread
  * raises IRQ 0 from the PIT; any thread may call set_irq_line or
  * vcpu_kick, which reach a running vCPU through QEMU's interrupt request
  * (qemu/qemu.h). The PIC, PIT, the APICs and the vCPU's wait state are
@@ -198,6 +199,13 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
 void tcg_vcpu_kick(struct backend_vcpu *v);
 /* Maps RAM and the MMIO catch-all regions into a new engine. */
 int tcg_vcpu_map(struct backend_vcpu *v);
+/* An exit for the caller of vcpu_run. */
+void tcg_fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu_exit_reason why,
+		    uint64_t code, const char *what);
+/* smp.c: several vCPUs, round-robin on vCPU 0's thread (tcg_smp_run);
+ * the other vCPUs' threads wait for their kick (tcg_smp_park). */
+int tcg_smp_run(struct backend_vcpu *v0, struct vcpu_exit *exit);
+int tcg_smp_park(struct backend_vcpu *v, struct vcpu_exit *exit);
 /* An AP's startup IPI: real mode at vector << 12 (vcpu_state.c). */
 void tcg_vcpu_startup(struct backend_vcpu *v, uint8_t vector);
 

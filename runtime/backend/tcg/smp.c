@@ -86,6 +86,19 @@ static bool run_once(struct backend_vcpu *v, struct vcpu_exit *exit)
 		tcg_fill_error(v, exit, v->exit_reason, 0, v->exit_what);
 		return true;
 	}
+	/* TCG drops EFER.SCE from the guest's WRMSR and SYSRET raises #UD
+	 * without it; the SYSCALL hook puts it back, but a task that made its
+	 * system call on one vCPU may return with SYSRET on another: every
+	 * vCPU in IA-32e mode gets it (and NXE) before it runs. */
+	uc_x86_msr cur = { MSR_EFER, 0 };
+	uc_reg_read(v->uc, UC_X86_REG_MSR, &cur);
+	if ((cur.value & X86_EFER_LMA) && !(cur.value & X86_EFER_SCE)) {
+		tcg_env_save(&v->env);
+		uint64_t e = tcg_env_u64(&v->env, TCG_ENV_EFER);
+		tcg_env_set_u64(&v->env, TCG_ENV_EFER,
+				e | X86_EFER_SCE | (v->q.nx ? X86_EFER_NXE : 0));
+		tcg_env_restore(&v->env);
+	}
 	if (v->q.env_off < 0) {
 		uc_x86_msr efer = { MSR_EFER, 0 };
 		uc_reg_read(v->uc, UC_X86_REG_MSR, &efer);

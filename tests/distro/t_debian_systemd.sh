@@ -10,7 +10,7 @@ EMBER_DISTRO_END=poweroff
 QEMU_DISTRO_END=poweroff
 # Whether Ember's software CPU runs more than one vCPU. When it does, set
 # 1 and the 2-vCPU test runs.
-EMBER_TCG_SMP=0
+EMBER_TCG_SMP=1
 
 # debian_boot VMM VCPUS END
 debian_boot() {

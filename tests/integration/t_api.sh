@@ -177,7 +177,7 @@ test_api_errors_name_the_problem() {
 
 test_api_failed_start_can_be_fixed() {
 	# A drive whose image is missing is refused at its PUT, naming it (as
-	# Firecracker); a start that fails for what only the build finds (two
+	# Firecracker); a start that fails for what only the build finds (nine
 	# vCPUs on the software CPU, where the backend is there) says why, the
 	# VM stays "Not started", the configuration is fixed and the start retried.
 	need_accel kvm
@@ -186,9 +186,9 @@ test_api_failed_start_can_be_fixed() {
 	api 400 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TEST_TMP/missing.img\", \"is_root_device\": true, \"is_read_only\": true}"
 	body_has "path_on_host $TEST_TMP/missing.img: cannot open it for reading (is_read_only true): No such file or directory"
 	if [[ " $(ember_accels) " = *" tcg "* ]]; then
-		api 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64, "accel": "tcg"}'
+		api 204 PUT /machine-config '{"vcpu_count": 9, "mem_size_mib": 64, "accel": "tcg"}'
 		api 400 PUT /actions '{"action_type": "InstanceStart"}'
-		body_has 'vcpu_count 2: the software CPU (tcg) runs 1 vCPU'
+		body_has 'vcpu_count 9: the software CPU (tcg) runs at most 8 vCPUs'
 		api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "accel": "kvm"}'
 	fi
 	api 200 GET /

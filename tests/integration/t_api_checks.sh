@@ -130,9 +130,9 @@ test_api_failed_start_says_why() {
 	need_accel tcg
 	api_start why
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/ticker.elf\"}"
-	api 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64, "accel": "tcg"}'
+	api 204 PUT /machine-config '{"vcpu_count": 9, "mem_size_mib": 64, "accel": "tcg"}'
 	api 400 PUT /actions '{"action_type": "InstanceStart"}'
-	body_has '"fault_message":"cannot build the VM: vcpu_count 2: the software CPU (tcg) runs 1 vCPU"'
+	body_has '"fault_message":"cannot build the VM: vcpu_count 9: the software CPU (tcg) runs at most 8 vCPUs"'
 	echo '{}' >"$TEST_TMP/notakernel"
 	api 204 PUT /boot-source "{\"kernel_image_path\": \"$TEST_TMP/notakernel\"}"
 	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "accel": "tcg"}'

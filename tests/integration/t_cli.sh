@@ -96,18 +96,6 @@ test_accel_auto_explains_choice() {
 	fi
 }
 
-smp_boot() { # VCPUS: the guest finds every vCPU in the MP table and starts it
-	need_accel kvm
-	write_config "$TEST_TMP/smp$1.json" "$GUESTS/smp.elf" "" 64 "$1"
-	timeout 30 "$EMBER" --no-api --config-file "$TEST_TMP/smp$1.json" --accel kvm </dev/null >"$TEST_TMP/out" 2>&1 ||
-		fail "exit $?: $(cat "$TEST_TMP/out")"
-	grep -q "EMBER-TEST-OK smp cpus=$1\$" "$TEST_TMP/out" || fail "$(cat "$TEST_TMP/out")"
-}
-
-test_smp_aps_start_1() { smp_boot 1; }
-test_smp_aps_start_4() { smp_boot 4; }
-test_smp_aps_start_8() { smp_boot 8; }
-
 test_smp_idle_aps_stop_cleanly() {
 	# APs never sent a SIPI sit inside KVM waiting; they must still be
 	# kicked and joined when the BSP resets.

@@ -80,9 +80,9 @@ sl_restored() {
 		fail "$name: the guest rebooted or broke: $(head -n 20 "$API_OUT")"
 }
 
-test_snapshot_linux_tcg() {
+snapshot_linux_tcg() { # VCPUS
 	need_accel tcg
-	local g=$SL_GUEST_DIR d=$TEST_TMP/sl
+	local g=$SL_GUEST_DIR d=$TEST_TMP/sl$1
 	for f in vmlinux initramfs.cpio.gz; do
 		[ -f "$g/$f" ] || fail "$g/$f missing (make guest)"
 	done
@@ -97,7 +97,7 @@ test_snapshot_linux_tcg() {
 {
   "boot-source": { "kernel_image_path": "$g/vmlinux", "initrd_path": "$d/initrd.cpio.gz",
                    "boot_args": "console=ttyS0 reboot=k panic=-1 quiet" },
-  "machine-config": { "vcpu_count": 1, "mem_size_mib": 128, "track_dirty_pages": true, "accel": "tcg" },
+  "machine-config": { "vcpu_count": $1, "mem_size_mib": 128, "track_dirty_pages": true, "accel": "tcg" },
   "drives": [ { "drive_id": "data", "path_on_host": "$d/data.img", "is_root_device": false, "is_read_only": false } ],
   "vsock": { "guest_cid": 3, "uds_path": "$d/v0.sock" }
 }
@@ -165,3 +165,7 @@ JSON
 	done
 	sl_stop_servers
 }
+
+test_snapshot_linux_tcg() { snapshot_linux_tcg 1; }
+# Several vCPUs: each one's registers and local APIC, the APs included.
+test_snapshot_linux_2vcpus_tcg() { snapshot_linux_tcg 2; }

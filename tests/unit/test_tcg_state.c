@@ -218,7 +218,9 @@ Test(tcg_state, counter_goes_on_in_a_second_vm)
 
 	/* What the state says. */
 	cr_assert_eq(st.version, X86_CPU_STATE_VERSION);
-	cr_assert_eq(st.flags & (X86_STATE_HAS_XSAVE | X86_STATE_HAS_LAPIC), 0);
+	cr_assert_eq(st.flags & (X86_STATE_HAS_XSAVE | X86_STATE_HAS_LAPIC), X86_STATE_HAS_LAPIC);
+	cr_assert_eq(st.lapic[0x30], 0x14, "the APIC's version register");
+	cr_assert_eq(st.sregs.apic_base, 0xfee00900, "enabled, BSP");
 	cr_assert(st.flags & X86_STATE_HAS_TSC_KHZ);
 	cr_assert_gt(st.tsc_khz, 100000);
 	cr_assert_eq(st.mp_state, X86_MP_RUNNABLE);
@@ -250,7 +252,7 @@ Test(tcg_state, counter_goes_on_in_a_second_vm)
 	cr_assert_eq(mxcsr, 0x7f80);
 	cr_assert_eq(xmm3[0], 0x4142434445464748ULL);
 
-	uint8_t platform[256];
+	uint8_t platform[512];
 	int plen = a.be->platform_save(a.vm, platform, sizeof(platform));
 	cr_assert_gt(plen, 0);
 
@@ -314,10 +316,14 @@ typedef void (*mutation)(struct x86_cpu_state *st);
 static void bad_version(struct x86_cpu_state *st) { st->version = X86_CPU_STATE_VERSION + 1; }
 static void unknown_flag(struct x86_cpu_state *st) { st->flags |= 1u << 20; }
 static void has_xsave(struct x86_cpu_state *st) { st->flags |= X86_STATE_HAS_XSAVE; }
-static void has_lapic(struct x86_cpu_state *st) { st->flags |= X86_STATE_HAS_LAPIC; }
+/* The APIC page without its flag, bytes between its registers, the page
+ * moved, a current count above the initial one. */
+static void has_lapic(struct x86_cpu_state *st) { st->flags &= ~X86_STATE_HAS_LAPIC; }
+static void lapic_moved(struct x86_cpu_state *st) { st->sregs.apic_base = 0xfed00900; }
+static void lapic_count(struct x86_cpu_state *st) { st->lapic[0x390] = 1; }
 static void xsave_bytes(struct x86_cpu_state *st) { st->xsave[700] = 1; }
 static void xcr0_set(struct x86_cpu_state *st) { st->xcr0 = 3; }
-static void lapic_bytes(struct x86_cpu_state *st) { st->lapic[0x20] = 1; }
+static void lapic_bytes(struct x86_cpu_state *st) { st->lapic[0x24] = 1; }
 static void reserved(struct x86_cpu_state *st) { st->reserved = 1; }
 static void too_many_msrs(struct x86_cpu_state *st) { st->nr_msrs = X86_MAX_MSRS + 1; }
 static void unknown_msr(struct x86_cpu_state *st) { st->msrs[3].index = 0xc0000105; }
@@ -360,7 +366,7 @@ Test(tcg_state, restore_refuses_what_this_cpu_cannot_hold_and_changes_nothing)
 {
 	static const mutation bad[] = {
 		bad_version, unknown_flag, has_xsave, has_lapic, xsave_bytes, xcr0_set,
-		lapic_bytes, reserved, too_many_msrs, unknown_msr, duplicate_msr, msr_reserved,
+		lapic_bytes, lapic_moved, lapic_count, reserved, too_many_msrs, unknown_msr, duplicate_msr, msr_reserved,
 		msr_past_the_end, sysenter_cs_wide, fs_base_disagrees, mp_state_sipi,
 		mp_state_wild, segment_type, segment_dpl, segment_flag, cs_data, cs_absent,
 		tr_not_system, efer_svme, cr8_wide, rflags_reserved, exception_pending,
@@ -471,7 +477,9 @@ static void program_frozen_channel_2(struct machine *m)
 	out(m, 0x43, 0xe8); /* read-back: status of channel 2 */
 }
 
-#define PLATFORM_SIZE 160
+#define PLATFORM_SIZE 368
+/* Version 1 (before the I/O APIC): the same without its section. */
+#define PLATFORM_V1_SIZE 160
 #define PIT_AT(ch) (16 + 32 + 32 * (ch))
 /* The clock section: the host's CLOCK_REALTIME at each save. */
 #define CLOCK_AT 152
@@ -493,7 +501,7 @@ static uint64_t le64(const uint8_t *p)
 Test(tcg_state, platform_counts_on_in_a_second_vm)
 {
 	struct machine a, b;
-	uint8_t sa[256], sb[256];
+	uint8_t sa[512], sb[512];
 
 	machine_start(&a, NULL, false);
 	machine_start(&b, NULL, false);
@@ -521,6 +529,8 @@ Test(tcg_state, platform_counts_on_in_a_second_vm)
 	cr_assert_eq(memcmp(sa + PIT_AT(1), sb + PIT_AT(1), 24), 0, "channel 1 registers");
 	cr_assert_eq(memcmp(sa + PIT_AT(2), sb + PIT_AT(2), CLOCK_AT - PIT_AT(2)), 0,
 		     "frozen channel 2, port 0x61");
+	cr_assert_eq(memcmp(sa + CLOCK_AT + 8, sb + CLOCK_AT + 8, PLATFORM_SIZE - CLOCK_AT - 8), 0,
+		     "the I/O APIC");
 	for (int ch = 0; ch < 2; ch++) {
 		uint64_t na = le64(sa + PIT_AT(ch) + 24), nb = le64(sb + PIT_AT(ch) + 24);
 		cr_assert(nb >= na && nb - na <= (uint64_t)elapsed, "channel %d's clock goes on", ch);
@@ -579,11 +589,13 @@ Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
 		int at;
 		uint8_t val;
 	} bad[] = {
-		{ 0, 'X' }, { 4, 2 }, { 5, 1 }, { 6, 17 }, { 8, 33 }, { 10, 105 }, { 12, 1 },
+		{ 0, 'X' }, { 4, 3 }, { 5, 1 }, { 6, 17 }, { 8, 33 }, { 10, 105 }, { 12, 1 },
 		{ 15, 1 }, { 16 + 7, 1 }, { 16 + 5, 0x21 }, { 16 + 16 + 4, 0x01 },
 		{ PIT_AT(0) + 4, 6 }, { PIT_AT(1) + 5, 0 }, { PIT_AT(2) + 3, 1 },
 		{ PIT_AT(2) + 12, 1 }, { CLOCK_AT - 8, 2 }, { CLOCK_AT - 1, 1 }, { 12, 9 }, { 14, 1 },
-		{ PLATFORM_SIZE - 1, 0x80 },
+		{ CLOCK_AT + 7, 0x80 }, { CLOCK_AT + 8 + 3, 0x10 } /* I/O APIC id */,
+		{ CLOCK_AT + 8 + 11, 0x01 } /* its line levels, past pin 23 */,
+		{ PLATFORM_SIZE - 5, 0x01 } /* pin 23's reserved bits */,
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memcpy(st, good, PLATFORM_SIZE);
@@ -604,6 +616,12 @@ Test(tcg_state, platform_restore_refuses_bad_blobs_and_changes_nothing)
 	cr_assert_eq(m.be->platform_save(m.vm, after, sizeof(after)), PLATFORM_SIZE);
 	cr_assert_eq(memcmp(after, good, CLOCK_AT), 0);
 	cr_assert_eq(m.be->platform_restore(m.vm, good, PLATFORM_SIZE), 0, "the good one still loads");
+	/* Version 1: no I/O APIC section. */
+	memcpy(st, good, PLATFORM_V1_SIZE);
+	st[4] = 1;
+	st[14] = st[15] = 0;
+	cr_assert_eq(m.be->platform_restore(m.vm, st, PLATFORM_V1_SIZE), 0, "version 1");
+	cr_assert_eq(m.be->platform_restore(m.vm, st, PLATFORM_SIZE), -EINVAL, "version 1, too long");
 	machine_stop(&m);
 }
 

@@ -11,10 +11,10 @@
 /* Family 6, model 6, stepping 3: QEMU's qemu64. */
 #define SIGNATURE_EAX 0x00000663u
 
-/* CPUID.1:EDX: FPU DE PSE TSC MSR PAE CX8 PGE CMOV PAT PSE36 CLFSH MMX
- * FXSR SSE SSE2. */
+/* CPUID.1:EDX: FPU DE PSE TSC MSR PAE CX8 APIC PGE CMOV PAT PSE36 CLFSH
+ * MMX FXSR SSE SSE2. */
 #define LEAF1_EDX ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
-		   (1u << 8) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) |         \
+		   (1u << 8) | TCG_CPUID_1_EDX_APIC | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) |         \
 		   (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
 /* CPUID.1:ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 HYPERVISOR. SSE3 is not in
  * unicorn's feature words, but TCG does not gate its instructions. */
@@ -46,7 +46,8 @@ void tcg_cpuid(uint32_t leaf, uint32_t subleaf, struct tcg_cpuid_regs *out)
 		r = (struct tcg_cpuid_regs){ MAX_BASIC, str4(vendor), str4(vendor + 8), str4(vendor + 4) };
 		break;
 	case 1:
-		/* EBX: CLFLUSH line 8 x 8 bytes, one logical CPU, APIC ID 0. */
+		/* EBX: CLFLUSH line 8 x 8 bytes, one logical CPU, APIC ID 0
+		 * (the vCPU's own is put in by the CPUID hook). */
 		r = (struct tcg_cpuid_regs){ SIGNATURE_EAX, 8u << 8, LEAF1_ECX, LEAF1_EDX };
 		break;
 	case MAX_HV: {

@@ -2,8 +2,8 @@
  * AMD APM Vol. 3 appendix E). Modelled on QEMU's default "qemu64" (an
  * AuthenticAMD family 6 model 6 part, which Linux boots on under TCG),
  * trimmed to what unicorn 2.0's TCG really executes:
- *  - no local APIC (the backend has a PIC/PIT pair instead), no x2APIC,
- *    no TSC deadline, no XSAVE/AVX, no POPCNT/MOVBE (TCG raises #UD for
+ *  - an xAPIC (the backend's lapic.c; CPUID.1:EBX[31:24] the vCPU's
+ *    APIC id, put in by the CPUID hook), no x2APIC, no TSC deadline, no XSAVE/AVX, no POPCNT/MOVBE (TCG raises #UD for
  *    them: they are absent from unicorn's feature words), no SMAP/SMEP,
  *    no FSGSBASE, no PCID, no MTRR/MCE (TCG's MSRs report none);
  *  - NX and SYSCALL offered: TCG masks them out of EFER, the backend puts

@@ -21,14 +21,15 @@ int tcg_dirty_log(struct backend_vm *vm, unsigned slot, uint64_t *bitmap)
 	if (!s)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
-	struct backend_vcpu *v = vm->vcpu;
-	if (v && atomic_load(&v->running)) {
-		pthread_mutex_unlock(&vm->lock);
-		return -EBUSY;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (atomic_load(&vm->vcpus[i]->running)) {
+			pthread_mutex_unlock(&vm->lock);
+			return -EBUSY;
+		}
 	}
 	tcg_dirty_harvest(&vm->dirty, s->gpa, s->size, bitmap);
-	if (v)
-		tcg_qemu_tlb_flush(&v->q);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		tcg_qemu_tlb_flush(&vm->vcpus[i]->q);
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }

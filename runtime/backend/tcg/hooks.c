@@ -129,6 +129,8 @@ static int hook_cpuid(uc_engine *uc, void *opaque)
 	struct tcg_cpuid_regs r;
 	tcg_template_cpuid(v->vm, (uint32_t)tcg_reg(uc, UC_X86_REG_RAX),
 			   (uint32_t)tcg_reg(uc, UC_X86_REG_RCX), &r);
+	if ((uint32_t)tcg_reg(uc, UC_X86_REG_RAX) == 1)
+		r.ebx = (r.ebx & 0x00ffffffu) | (v->index << 24); /* initial APIC id */
 	uint64_t a = r.eax, b = r.ebx, c = r.ecx, d = r.edx;
 	uc_reg_write(uc, UC_X86_REG_RAX, &a);
 	uc_reg_write(uc, UC_X86_REG_RBX, &b);
@@ -186,8 +188,8 @@ void tcg_on_cs(struct tcg_qemu_ctx *q)
 	struct backend_vcpu *v = vcpu_of(q);
 	/* Requests made before QEMU's CPU was known went nowhere. */
 	pthread_mutex_lock(&v->vm->lock);
-	if (atomic_load(&v->kick) || tcg_pic_output(&v->vm->pic) ||
-	    v->vm->inval_done != v->vm->inval_seq)
+	if (tcg_vcpu_must_stop(v) || tcg_intr_output_locked(v->vm, v->index) ||
+	    v->inval_done != v->inval_seq)
 		tcg_qemu_request(q->cs);
 	pthread_mutex_unlock(&v->vm->lock);
 }
@@ -208,13 +210,13 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 	/* Device writes first, in the same hold as clearing the request
 	 * below, so that a later one raises it again. */
 	tcg_inval_drain_locked(v);
-	if (atomic_load(&v->kick)) {
+	if (tcg_vcpu_must_stop(v)) {
 		pthread_mutex_unlock(&vm->lock);
 		v->stopped = true;
 		uc_emu_stop(v->uc);
 		return false;
 	}
-	if (!tcg_pic_output(&vm->pic)) {
+	if (!tcg_intr_output_locked(vm, v->index)) {
 		tcg_qemu_clear_request(q->cs);
 		pthread_mutex_unlock(&vm->lock);
 		return false;
@@ -225,11 +227,13 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 		pthread_mutex_unlock(&vm->lock);
 		return false;
 	}
-	uint8_t vec = tcg_pic_ack(&vm->pic);
-	bool more = tcg_pic_output(&vm->pic);
-	atomic_store(&vm->irq_pending, more);
+	int vec = tcg_intr_ack_locked(vm, v->index);
+	bool more = tcg_intr_output_locked(vm, v->index);
+	atomic_store(&v->irq_pending, more);
 	if (!more)
 		tcg_qemu_clear_request(q->cs);
 	pthread_mutex_unlock(&vm->lock);
-	return deliver_on(v, &live, true, (struct tcg_event){ vec, TCG_EV_EXTINT, false, 0 });
+	if (vec < 0)
+		return false;
+	return deliver_on(v, &live, true, (struct tcg_event){ (uint8_t)vec, TCG_EV_EXTINT, false, 0 });
 }

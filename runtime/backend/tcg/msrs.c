@@ -3,8 +3,9 @@
  * keep a value for, read and written through UC_X86_REG_MSR. Not here:
  *  - read-only constants of the CPU model (MCG_CAP, MTRRcap, UCODE_REV,
  *    PERF_STATUS, SMI_COUNT): nothing to restore;
- *  - APIC_BASE: RDMSR reads 0 and WRMSR drops it (no local APIC); the
- *    neutral state carries the value the VMM set in sregs.apic_base;
+ *  - APIC_BASE: RDMSR reads 0 and WRMSR drops it (unicorn keeps no APIC
+ *    and cannot hook the instructions); the neutral state carries our
+ *    local APIC's value (lapic.c) in sregs.apic_base;
  *  - MSRs QEMU ignores (RDMSR 0, WRMSR dropped: no #GP on this CPU), e.g.
  *    SPEC_CTRL, TSC_ADJUST, the kvmclock and performance-counter MSRs. */
 #include "runtime/backend/tcg/state.h"

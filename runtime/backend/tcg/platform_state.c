@@ -1,18 +1,24 @@
 /* The TCG platform in a snapshot (backend_ops.platform_save/restore): the
- * 8259 pair and the 8254 with port 0x61, and the host's wall-clock time
- * at the save, in this layout (little-endian):
+ * 8259 pair and the 8254 with port 0x61, the host's wall-clock time at the
+ * save, and the I/O APIC, in this layout (little-endian):
  *
  *   0  magic "TCGP"
- *   4  u16 version (1)
+ *   4  u16 version (2)
  *   6  u16 header size (16)
  *   8  u16 PIC section size (TCG_PIC_STATE_SIZE, pic.h)
  *  10  u16 PIT section size (TCG_PIT_STATE_SIZE, pit.h)
  *  12  u16 clock section size (8)
- *  14  u16 reserved, zero
- *  16  the PIC section, the PIT section, then the clock section: u64 the
- *      host's CLOCK_REALTIME at the save, in ns since the epoch (< 2^63)
+ *  14  u16 I/O APIC section size (TCG_IOAPIC_STATE_SIZE, ioapic.h)
+ *  16  the PIC section, the PIT section, the clock section: u64 the
+ *      host's CLOCK_REALTIME at the save, in ns since the epoch (< 2^63),
+ *      then the I/O APIC section
  *
- * A restore is given a file's bytes: every size must be version 1's and
+ * Version 1 (before the software CPU had APICs) has no I/O APIC section
+ * and 0 at offset 14; it restores with the I/O APIC at power-on (every pin
+ * masked), as its guest never used one. The local APICs are the vCPUs'
+ * (state.c).
+ *
+ * A restore is given a file's bytes: every size must be its version's and
  * the total the buffer's length, and every register must hold a value the
  * chips can have (pic.c, pit.c), before the live state is touched. What
  * follows from the registers (the PIC's INTR output, the next timer
@@ -36,13 +42,15 @@
 #include "runtime/base/log.h"
 
 #define MAGIC "TCGP"
-#define VERSION 1
+#define VERSION 2
 #define HEADER_SIZE 16
 #define CLOCK_SIZE 8
 #define PIC_OFF HEADER_SIZE
 #define PIT_OFF (PIC_OFF + TCG_PIC_STATE_SIZE)
 #define CLOCK_OFF (PIT_OFF + TCG_PIT_STATE_SIZE)
-#define TOTAL (CLOCK_OFF + CLOCK_SIZE)
+#define IOAPIC_OFF (CLOCK_OFF + CLOCK_SIZE)
+#define TOTAL_V1 IOAPIC_OFF
+#define TOTAL (IOAPIC_OFF + TCG_IOAPIC_STATE_SIZE)
 /* 73 years: no real gap is longer, and the PIT's time arithmetic stays
  * far from overflowing with it (pit.h bounds its saved times the same). */
 #define ELAPSED_MAX (1LL << 61)
@@ -66,8 +74,10 @@ int tcg_platform_save(struct backend_vm *vm, void *buf, size_t len)
 	le_put16(b + 8, TCG_PIC_STATE_SIZE);
 	le_put16(b + 10, TCG_PIT_STATE_SIZE);
 	le_put16(b + 12, CLOCK_SIZE);
+	le_put16(b + 14, TCG_IOAPIC_STATE_SIZE);
 	pthread_mutex_lock(&vm->lock);
 	tcg_pic_save(&vm->pic, b + PIC_OFF);
+	tcg_ioapic_save(&vm->ioapic, b + IOAPIC_OFF);
 	tcg_pit_save(&vm->pit, tcg_now_ns(), b + PIT_OFF);
 	int64_t real = realtime_ns();
 	pthread_mutex_unlock(&vm->lock);
@@ -88,15 +98,19 @@ static int64_t elapsed_since(uint64_t saved)
 int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
-	if (!buf || len < HEADER_SIZE || memcmp(b, MAGIC, 4) || le_get16(b + 4) != VERSION ||
-	    le_get16(b + 6) != HEADER_SIZE || le_get16(b + 8) != TCG_PIC_STATE_SIZE ||
-	    le_get16(b + 10) != TCG_PIT_STATE_SIZE || le_get16(b + 12) != CLOCK_SIZE ||
-	    le_get16(b + 14) || len != TOTAL)
+	if (!buf || len < HEADER_SIZE || memcmp(b, MAGIC, 4))
+		return -EINVAL;
+	unsigned version = le_get16(b + 4);
+	bool v1 = version == 1;
+	if ((!v1 && version != VERSION) || le_get16(b + 6) != HEADER_SIZE ||
+	    le_get16(b + 8) != TCG_PIC_STATE_SIZE || le_get16(b + 10) != TCG_PIT_STATE_SIZE ||
+	    le_get16(b + 12) != CLOCK_SIZE ||
+	    le_get16(b + 14) != (v1 ? 0 : TCG_IOAPIC_STATE_SIZE) || len != (v1 ? TOTAL_V1 : TOTAL))
 		return -EINVAL;
 	uint64_t saved_real = le_get64(b + CLOCK_OFF);
 	if (saved_real > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (vm->clock_realtime && vm->vcpu && !tcg_guest_tsc_khz(vm)) {
+	if (vm->clock_realtime && vm->nr_vcpus && !tcg_guest_tsc_khz(vm)) {
 		log_err("tcg: clock_realtime: the guest's TSC rate is unknown, so its TSC "
 			"cannot move on with the clock");
 		return -ENOTSUP;
@@ -105,8 +119,12 @@ int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 	struct tcg_pic pic;
 	struct tcg_pit pit;
 	pthread_mutex_lock(&vm->lock);
+	struct tcg_ioapic ioapic = vm->ioapic;
+	if (v1)
+		tcg_ioapic_init(&ioapic, vm->nr_lapics, ioapic.send, ioapic.send_ctx);
 	int64_t now = tcg_now_ns();
-	if (tcg_pic_load(&pic, b + PIC_OFF) || tcg_pit_load(&pit, b + PIT_OFF, now)) {
+	if (tcg_pic_load(&pic, b + PIC_OFF) || tcg_pit_load(&pit, b + PIT_OFF, now) ||
+	    (!v1 && tcg_ioapic_load(&ioapic, b + IOAPIC_OFF))) {
 		pthread_mutex_unlock(&vm->lock);
 		return -EINVAL;
 	}
@@ -114,6 +132,7 @@ int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 	tcg_pit_advance(&pit, elapsed);
 	vm->pic = pic;
 	vm->pit = pit;
+	vm->ioapic = ioapic;
 	/* The first edge after the saved moment: in the gap, it is due now. */
 	vm->pit_next = tcg_pit_next_irq(&vm->pit, now - elapsed);
 	pthread_cond_signal(&vm->timer_wake);
@@ -121,8 +140,8 @@ int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 	pthread_mutex_unlock(&vm->lock);
 
 	if (vm->clock_realtime) {
-		if (vm->vcpu)
-			tcg_vcpu_tsc_advance(vm->vcpu, (uint64_t)elapsed);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			tcg_vcpu_tsc_advance(vm->vcpus[i], (uint64_t)elapsed);
 		log_info("tcg: clock_realtime: the guest's clocks moved on by %" PRId64 " ms",
 			 elapsed / 1000000);
 	}

@@ -3,8 +3,12 @@
  * registers, EFER, the FXSAVE image (fpu.c), the MSRs (msrs.c), the STI /
  * MOV SS shadow, HLT, the guest's TSC and its rate. What the CPU does not
  * have stays 0 with its flag clear: no XSAVE (the CPUID policy offers
- * none), no local APIC, no NMI or SMI source, and nothing is ever pending
- * between instructions (delivery is synchronous in the hooks).
+ * none), no NMI or SMI source, and nothing is ever pending between
+ * instructions (delivery is synchronous in the hooks). The local APIC's
+ * register page goes in lapic[] (KVM's layout, lapic.h), IA32_APIC_BASE in
+ * sregs; a state without the APIC (saved before the software CPU had one)
+ * restores it in its power-on state, which passes the 8259's interrupts
+ * through as before.
  *
  * Restore takes a file's content: it checks everything first, against
  * what this CPU can hold, and only then writes the vCPU.
@@ -80,6 +84,12 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 
 	pthread_mutex_lock(&v->vm->lock);
 	st->mp_state = v->halted ? X86_MP_HALTED : X86_MP_RUNNABLE;
+	struct tcg_lapic *l = &v->vm->lapic[v->index];
+	if (l->wait_sipi)
+		st->mp_state = X86_MP_INIT_RECEIVED;
+	st->flags |= X86_STATE_HAS_LAPIC;
+	tcg_lapic_save(l, st->lapic, tcg_now_ns());
+	st->sregs.apic_base = l->apic_base;
 	pthread_mutex_unlock(&v->vm->lock);
 	unsigned long khz = tcg_guest_tsc_khz(v->vm);
 	if (khz && khz <= TSC_KHZ_MAX) {
@@ -141,14 +151,15 @@ static int check(const struct x86_cpu_state *st)
 {
 	if (st->version != X86_CPU_STATE_VERSION || (st->flags & ~KNOWN_FLAGS) || st->reserved)
 		return -EINVAL;
-	/* Cross-backend restore (a KVM vCPU's XSAVE area and APIC onto this
-	 * APIC-less, XSAVE-less CPU) is not done yet. */
-	if (st->flags & (X86_STATE_HAS_XSAVE | X86_STATE_HAS_LAPIC))
+	/* Cross-backend restore (a KVM vCPU's XSAVE area onto this
+	 * XSAVE-less CPU) is not done yet. */
+	if (st->flags & X86_STATE_HAS_XSAVE)
 		return -EINVAL;
 	if (st->xcr0 || !all_zero(st->xsave, sizeof(st->xsave)) ||
-	    !all_zero(st->lapic, sizeof(st->lapic)))
+	    (!(st->flags & X86_STATE_HAS_LAPIC) && !all_zero(st->lapic, sizeof(st->lapic))))
 		return -EINVAL;
-	if (st->mp_state != X86_MP_RUNNABLE && st->mp_state != X86_MP_HALTED)
+	if (st->mp_state != X86_MP_RUNNABLE && st->mp_state != X86_MP_HALTED &&
+	    st->mp_state != X86_MP_INIT_RECEIVED)
 		return -EINVAL;
 	if ((st->flags & X86_STATE_HAS_TSC_KHZ) ? !st->tsc_khz || st->tsc_khz > TSC_KHZ_MAX
 						 : st->tsc_khz != 0)
@@ -166,6 +177,15 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	int r = check(st);
 	if (r)
 		return r;
+	/* The APIC into a copy first: a bad page changes nothing. */
+	struct tcg_lapic lapic = vm->lapic[v->index];
+	if (st->flags & X86_STATE_HAS_LAPIC) {
+		if (tcg_lapic_load(&lapic, st->lapic, st->sregs.apic_base, tcg_now_ns()))
+			return -EINVAL;
+	} else {
+		tcg_lapic_init(&lapic, v->index);
+	}
+	lapic.wait_sipi = st->mp_state == X86_MP_INIT_RECEIVED;
 	/* Nothing scales unicorn's RDTSC: the guest keeps the rate it was
 	 * told only where the host's TSC runs at it. */
 	if ((st->flags & X86_STATE_HAS_TSC_KHZ) && !tcg_tsc_rate_matches(st->tsc_khz)) {
@@ -201,13 +221,15 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 
 	pthread_mutex_lock(&vm->lock);
 	v->halted = st->mp_state == X86_MP_HALTED;
+	vm->lapic[v->index] = lapic;
+	pthread_cond_signal(&vm->timer_wake); /* its timer */
 	v->exit_set = false;
 	if (v->q.cs) {
 		/* A vCPU that ran before: its TLB and translations describe
 		 * the old state (the register API flushes nothing). */
 		tcg_qemu_tlb_flush(&v->q);
-		vm->inval_all = true;
-		vm->inval_seq++;
+		v->inval_all = true;
+		v->inval_seq++;
 	}
 	if (st->flags & X86_STATE_HAS_TSC_KHZ)
 		vm->tsc_khz = st->tsc_khz;

@@ -1,13 +1,15 @@
 /* Private to the TCG backend (runtime/backend/tcg/): a software vCPU on
  * unicorn 2.0 (QEMU's TCG), with the platform pieces KVM keeps in the
- * kernel — an 8259A pair and an 8254 — in our own code.
+ * kernel — an 8259A pair, an 8254, a local APIC per vCPU and an I/O APIC
+ * — in our own code.
  *
  * Threads: the vCPU thread runs uc_emu_start and every hook (port I/O,
- * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); a timer thread
+ * MMIO, CPUID, SYSCALL, exceptions, interrupt acknowledge); with several
+ * vCPUs, vCPU 0's thread runs every engine in turn (smp.c); a timer thread
  * raises IRQ 0 from the PIT; any thread may call set_irq_line or
  * vcpu_kick, which reach a running vCPU through QEMU's interrupt request
- * (qemu/qemu.h). The PIC, PIT and the vCPU's wait state are guarded by
- * vm->lock. Port and MMIO accesses reach the buses synchronously on the
+ * (qemu/qemu.h). The PIC, PIT, the APICs and the vCPU's wait state are
+ * guarded by vm->lock. Port and MMIO accesses reach the buses synchronously on the
  * vCPU thread inside vcpu_run (no VCPU_EXIT_IO / VCPU_EXIT_MMIO), so a
  * device that needs the run loop to act must also kick the vCPU. */
 #ifndef EMBER_BACKEND_TCG_TCG_H
@@ -26,11 +28,18 @@
 #include "runtime/backend/tcg/cpuid.h"
 #include "runtime/backend/tcg/dirty.h"
 #include "runtime/backend/tcg/env.h"
+#include "runtime/backend/tcg/ioapic.h"
+#include "runtime/backend/tcg/lapic.h"
 #include "runtime/backend/tcg/pic.h"
 #include "runtime/backend/tcg/pit.h"
 #include "runtime/backend/tcg/qemu/qemu.h"
 
 #define TCG_MAX_SLOTS 8
+/* vCPUs a VM may have (local APICs). */
+#define TCG_MAX_VCPUS 8
+/* With several vCPUs, how long one runs before the next gets the host
+ * thread (round-robin, see vcpu.c). */
+#define TCG_SLICE_NS 2000000LL
 #define TCG_MAX_GAPS 8
 /* Device writes queued for the vCPU to invalidate; more: all code pages. */
 #define TCG_MAX_INVAL 64
@@ -44,6 +53,7 @@ struct tcg_slot {
 /* One unicorn MMIO region covering addresses without RAM. */
 struct tcg_gap {
 	struct backend_vm *vm;
+	struct backend_vcpu *vcpu; /* whose engine it is mapped into */
 	uint64_t base, size;
 };
 
@@ -52,24 +62,30 @@ struct backend_vm {
 	const struct bus *mmio_bus, *pio_bus;
 	struct tcg_slot slots[TCG_MAX_SLOTS];
 	unsigned nr_slots;
-	struct backend_vcpu *vcpu; /* the only one */
+	/* The vCPUs by index (lock to change; fixed once the VM runs). With
+	 * more than one they run round-robin on vCPU 0's thread (vcpu.c):
+	 * `running` is the one inside uc_emu_start (lock), the others' threads
+	 * wait on `park` for their kick. */
+	struct backend_vcpu *vcpus[TCG_MAX_VCPUS];
+	unsigned nr_vcpus;
+	struct backend_vcpu *running;
+	pthread_cond_t park;
+	/* Their QEMU contexts, the peers each engine's stores are checked
+	 * against (qemu.h). */
+	struct tcg_qemu_ctx *qctx[TCG_MAX_VCPUS];
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;       /* the vCPU sleeping in HLT */
 	pthread_cond_t timer_wake; /* the timer thread (CLOCK_MONOTONIC) */
 	struct tcg_pic pic;
 	struct tcg_pit pit;
+	/* A local APIC per vCPU and the I/O APIC (apic.c). */
+	struct tcg_lapic lapic[TCG_MAX_VCPUS];
+	unsigned nr_lapics;
+	struct tcg_ioapic ioapic;
 	int64_t pit_next;          /* next IRQ 0 edge, -1 none */
 	bool pit_clamp_logged;     /* the period clamp said once per VM (lock) */
-	atomic_bool irq_pending;   /* the PIC's INTR output */
-	/* Device writes over translated code (lock): the vCPU thread drops the
-	 * translations (tcg_inval_drain_locked) before it runs guest code
-	 * again, then publishes inval_done = inval_seq on inval_cv. */
-	struct { uint64_t gpa, len; } inval[TCG_MAX_INVAL];
-	unsigned nr_inval;
-	bool inval_all;
-	uint64_t inval_seq, inval_done;
-	pthread_cond_t inval_cv;
+	pthread_cond_t inval_cv;   /* a vCPU drained its invalidations */
 	pthread_t timer;
 	bool timer_started, quit;
 	/* Pages the vCPU wrote (track_dirty; else no bits): dirty.h. */
@@ -89,12 +105,26 @@ struct backend_vm {
 struct backend_vcpu {
 	struct tcg_qemu_ctx q; /* first: the hooks get back to us from it */
 	struct backend_vm *vm;
+	unsigned index;            /* its local APIC: vm->lapic[index] */
 	uc_engine *uc;
 	struct tcg_env env;
 	struct tcg_gap gaps[TCG_MAX_GAPS];
-	uint64_t cr8, apic_base;
+	uint64_t cr8;
 
 	atomic_bool kick;
+	/* Several vCPUs: end this run, the next vCPU's turn (its slice is
+	 * over, it sent an IPI, or vCPU 0 was kicked). */
+	atomic_bool yield;
+	int64_t slice_end;         /* (lock) */
+	atomic_bool irq_pending;   /* an interrupt for it (tcg_intr_output_locked) */
+	/* Writes over its translated code, by devices or by other vCPUs
+	 * (lock): it drops the translations (tcg_inval_drain_locked) before
+	 * it runs guest code again, then publishes inval_done = inval_seq on
+	 * vm->inval_cv. */
+	struct { uint64_t gpa, len; } inval[TCG_MAX_INVAL];
+	unsigned nr_inval;
+	bool inval_all;
+	uint64_t inval_seq, inval_done;
 	atomic_bool running;       /* inside uc_emu_start */
 	bool stopped;              /* our hook ended this run (vCPU thread) */
 	bool halted;               /* in HLT (lock) */
@@ -117,11 +147,13 @@ bool tcg_platform_in(struct backend_vm *vm, uint16_t port, uint32_t *val);
 bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val);
 /* After the PIC changed (lock held): publish INTR and wake or stop the vCPU. */
 void tcg_platform_notify_locked(struct backend_vm *vm);
-/* Interrupt acknowledge: the vector, or -1 if INTR went low (lock taken). */
-int tcg_platform_ack(struct backend_vm *vm);
 /* Makes the vCPU look at interrupts and kicks at its next instruction
  * boundary (lock held). */
 void tcg_vcpu_signal_locked(struct backend_vcpu *v);
+/* Whether the run loop must stop this vCPU's engine now (lock held). */
+bool tcg_vcpu_must_stop(const struct backend_vcpu *v);
+/* Queues [gpa, gpa + len) for v to drop before it runs again (lock held). */
+void tcg_inval_queue_locked(struct backend_vcpu *v, uint64_t gpa, uint64_t len);
 /* vCPU thread, lock held: drops translations of the queued device writes. */
 void tcg_inval_drain_locked(struct backend_vcpu *v);
 /* vCPU thread, around anything that may block on device code (bus
@@ -129,6 +161,30 @@ void tcg_inval_drain_locked(struct backend_vcpu *v);
  * waiting for us; enter drains, then lets it wait again. */
 void tcg_guest_leave(struct backend_vcpu *v);
 void tcg_guest_enter(struct backend_vcpu *v);
+
+/* apic.c: the local APICs and the I/O APIC, wired in. The _locked
+ * functions run under vm->lock; the others take it. */
+void tcg_apic_init(struct backend_vm *vm, unsigned nr_vcpus);
+/* A device's line: the 8259 (GSI 0-15) and the I/O APIC's pin gsi. */
+void tcg_apic_set_irq_locked(struct backend_vm *vm, unsigned gsi, bool level);
+/* Whether vCPU index has an external interrupt to take (the 8259 through
+ * LINT0, or its local APIC), and its acknowledge: the vector or -1. */
+bool tcg_intr_output_locked(const struct backend_vm *vm, unsigned index);
+int tcg_intr_ack_locked(struct backend_vm *vm, unsigned index);
+/* The local APIC timers: the next expiry (-1 none), and the expiries. */
+int64_t tcg_apic_next_locked(const struct backend_vm *vm);
+void tcg_apic_tick_locked(struct backend_vm *vm, int64_t now);
+/* An MMIO access that the APICs own: handled (true), or the bus's. */
+bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigned size,
+		   bool write);
+/* A vCPU's store into a page another vCPU holds code from (qemu.h). */
+void tcg_peer_written(struct tcg_qemu_ctx *q, uint64_t gpa);
+/* IA32_APIC_BASE; set: false for a value that raises #GP. */
+uint64_t tcg_apic_get_base(struct backend_vcpu *v);
+bool tcg_apic_set_base(struct backend_vcpu *v, uint64_t val);
+/* The VMM's set_sregs and restores: any value the APIC can hold, no
+ * reset; others leave it as it is. */
+void tcg_apic_load_base(struct backend_vcpu *v, uint64_t val);
 
 /* vcpu.c: the engine, its memory map and the run loop. */
 int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu **out,
@@ -138,6 +194,15 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
 void tcg_vcpu_kick(struct backend_vcpu *v);
 /* Maps RAM and the MMIO catch-all regions into a new engine. */
 int tcg_vcpu_map(struct backend_vcpu *v);
+/* An exit for the caller of vcpu_run. */
+void tcg_fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu_exit_reason why,
+		    uint64_t code, const char *what);
+/* smp.c: several vCPUs, round-robin on vCPU 0's thread (tcg_smp_run);
+ * the other vCPUs' threads wait for their kick (tcg_smp_park). */
+int tcg_smp_run(struct backend_vcpu *v0, struct vcpu_exit *exit);
+int tcg_smp_park(struct backend_vcpu *v, struct vcpu_exit *exit);
+/* An AP's startup IPI: real mode at vector << 12 (vcpu_state.c). */
+void tcg_vcpu_startup(struct backend_vcpu *v, uint8_t vector);
 
 /* vcpu_state.c: registers and address translation, for the backend ops
  * and for the run loop and hooks alike. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/base/bus.h"
 #include "runtime/base/log.h"
@@ -28,10 +29,10 @@ static uint64_t gap_read(uc_engine *uc, uint64_t off, unsigned size, void *opaqu
 	(void)uc;
 	struct tcg_gap *g = opaque;
 	uint64_t v = 0;
-	if (size <= 8) {
-		tcg_guest_leave(g->vm->vcpu);
+	if (size <= 8 && !tcg_apic_mmio(g->vcpu, g->base + off, &v, size, false)) {
+		tcg_guest_leave(g->vcpu);
 		bus_read(g->vm->mmio_bus, g->base + off, &v, size);
-		tcg_guest_enter(g->vm->vcpu);
+		tcg_guest_enter(g->vcpu);
 	}
 	return v;
 }
@@ -40,10 +41,10 @@ static void gap_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t val, 
 {
 	(void)uc;
 	struct tcg_gap *g = opaque;
-	if (size <= 8) {
-		tcg_guest_leave(g->vm->vcpu);
+	if (size <= 8 && !tcg_apic_mmio(g->vcpu, g->base + off, &val, size, true)) {
+		tcg_guest_leave(g->vcpu);
 		bus_write(g->vm->mmio_bus, g->base + off, &val, size);
-		tcg_guest_enter(g->vm->vcpu);
+		tcg_guest_enter(g->vcpu);
 	}
 }
 
@@ -61,7 +62,7 @@ static int add_gap(struct backend_vcpu *v, unsigned *n, uint64_t base, uint64_t 
 	if (*n == TCG_MAX_GAPS)
 		return -ENOSPC;
 	struct tcg_gap *g = &v->gaps[(*n)++];
-	*g = (struct tcg_gap){ v->vm, base, end - base + 1 };
+	*g = (struct tcg_gap){ v->vm, v, base, end - base + 1 };
 	if (uc_mmio_map(v->uc, base, g->size, gap_read, g, gap_write, g) != UC_ERR_OK)
 		return -ENOMEM;
 	/* Instruction fetches check the region's rights too (for the linear
@@ -97,18 +98,23 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		    struct errbuf *err)
 {
 	char why[256];
-	if (index != 0 || vm->vcpu)
-		return err_set(err, -EINVAL, "tcg: vCPU %u: the software CPU runs 1 vCPU", index);
+	if (index >= vm->nr_lapics || index != vm->nr_vcpus)
+		return err_set(err, -EINVAL, "tcg: vCPU %u: the VM has %u, %u made", index,
+			       vm->nr_lapics, vm->nr_vcpus);
 	struct backend_vcpu *v = calloc(1, sizeof(*v));
 	if (!v)
 		return err_set(err, -ENOMEM, "tcg: vCPU: out of memory");
 	v->vm = vm;
+	v->index = index;
 	v->q.mem = vm->mem;
 	v->q.nx = tcg_cpuid_has_nx();
 	v->q.dirty = vm->dirty.bits ? &vm->dirty : NULL;
 	v->q.env_off = -1;
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;
+	v->q.peers = vm->qctx;
+	v->q.nr_peers = &vm->nr_vcpus;
+	v->q.peer_written = tcg_peer_written;
 	int r = err_set(err, -ENOMEM, "tcg: unicorn: cannot open an x86-64 engine");
 	if (uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc) != UC_ERR_OK)
 		goto fail;
@@ -143,7 +149,11 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 		goto fail;
 	}
 	pthread_mutex_lock(&vm->lock);
-	vm->vcpu = v;
+	vm->vcpus[index] = v;
+	vm->qctx[index] = &v->q;
+	vm->nr_vcpus = index + 1;
+	/* An AP waits for INIT-SIPI (the BSP runs from the boot registers). */
+	vm->lapic[index].wait_sipi = index > 0;
 	pthread_mutex_unlock(&vm->lock);
 	*out = v;
 	return 0;
@@ -160,8 +170,12 @@ void tcg_vcpu_destroy(struct backend_vcpu *v)
 {
 	if (!v)
 		return;
+	/* The VM's vCPUs go all together: from the first one destroyed on,
+	 * the VM knows none (its timer and devices must not reach a freed one). */
 	pthread_mutex_lock(&v->vm->lock);
-	v->vm->vcpu = NULL;
+	v->vm->nr_vcpus = 0;
+	v->vm->vcpus[v->index] = NULL;
+	v->vm->qctx[v->index] = NULL;
 	pthread_mutex_unlock(&v->vm->lock);
 	tcg_env_free(&v->env);
 	uc_close(v->uc);
@@ -173,6 +187,20 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 {
 	struct backend_vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
+	if (vm->nr_lapics > 1) {
+		/* Round-robin: vCPU 0's thread runs them all, so kicking it
+		 * stops whichever runs; the others' threads only wait. */
+		atomic_store(&v->kick, true);
+		struct backend_vcpu *r = vm->running;
+		if (v->index == 0 && r) {
+			atomic_store(&r->yield, true);
+			tcg_vcpu_signal_locked(r);
+		}
+		pthread_cond_broadcast(&vm->wake);
+		pthread_cond_broadcast(&vm->park);
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
 	atomic_store(&v->kick, true);
 	pthread_cond_broadcast(&vm->wake);
 	tcg_vcpu_signal_locked(v);
@@ -188,13 +216,13 @@ static void wait_halted(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
 	pthread_mutex_lock(&vm->lock);
-	while (v->halted && !atomic_load(&v->kick) && !(if_set && tcg_pic_output(&vm->pic)))
+	while (v->halted && !atomic_load(&v->kick) && !(if_set && tcg_intr_output_locked(vm, v->index)))
 		pthread_cond_wait(&vm->wake, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 }
 
-static void fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu_exit_reason why,
-		       uint64_t code, const char *what)
+void tcg_fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu_exit_reason why,
+		    uint64_t code, const char *what)
 {
 	memset(exit, 0, sizeof(*exit));
 	exit->reason = why;
@@ -206,6 +234,8 @@ static void fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu
 int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 {
 	struct backend_vm *vm = v->vm;
+	if (vm->nr_lapics > 1)
+		return v->index ? tcg_smp_park(v, exit) : tcg_smp_run(v, exit);
 	tcg_qemu_set_current(&v->q);
 	for (;;) {
 		if (atomic_exchange(&v->kick, false)) {
@@ -215,7 +245,7 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		}
 		if (v->exit_set) {
 			v->exit_set = false;
-			fill_error(v, exit, v->exit_reason, 0, v->exit_what);
+			tcg_fill_error(v, exit, v->exit_reason, 0, v->exit_what);
 			return 0;
 		}
 		if (v->halted) {
@@ -251,7 +281,7 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		if (err != UC_ERR_OK) {
 			char what[64];
 			snprintf(what, sizeof(what), "unicorn: %s", uc_strerror(err));
-			fill_error(v, exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
+			tcg_fill_error(v, exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
 			return 0;
 		}
 		if (v->exit_set || v->delivered || v->stopped)

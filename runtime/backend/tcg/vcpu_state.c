@@ -98,7 +98,7 @@ int tcg_get_sregs(struct backend_vcpu *v, struct x86_sregs *s)
 	s->cr4 = tcg_env_u64(&v->env, TCG_ENV_CR + 32);
 	s->efer = tcg_env_u64(&v->env, TCG_ENV_EFER);
 	s->cr8 = v->cr8;
-	s->apic_base = v->apic_base;
+	s->apic_base = tcg_apic_get_base(v);
 	return 0;
 }
 
@@ -116,8 +116,8 @@ int tcg_set_sregs(struct backend_vcpu *v, const struct x86_sregs *s)
 	tcg_set_reg(uc, UC_X86_REG_CR4, s->cr4);
 	tcg_set_reg(uc, UC_X86_REG_CR3, s->cr3);
 	tcg_set_reg(uc, UC_X86_REG_CR0, s->cr0 | X86_CR0_ET);
-	v->cr8 = s->cr8; /* no local APIC: the TPR is kept, unused */
-	v->apic_base = s->apic_base;
+	v->cr8 = s->cr8; /* the TPR is the APIC page's (CR8 is not wired to it) */
+	tcg_apic_load_base(v, s->apic_base);
 
 	/* Hidden segment state, descriptor tables and the EFER bits WRMSR
 	 * drops, straight into QEMU's state (env.h). */
@@ -162,4 +162,29 @@ int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la)
 		return -1;
 	const uint8_t *p = gm_ptr(v->vm->mem, gpa, 1);
 	return p ? *p : -1;
+}
+
+void tcg_vcpu_startup(struct backend_vcpu *v, uint8_t vector)
+{
+	/* The state INIT leaves (SDM Vol. 3A Table 9-1), then CS:IP from the
+	 * startup vector: real mode at vector << 12. */
+	struct x86_segment code = { .base = (uint64_t)vector << 12, .limit = 0xffff,
+				    .selector = (uint16_t)(vector << 8), .type = 0xb, .present = 1,
+				    .s = 1 };
+	struct x86_segment data = { .limit = 0xffff, .type = 3, .present = 1, .s = 1 };
+	struct x86_sregs s = { .cs = code, .ds = data, .es = data, .fs = data, .gs = data,
+			       .ss = data };
+	s.tr = (struct x86_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+	s.ldt = (struct x86_segment){ .limit = 0xffff, .type = 2, .present = 1 };
+	s.gdt.limit = s.idt.limit = 0xffff;
+	s.cr0 = X86_CR0_ET;
+	s.apic_base = tcg_apic_get_base(v);
+	struct x86_regs r = { .rflags = X86_RFLAGS_FIXED, .rip = 0 };
+	tcg_set_sregs(v, &s);
+	tcg_set_regs(v, &r);
+	/* EFER exactly (set_sregs keeps the engine's LMA for the boot path). */
+	tcg_env_save(&v->env);
+	tcg_env_set_u64(&v->env, TCG_ENV_EFER, 0);
+	tcg_env_sync_hflags(&v->env);
+	tcg_env_restore(&v->env);
 }

@@ -53,9 +53,10 @@ static void *timer_main(void *arg);
 static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm **out,
 			 struct errbuf *err)
 {
-	if (opts->nr_vcpus != 1)
-		return err_set(err, -EINVAL, "vcpu_count %u: the software CPU (tcg) runs 1 vCPU",
-			       opts->nr_vcpus);
+	if (opts->nr_vcpus < 1 || opts->nr_vcpus > TCG_MAX_VCPUS)
+		return err_set(err, -EINVAL,
+			       "vcpu_count %u: the software CPU (tcg) runs at most %u vCPU%s",
+			       opts->nr_vcpus, TCG_MAX_VCPUS, TCG_MAX_VCPUS == 1 ? "" : "s");
 	if (!opts->mem || !opts->mmio_bus || !opts->pio_bus)
 		return err_set(err, -EINVAL, "tcg: no guest memory or buses given");
 
@@ -76,6 +77,7 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	vm->clock_realtime = opts->clock_realtime;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->wake, NULL);
+	pthread_cond_init(&vm->park, NULL);
 	pthread_cond_init(&vm->inval_cv, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -84,6 +86,7 @@ static int tcg_vm_create(const struct backend_vm_opts *opts, struct backend_vm *
 	pthread_condattr_destroy(&ca);
 	tcg_pic_init(&vm->pic);
 	tcg_pit_init(&vm->pit, tcg_now_ns());
+	tcg_apic_init(vm, opts->nr_vcpus);
 	if (opts->track_dirty && tcg_dirty_init(&vm->dirty, gm_end(opts->mem))) {
 		tcg_template_free(vm);
 		free(vm);
@@ -114,6 +117,7 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 		pthread_join(vm->timer, NULL);
 	}
 	pthread_cond_destroy(&vm->wake);
+	pthread_cond_destroy(&vm->park);
 	pthread_cond_destroy(&vm->inval_cv);
 	pthread_cond_destroy(&vm->timer_wake);
 	pthread_mutex_destroy(&vm->lock);
@@ -125,7 +129,7 @@ static void tcg_vm_destroy(struct backend_vm *vm)
 static int tcg_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
 			  void *host)
 {
-	if (vm->vcpu)
+	if (vm->nr_vcpus)
 		return -EBUSY; /* unicorn's map is built once, at vcpu_create */
 	if (vm->nr_slots == TCG_MAX_SLOTS)
 		return -ENOSPC;
@@ -140,10 +144,10 @@ static int tcg_map_memory(struct backend_vm *vm, unsigned slot, uint64_t gpa, ui
 
 static int tcg_set_irq_line(struct backend_vm *vm, unsigned gsi, bool level)
 {
-	if (gsi > 15)
-		return -EINVAL; /* ISA lines only: there is no I/O APIC */
+	if (gsi >= TCG_IOAPIC_PINS)
+		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
-	tcg_pic_set_irq(&vm->pic, gsi, level);
+	tcg_apic_set_irq_locked(vm, gsi, level);
 	tcg_platform_notify_locked(vm);
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
@@ -170,27 +174,29 @@ void tcg_vcpu_signal_locked(struct backend_vcpu *v)
 		uc_emu_stop(v->uc); /* not started yet: RIP is still exact */
 }
 
-void tcg_platform_notify_locked(struct backend_vm *vm)
+bool tcg_vcpu_must_stop(const struct backend_vcpu *v)
 {
-	bool out = tcg_pic_output(&vm->pic);
-	atomic_store(&vm->irq_pending, out);
-	struct backend_vcpu *v = vm->vcpu;
-	if (!out || !v)
-		return;
-	tcg_vcpu_signal_locked(v);
-	if (v->halted)
-		pthread_cond_broadcast(&vm->wake);
+	if (v->vm->nr_lapics == 1)
+		return atomic_load(&v->kick);
+	return atomic_load(&v->yield);
 }
 
-int tcg_platform_ack(struct backend_vm *vm)
+void tcg_platform_notify_locked(struct backend_vm *vm)
 {
-	int vec = -1;
-	pthread_mutex_lock(&vm->lock);
-	if (tcg_pic_output(&vm->pic))
-		vec = tcg_pic_ack(&vm->pic);
-	atomic_store(&vm->irq_pending, tcg_pic_output(&vm->pic));
-	pthread_mutex_unlock(&vm->lock);
-	return vec;
+	bool wake = false;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct backend_vcpu *v = vm->vcpus[i];
+		bool out = tcg_intr_output_locked(vm, i);
+		atomic_store(&v->irq_pending, out);
+		if (!out)
+			continue;
+		tcg_vcpu_signal_locked(v);
+		wake |= v->halted;
+	}
+	/* Several vCPUs: a halted one may be runnable now, and the one
+	 * running its own timer or IPIs may need to make room. */
+	if (wake || vm->nr_lapics > 1)
+		pthread_cond_broadcast(&vm->wake);
 }
 
 static bool pic_port(uint16_t port)
@@ -260,7 +266,22 @@ bool tcg_platform_out(struct backend_vm *vm, uint16_t port, uint32_t val)
 	return true;
 }
 
-/* Raises IRQ 0 on the PIT's edges. IRQ 0 is edge-triggered: a pulse per edge, and edges the
+/* Several vCPUs (lock held): ends the running one's slice when it is
+ * over; returns when to look again (-1: nothing runs). */
+static int64_t watch_slice(struct backend_vm *vm, int64_t now)
+{
+	struct backend_vcpu *v = vm->running;
+	if (vm->nr_lapics == 1 || !v || atomic_load(&v->yield))
+		return -1;
+	if (now < v->slice_end)
+		return v->slice_end;
+	atomic_store(&v->yield, true);
+	tcg_vcpu_signal_locked(v);
+	/* Look again in a slice: by then the next vCPU runs. */
+	return now + TCG_SLICE_NS;
+}
+
+/* Raises IRQ 0 on the PIT's edges and the local APIC timers' vectors. IRQ 0 is edge-triggered: a pulse per edge, and edges the
  * guest was too slow to see are coalesced into one (as on a busy host). */
 static void *timer_main(void *arg)
 {
@@ -274,12 +295,22 @@ static void *timer_main(void *arg)
 	while (!vm->quit) {
 		int64_t now = tcg_now_ns();
 		if (vm->pit_next >= 0 && now >= vm->pit_next) {
-			tcg_pic_set_irq(&vm->pic, 0, true);
-			tcg_pic_set_irq(&vm->pic, 0, false);
+			tcg_apic_set_irq_locked(vm, 0, true);
+			tcg_apic_set_irq_locked(vm, 0, false);
 			vm->pit_next = tcg_pit_next_irq(&vm->pit, now);
 			tcg_platform_notify_locked(vm);
 		}
-		int64_t deadline = vm->pit_next;
+		int64_t apic_next = tcg_apic_next_locked(vm);
+		if (apic_next >= 0 && now >= apic_next) {
+			tcg_apic_tick_locked(vm, now);
+			tcg_platform_notify_locked(vm);
+			apic_next = tcg_apic_next_locked(vm);
+		}
+		int64_t deadline = vm->pit_next, sl = watch_slice(vm, now);
+		if (apic_next >= 0 && (deadline < 0 || apic_next < deadline))
+			deadline = apic_next;
+		if (sl >= 0 && (deadline < 0 || sl < deadline))
+			deadline = sl;
 		if (deadline < 0) {
 			pthread_cond_wait(&vm->timer_wake, &vm->lock);
 		} else {
@@ -299,6 +330,18 @@ static void *timer_main(void *arg)
  * until it is outside guest code: it drains before it goes back in. The
  * wait cannot deadlock on the caller's locks (a transport's run_lock):
  * the vCPU leaves guest code before any bus callback. */
+void tcg_inval_queue_locked(struct backend_vcpu *v, uint64_t gpa, uint64_t len)
+{
+	if (v->nr_inval < TCG_MAX_INVAL) {
+		v->inval[v->nr_inval].gpa = gpa;
+		v->inval[v->nr_inval].len = len;
+		v->nr_inval++;
+	} else {
+		v->inval_all = true;
+	}
+	++v->inval_seq;
+}
+
 static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 {
 	if (!len)
@@ -307,41 +350,34 @@ static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 	 * block after this was translated from the new contents. */
 	atomic_thread_fence(memory_order_seq_cst);
 	pthread_mutex_lock(&vm->lock);
-	struct backend_vcpu *v = vm->vcpu;
-	if (!v || !tcg_qemu_has_code(&v->q, gpa, len)) {
-		pthread_mutex_unlock(&vm->lock);
-		return;
-	}
-	if (vm->nr_inval < TCG_MAX_INVAL) {
-		vm->inval[vm->nr_inval].gpa = gpa;
-		vm->inval[vm->nr_inval].len = len;
-		vm->nr_inval++;
-	} else {
-		vm->inval_all = true;
-	}
-	uint64_t seq = ++vm->inval_seq;
-	if (v->in_guest) {
-		tcg_vcpu_signal_locked(v);
-		while (v->in_guest && vm->inval_done < seq)
-			pthread_cond_wait(&vm->inval_cv, &vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct backend_vcpu *v = vm->vcpus[i];
+		if (!tcg_qemu_has_code(&v->q, gpa, len))
+			continue;
+		tcg_inval_queue_locked(v, gpa, len);
+		uint64_t seq = v->inval_seq;
+		if (v->in_guest) {
+			tcg_vcpu_signal_locked(v);
+			while (v->in_guest && v->inval_done < seq)
+				pthread_cond_wait(&vm->inval_cv, &vm->lock);
+		}
 	}
 	pthread_mutex_unlock(&vm->lock);
 }
 
 void tcg_inval_drain_locked(struct backend_vcpu *v)
 {
-	struct backend_vm *vm = v->vm;
-	if (vm->inval_done == vm->inval_seq)
+	if (v->inval_done == v->inval_seq)
 		return;
-	if (vm->inval_all)
+	if (v->inval_all)
 		tcg_qemu_invalidate_all(&v->q);
 	else
-		for (unsigned i = 0; i < vm->nr_inval; i++)
-			tcg_qemu_invalidate(&v->q, vm->inval[i].gpa, vm->inval[i].len);
-	vm->nr_inval = 0;
-	vm->inval_all = false;
-	vm->inval_done = vm->inval_seq;
-	pthread_cond_broadcast(&vm->inval_cv);
+		for (unsigned i = 0; i < v->nr_inval; i++)
+			tcg_qemu_invalidate(&v->q, v->inval[i].gpa, v->inval[i].len);
+	v->nr_inval = 0;
+	v->inval_all = false;
+	v->inval_done = v->inval_seq;
+	pthread_cond_broadcast(&v->vm->inval_cv);
 }
 
 void tcg_guest_leave(struct backend_vcpu *v)
@@ -351,7 +387,7 @@ void tcg_guest_leave(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	pthread_mutex_lock(&vm->lock);
 	v->in_guest = false;
-	if (vm->inval_done != vm->inval_seq)
+	if (v->inval_done != v->inval_seq)
 		pthread_cond_broadcast(&vm->inval_cv);
 	pthread_mutex_unlock(&vm->lock);
 }
@@ -390,7 +426,7 @@ static int tcg_kernel_cmdline(struct backend_vm *vm, char *buf, size_t len)
 const struct backend_ops backend_tcg = {
 	.name = "tcg",
 	.vcpu_thread = THREAD_VCPU_TCG,
-	.has_apic = false,
+	.has_apic = true,
 	.probe = tcg_probe,
 	.warm_up = tcg_warm_up,
 	.vm_create = tcg_vm_create,

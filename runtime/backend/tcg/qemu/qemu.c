@@ -279,6 +279,19 @@ static uint8_t *find_env(struct tcg_qemu_ctx *t, void *cs)
 	return base + t->env_off;
 }
 
+/* Whether another engine of the VM holds code from page gpa. */
+static bool peer_code(const struct tcg_qemu_ctx *t, uint64_t gpa)
+{
+	if (!t->peers || !t->nr_peers || *t->nr_peers < 2)
+		return false;
+	for (unsigned i = 0; i < *t->nr_peers; i++) {
+		const struct tcg_qemu_ctx *p = t->peers[i];
+		if (p && p != t && p->code_pages && tcg_qemu_has_code(p, gpa & ~0xfffULL, 4096))
+			return true;
+	}
+	return false;
+}
+
 static bool unicorn_fill(void *cs, uint64_t addr, int size, int access, int mmu_idx, bool probe,
 			 uintptr_t retaddr)
 {
@@ -327,9 +340,14 @@ bool x86_cpu_tlb_fill_x86_64(void *cs, uint64_t addr, int size, int access, int 
 		 * its first store, to be marked; a dirty one need not. */
 		if (t->dirty && access != MMU_DATA_STORE && !tcg_dirty_test(t->dirty, w.gpa))
 			prot &= ~PAGE_WRITE;
+		/* Another engine's code: its first store is reported. */
+		if ((prot & PAGE_WRITE) && access != MMU_DATA_STORE && peer_code(t, w.gpa))
+			prot &= ~PAGE_WRITE;
 		prot |= 1 << access; /* the access just checked is allowed */
 		if (access == MMU_DATA_STORE)
 			tcg_dirty_mark(t->dirty, w.gpa);
+		if (access == MMU_DATA_STORE && t->peer_written && peer_code(t, w.gpa))
+			t->peer_written(t, w.gpa & ~0xfffULL);
 		tlb_set_page_with_attrs_x86_64(cs, addr & ~0xfffULL, w.gpa & ~0xfffULL, 0, prot, mmu_idx,
 					       w.page_size);
 		/* RAM without translated code: stores take the fast path. */

@@ -70,6 +70,15 @@ struct tcg_qemu_ctx {
 	bool (*irq_hook)(struct tcg_qemu_ctx *ctx, uint8_t *env);
 	/* cs has just become known (vCPU thread). */
 	void (*on_cs)(struct tcg_qemu_ctx *ctx);
+	/* The VM's engines, this one among them (several vCPUs run one at a
+	 * time on one thread): a page another engine holds code from gets no
+	 * writable TLB entry here until a store, which peer_written reports
+	 * (page-aligned) so that the other engine drops that code before it
+	 * runs again. The backend starts each engine's turn with an empty
+	 * TLB. NULL or one engine: nothing to do. */
+	struct tcg_qemu_ctx *const *peers;
+	const unsigned *nr_peers;
+	void (*peer_written)(struct tcg_qemu_ctx *ctx, uint64_t gpa);
 	uint64_t fills;   /* statistics */
 };
 

@@ -1,0 +1,189 @@
+/* The TCG platform's APICs: a local APIC per vCPU and the I/O APIC
+ * (lapic.c, ioapic.c: the state machines), wired to the vCPU, the devices'
+ * lines and the timer thread. Everything here runs under vm->lock.
+ *
+ * Where the CPU's external interrupt comes from, as on KVM: the 8259's
+ * INTR when the local APIC passes it through (LINT0 as ExtINT, the
+ * virtual-wire mode the BSP starts in, or the APIC disabled), else the
+ * local APIC's highest deliverable vector. A device line drives the 8259
+ * (GSI 0-15) and the I/O APIC pin of the same number; the I/O APIC's
+ * messages and the ICR's IPIs reach the local APICs by destination. */
+#include "runtime/backend/tcg/tcg.h"
+
+#include <inttypes.h>
+
+#include "runtime/base/log.h"
+
+/* The I/O APIC's messages and IPIs (lock held). */
+static void route(struct backend_vm *vm, const struct tcg_apic_msg *msg)
+{
+	for (unsigned i = 0; i < vm->nr_lapics; i++) {
+		struct tcg_lapic *l = &vm->lapic[i];
+		if (!tcg_lapic_match(l, msg))
+			continue;
+		tcg_lapic_deliver(l, msg);
+		if (msg->mode == TCG_DM_NMI)
+			log_ratelimited(LOG_WARN, "tcg: an NMI for vCPU %u is not delivered (no NMIs on the "
+					     "software CPU)", i);
+		if (msg->mode == TCG_DM_LOWEST && !msg->shorthand)
+			break; /* one destination: the first that matches */
+	}
+}
+
+static void ioapic_send(void *ctx, const struct tcg_apic_msg *msg)
+{
+	route(ctx, msg);
+}
+
+void tcg_apic_init(struct backend_vm *vm, unsigned nr_vcpus)
+{
+	vm->nr_lapics = nr_vcpus;
+	for (unsigned i = 0; i < nr_vcpus; i++)
+		tcg_lapic_init(&vm->lapic[i], i);
+	/* The I/O APIC's id follows the vCPUs', as the MADT and MP table say. */
+	tcg_ioapic_init(&vm->ioapic, nr_vcpus, ioapic_send, vm);
+}
+
+void tcg_apic_set_irq_locked(struct backend_vm *vm, unsigned gsi, bool level)
+{
+	if (gsi < 16)
+		tcg_pic_set_irq(&vm->pic, gsi, level);
+	tcg_ioapic_set_irq(&vm->ioapic, gsi, level);
+}
+
+bool tcg_intr_output_locked(const struct backend_vm *vm, unsigned index)
+{
+	const struct tcg_lapic *l = &vm->lapic[index];
+	if (tcg_lapic_accepts_pic(l) && tcg_pic_output(&vm->pic))
+		return true;
+	return tcg_lapic_pending(l) >= 0;
+}
+
+int tcg_intr_ack_locked(struct backend_vm *vm, unsigned index)
+{
+	struct tcg_lapic *l = &vm->lapic[index];
+	if (tcg_lapic_accepts_pic(l) && tcg_pic_output(&vm->pic))
+		return tcg_pic_ack(&vm->pic);
+	if (tcg_lapic_pending(l) >= 0)
+		return tcg_lapic_ack(l);
+	return -1;
+}
+
+int64_t tcg_apic_next_locked(const struct backend_vm *vm)
+{
+	int64_t next = -1;
+	for (unsigned i = 0; i < vm->nr_lapics; i++) {
+		int64_t t = tcg_lapic_timer_next(&vm->lapic[i]);
+		if (t >= 0 && (next < 0 || t < next))
+			next = t;
+	}
+	return next;
+}
+
+void tcg_apic_tick_locked(struct backend_vm *vm, int64_t now)
+{
+	for (unsigned i = 0; i < vm->nr_lapics; i++) {
+		struct tcg_lapic *l = &vm->lapic[i];
+		int64_t t = tcg_lapic_timer_next(l);
+		if (t >= 0 && now >= t)
+			tcg_lapic_timer_fire(l, now);
+	}
+}
+
+/* MMIO: the local APIC page of the accessing vCPU (where its
+ * IA32_APIC_BASE puts it, while enabled) and the I/O APIC. */
+bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigned size,
+		   bool write)
+{
+	if (!v)
+		return false;
+	struct backend_vm *vm = v->vm;
+	struct tcg_lapic *l = &vm->lapic[v->index];
+	bool lapic = addr >= TCG_LAPIC_BASE && addr < TCG_LAPIC_BASE + TCG_LAPIC_SIZE;
+	bool ioapic = addr >= TCG_IOAPIC_BASE && addr < TCG_IOAPIC_BASE + TCG_IOAPIC_SIZE;
+	if (!lapic && !ioapic)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	if (lapic && !tcg_lapic_hw_enabled(l)) {
+		pthread_mutex_unlock(&vm->lock);
+		return false; /* a disabled APIC's page is the bus's */
+	}
+	int64_t now = tcg_now_ns();
+	if (size != 4) {
+		/* Both chips take 32-bit accesses only: others are dropped. */
+		log_ratelimited(LOG_WARN, "tcg: %u-byte access to the %s at 0x%" PRIx64 " ignored", size,
+				     lapic ? "local APIC" : "I/O APIC", addr);
+		if (!write)
+			*val = 0;
+	} else if (lapic) {
+		uint32_t off = (uint32_t)(addr - TCG_LAPIC_BASE);
+		if (write) {
+			struct tcg_apic_msg msg;
+			int eoi = -1;
+			if (tcg_lapic_write(l, off, (uint32_t)*val, now, &msg, &eoi)) {
+				route(vm, &msg);
+				/* The target runs only when this vCPU makes room (several
+				 * vCPUs share one thread): a sender usually waits for it. */
+				if (msg.shorthand != 1 && vm->nr_lapics > 1 &&
+				    !atomic_exchange(&v->yield, true))
+					tcg_vcpu_signal_locked(v);
+			}
+			if (eoi >= 0)
+				tcg_ioapic_eoi(&vm->ioapic, (uint8_t)eoi);
+			if (off == TCG_APIC_TMICT || off == TCG_APIC_LVTT)
+				pthread_cond_signal(&vm->timer_wake);
+		} else {
+			*val = tcg_lapic_read(l, off, now);
+		}
+	} else {
+		uint32_t off = (uint32_t)(addr - TCG_IOAPIC_BASE);
+		if (write)
+			tcg_ioapic_write(&vm->ioapic, off, (uint32_t)*val);
+		else
+			*val = tcg_ioapic_read(&vm->ioapic, off);
+	}
+	if (write)
+		tcg_platform_notify_locked(vm);
+	pthread_mutex_unlock(&vm->lock);
+	return true;
+}
+
+uint64_t tcg_apic_get_base(struct backend_vcpu *v)
+{
+	pthread_mutex_lock(&v->vm->lock);
+	uint64_t b = v->vm->lapic[v->index].apic_base;
+	pthread_mutex_unlock(&v->vm->lock);
+	return b;
+}
+
+bool tcg_apic_set_base(struct backend_vcpu *v, uint64_t val)
+{
+	pthread_mutex_lock(&v->vm->lock);
+	bool ok = tcg_lapic_set_base(&v->vm->lapic[v->index], val);
+	tcg_platform_notify_locked(v->vm);
+	pthread_mutex_unlock(&v->vm->lock);
+	return ok;
+}
+
+void tcg_apic_load_base(struct backend_vcpu *v, uint64_t val)
+{
+	if (!tcg_lapic_base_ok(val))
+		return; /* not one this APIC can hold: it keeps its own */
+	pthread_mutex_lock(&v->vm->lock);
+	v->vm->lapic[v->index].apic_base = val;
+	tcg_platform_notify_locked(v->vm);
+	pthread_mutex_unlock(&v->vm->lock);
+}
+
+void tcg_peer_written(struct tcg_qemu_ctx *q, uint64_t gpa)
+{
+	struct backend_vcpu *w = (struct backend_vcpu *)q; /* q is the first member */
+	struct backend_vm *vm = w->vm;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct backend_vcpu *v = vm->vcpus[i];
+		if (v != w && tcg_qemu_has_code(&v->q, gpa, 4096))
+			tcg_inval_queue_locked(v, gpa, 4096);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}

@@ -83,7 +83,7 @@ static bool run_once(struct backend_vcpu *v, struct vcpu_exit *exit)
 	struct backend_vm *vm = v->vm;
 	if (v->exit_set) {
 		v->exit_set = false;
-		tcg_fill_error(v, exit, v->exit_reason, 0, v->exit_what);
+		tcg_fill_error(exit, v->exit_reason, 0, v->exit_what);
 		return true;
 	}
 	/* TCG drops EFER.SCE from the guest's WRMSR and SYSRET raises #UD
@@ -135,7 +135,7 @@ static bool run_once(struct backend_vcpu *v, struct vcpu_exit *exit)
 	if (err != UC_ERR_OK) {
 		char what[64];
 		snprintf(what, sizeof(what), "unicorn: %s", uc_strerror(err));
-		tcg_fill_error(v, exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
+		tcg_fill_error(exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
 		return true;
 	}
 	if (stop || v->exit_set || v->delivered || v->stopped)

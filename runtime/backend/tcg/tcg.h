@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <unicorn/unicorn.h>
 
@@ -194,9 +196,16 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit);
 void tcg_vcpu_kick(struct backend_vcpu *v);
 /* Maps RAM and the MMIO catch-all regions into a new engine. */
 int tcg_vcpu_map(struct backend_vcpu *v);
-/* An exit for the caller of vcpu_run. */
-void tcg_fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu_exit_reason why,
-		    uint64_t code, const char *what);
+/* An exit for the caller of vcpu_run (the one vCPU's loop and the SMP
+ * scheduler both end runs with it). */
+static inline void tcg_fill_error(struct vcpu_exit *exit, enum vcpu_exit_reason why,
+				  uint64_t code, const char *what)
+{
+	memset(exit, 0, sizeof(*exit));
+	exit->reason = why;
+	exit->error.code = code;
+	snprintf(exit->error.what, sizeof(exit->error.what), "%s", what);
+}
 /* smp.c: several vCPUs, round-robin on vCPU 0's thread (tcg_smp_run);
  * the other vCPUs' threads wait for their kick (tcg_smp_park). */
 int tcg_smp_run(struct backend_vcpu *v0, struct vcpu_exit *exit);

@@ -221,16 +221,6 @@ static void wait_halted(struct backend_vcpu *v)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-void tcg_fill_error(struct backend_vcpu *v, struct vcpu_exit *exit, enum vcpu_exit_reason why,
-		    uint64_t code, const char *what)
-{
-	memset(exit, 0, sizeof(*exit));
-	exit->reason = why;
-	exit->error.code = code;
-	snprintf(exit->error.what, sizeof(exit->error.what), "%s", what);
-	(void)v;
-}
-
 int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 {
 	struct backend_vm *vm = v->vm;
@@ -245,7 +235,7 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		}
 		if (v->exit_set) {
 			v->exit_set = false;
-			tcg_fill_error(v, exit, v->exit_reason, 0, v->exit_what);
+			tcg_fill_error(exit, v->exit_reason, 0, v->exit_what);
 			return 0;
 		}
 		if (v->halted) {
@@ -281,7 +271,7 @@ int tcg_vcpu_run(struct backend_vcpu *v, struct vcpu_exit *exit)
 		if (err != UC_ERR_OK) {
 			char what[64];
 			snprintf(what, sizeof(what), "unicorn: %s", uc_strerror(err));
-			tcg_fill_error(v, exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
+			tcg_fill_error(exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
 			return 0;
 		}
 		if (v->exit_set || v->delivered || v->stopped)

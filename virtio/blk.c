@@ -366,13 +366,25 @@ static bool vblk_probe_punch(int fd, uint64_t size)
 static int vblk_open(struct vblk *b, const char *path, int *fd_out, uint64_t *nsectors,
 		     struct errbuf *err)
 {
-	int fd = open(path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK: a path swapped for a FIFO since its PUT must not stall
+	 * the VMM thread in open(); it is refused below instead. */
+	int fd = open(path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int r = -errno;
 		if (fd >= 0)
 			close(fd);
 		return err_set(err, r, "%s: %s", path, strerror(-r));
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		close(fd);
+		return err_set(err, -EINVAL, "%s: not a regular file or block device", path);
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		int r = -errno;
+		close(fd);
+		return err_set(err, r, "%s: fcntl: %s", path, strerror(-r));
 	}
 	off_t size = lseek(fd, 0, SEEK_END); /* works for block devices too */
 	if (size < 0) {

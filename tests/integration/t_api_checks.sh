@@ -100,6 +100,24 @@ test_api_checks_at_the_put() {
 	! grep -q "EMBER-TEST-OK hello" "$API_OUT" || fail "the console reached stdout too"
 }
 
+test_api_drive_swapped_for_a_fifo() {
+	# The path passed its check at the PUT, then became a FIFO with no
+	# writer: InstanceStart refuses it at once instead of waiting in
+	# open() on the VMM thread, and the API goes on answering.
+	need_accel kvm
+	api_start swap
+	truncate -s 1M "$TEST_TMP/swap.img"
+	api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/hello.elf\"}"
+	api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "accel": "kvm"}'
+	api 204 PUT /drives/d1 "{\"drive_id\": \"d1\", \"path_on_host\": \"$TEST_TMP/swap.img\", \"is_root_device\": false, \"is_read_only\": true}"
+	rm "$TEST_TMP/swap.img"
+	mkfifo "$TEST_TMP/swap.img"
+	api 400 PUT /actions '{"action_type": "InstanceStart"}'
+	body_has "$TEST_TMP/swap.img: not a regular file or block device"
+	api 200 GET /
+	body_has '"state":"Not started"'
+}
+
 test_api_mtu_reaches_the_tap() {
 	# The TAP of a running VM has the interface's mtu (SIOCSIFMTU), in a
 	# network namespace of its own.

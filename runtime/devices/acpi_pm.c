@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,11 +14,14 @@ struct acpi_pm {
 	_Atomic uint16_t pm1_en;
 	void (*poweroff)(void *ctx);
 	void *ctx;
+	/* S5 reported already: a guest that keeps writing it before its
+	 * vCPUs stop (several vCPUs, or a loop) is reported once. */
+	atomic_bool off;
 };
 
 static void pm_sleep(struct acpi_pm *pm, unsigned typ)
 {
-	if (typ == ACPI_PM_S5_TYP && pm->poweroff)
+	if (typ == ACPI_PM_S5_TYP && pm->poweroff && !atomic_exchange(&pm->off, true))
 		pm->poweroff(pm->ctx);
 }
 

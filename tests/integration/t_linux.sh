@@ -126,6 +126,65 @@ JSON
 		fail "metrics: $(tail -n 1 "$d/metrics")"
 }
 
+# The atomic hammer in guest user space: a thread pinned to each online
+# CPU adds to one counter 200000 times with lock xadd and 200000 times
+# with a lock cmpxchg loop; the total is exact only if both are atomic
+# across vCPUs. Run by the guest's init after the check script.
+smp_hammer_src() {
+	cat <<'C'
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define ROUNDS 200000
+static volatile long counter, sink;
+static pthread_barrier_t start;
+
+static void *hammer(void *arg)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET((int)(long)arg, &set);
+	long seen = 0;
+	int pinned = sched_setaffinity(0, sizeof(set), &set) == 0;
+	pthread_barrier_wait(&start);
+	if (!pinned)
+		return (void *)1;
+	for (int i = 0; i < ROUNDS; i++) {
+		/* The old value used: lock xadd, not lock add. */
+		seen += __atomic_fetch_add(&counter, 1, __ATOMIC_SEQ_CST);
+		long old = __atomic_load_n(&counter, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(&counter, &old, old + 1, 0, __ATOMIC_SEQ_CST,
+						    __ATOMIC_RELAXED)) /* lock cmpxchg */
+			;
+	}
+	sink += seen;
+	return NULL;
+}
+
+int main(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t t[64];
+	if (n < 1 || n > 64)
+		return 1;
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (long i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, hammer, (void *)i);
+	long bad = 0;
+	for (long i = 0; i < n; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += r != NULL;
+	}
+	printf("SMP-CHECK hammer threads=%ld total=%ld want=%ld\n", n - bad, counter, n * 2L * ROUNDS);
+	return 0;
+}
+C
+}
+
 # Linux on several software vCPUs (round-robin on one host thread, local
 # APICs, INIT-SIPI-SIPI): every CPU online, a parallel workload finishes on
 # all of them, a virtio drive's data arrives (I/O APIC), and none of the
@@ -148,7 +207,9 @@ wait
 echo "SMP-CHECK vda=$(dd if=/dev/vda bs=8 count=1 2>/dev/null)"
 echo "SMP-CHECK done"
 SH
-	bash guest/mkoverlay.sh "$d/overlay.cpio.gz" "$d/check.sh"
+	smp_hammer_src >"$d/hammer.c"
+	gcc -O2 -static -pthread -o "$d/hammer" "$d/hammer.c" || fail "hammer did not build"
+	bash guest/mkoverlay.sh "$d/overlay.cpio.gz" "$d/check.sh" "$d/hammer"
 	cat "$g/initramfs.cpio.gz" "$d/overlay.cpio.gz" >"$d/initrd.cpio.gz"
 	{ printf 'EMBERSMP'; head -c $((64 * 1024 - 8)) /dev/zero; } >"$d/a.img"
 	cat >"$d/vm.json" <<JSON
@@ -172,6 +233,9 @@ JSON
 	done
 	grep -q "SMP-CHECK vda=EMBERSMP" "$d/console" || fail "virtio drive's data (interrupts?)"
 	grep -q "SMP-CHECK done" "$d/console" || fail "script did not finish"
+	local want=$(($1 * 2 * 200000))
+	grep -q "SMP-CHECK hammer threads=$1 total=$want want=$want" "$d/console" ||
+		fail "the atomic hammer's total is wrong (or it did not run on $1 CPUs)"
 	! grep -Eq "No local APIC present|APIC disabled by BIOS|SMP disabled|not listed by the BIOS" \
 		"$d/console" || fail "an APIC/SMP complaint in the log"
 	! grep -Eq "Kernel panic|BUG:|Oops|WARNING:" "$d/console" || fail "kernel trouble in the log"

@@ -62,6 +62,7 @@ help:
 	@echo "make run      boot the demo microVM and print its console"
 	@echo "make bench    benchmarks, side by side with QEMU microvm"
 	@echo "make bench-snapshot  only the snapshot benchmark (bench/snapshot_bench.py; RUNS=n)"
+	@echo "make bench-smp    Linux boot to init with 1 and 4 vCPUs, Ember vs QEMU TCG (single- and multi-threaded; RUNS=n)"
 	@echo "make bench-jailer    only the jailer's start-up cost (bench/jailer_bench.py; RUNS=n; root)"
 	@echo "make tcg-dirty-bench  what TCG dirty tracking costs the guest (bench/tcg_dirty_bench.c)"
 	@echo "make fuzz     build the libFuzzer targets (docs/fuzzing.md)"

@@ -283,6 +283,10 @@ def main():
                          + "\n".join("    " + l for l in console.splitlines()[-25:]))
     elapsed = time.monotonic() - t_all
 
+    def median(name, key, metric):
+        nums = [v for v in (one(r, key, metric) for r in res[name]) if isinstance(v, float)]
+        return statistics.median(nums) if nums else None
+
     def val(name, key, metric):
         vs = [one(r, key, metric) for r in res[name]]
         nums = sorted(v for v in vs if isinstance(v, float))
@@ -325,7 +329,9 @@ def main():
           f"{args.seconds:g} s per phase, {args.disk_mib} MiB raw drive (host cache writeback), "
           f"vsock 64 KiB writes, UDP {args.udp_size}-byte payloads; measured inside the guest; "
           + (f"median (min-max) of {args.runs} boots each" if args.runs > 1 else "one boot each"))
-    hdr = f"{'metric':<44}" + "".join(f"{c:>24}" for c in cols)
+    ratio = len(cols) == 2
+    hdr = f"{'metric':<44}" + "".join(f"{c:>24}" for c in cols) + \
+        (f"{'ratio Ember/QEMU':>18}" if ratio else "")
     print(hdr)
     print("-" * len(hdr))
     for label, key, metric in rows:
@@ -337,8 +343,15 @@ def main():
                 cells.append("n/a")
             else:
                 cells.append(val(c, key, metric))
-        print(f"{label:<44}" + "".join(f"{x:>24}" for x in cells))
+        row = f"{label:<44}" + "".join(f"{x:>24}" for x in cells)
+        if ratio:
+            e, q = (median(c, key, metric) if cells[i] not in ("n/a", "error") else None
+                    for i, c in enumerate(cols))
+            row += f"{e / q:>18.2f}" if e is not None and q else f"{'n/a':>18}"
+        print(row)
     print("-" * len(hdr))
+    if ratio:
+        print("ratio = Ember's median / QEMU's (throughput: above 1, Ember moves more)")
     # Guest clock vs host clock over the phases, as a sanity check of the
     # guest's timekeeping under TCG.
     skew, cpu = [], []

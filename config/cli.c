@@ -145,7 +145,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *out, struct errbuf *err)
 		       (strlen(cli_flags[f].name) != nlen || strncmp(cli_flags[f].name, name, nlen)))
 			f++;
 		if (f == CLI_NFLAGS)
-			return err_set(err, -EINVAL, "unknown option \"--%s\" (see --help)",
+			return err_set(err, -EINVAL, "unknown option \"--%s\"",
 				       config_echo(name, nlen, e));
 		const struct cli_flag *fl = &cli_flags[f];
 		if (seen[f])

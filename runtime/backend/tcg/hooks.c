@@ -127,10 +127,10 @@ static int hook_cpuid(uc_engine *uc, void *opaque)
 {
 	struct backend_vcpu *v = opaque;
 	struct tcg_cpuid_regs r;
-	tcg_template_cpuid(v->vm, (uint32_t)tcg_reg(uc, UC_X86_REG_RAX),
-			   (uint32_t)tcg_reg(uc, UC_X86_REG_RCX), &r);
-	if ((uint32_t)tcg_reg(uc, UC_X86_REG_RAX) == 1)
-		r.ebx = (r.ebx & 0x00ffffffu) | (v->index << 24); /* initial APIC id */
+	uint32_t leaf = (uint32_t)tcg_reg(uc, UC_X86_REG_RAX);
+	uint32_t subleaf = (uint32_t)tcg_reg(uc, UC_X86_REG_RCX);
+	tcg_template_cpuid(v->vm, leaf, subleaf, &r);
+	tcg_cpuid_topology(leaf, subleaf, v->index, v->vm->nr_lapics, &r);
 	uint64_t a = r.eax, b = r.ebx, c = r.ecx, d = r.edx;
 	uc_reg_write(uc, UC_X86_REG_RAX, &a);
 	uc_reg_write(uc, UC_X86_REG_RBX, &b);

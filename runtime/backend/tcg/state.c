@@ -3,8 +3,9 @@
  * registers, EFER, the FXSAVE image (fpu.c), the MSRs (msrs.c), the STI /
  * MOV SS shadow, HLT, the guest's TSC and its rate. What the CPU does not
  * have stays 0 with its flag clear: no XSAVE (the CPUID policy offers
- * none), no NMI or SMI source, and nothing is ever pending between
- * instructions (delivery is synchronous in the hooks). The local APIC's
+ * none), no SMI source, and nothing is ever pending between
+ * instructions (delivery is synchronous in the hooks). The TSC deadline
+ * is MSR 0x6e0 among the MSRs (msrs.c), as KVM saves it. The local APIC's
  * register page goes in lapic[] (KVM's layout, lapic.h), IA32_APIC_BASE in
  * sregs; a state without the APIC (saved before the software CPU had one)
  * restores it in its power-on state, which passes the 8259's interrupts
@@ -63,6 +64,13 @@ unsigned long tcg_guest_tsc_khz(const struct backend_vm *vm)
 	return vm->tsc_khz ? vm->tsc_khz : tcg_tsc_khz();
 }
 
+/* The guest's TSC now (the vCPU paused: its env is stable). */
+static uint64_t guest_tsc(struct backend_vcpu *v)
+{
+	tcg_env_save(&v->env);
+	return __rdtsc() + tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET);
+}
+
 int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -80,7 +88,7 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 	if (tcg_env_u32(&v->env, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ)
 		st->events.interrupt_shadow = SHADOW_MOV_SS;
 	uint64_t tsc = __rdtsc() + tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET);
-	st->nr_msrs = tcg_msrs_save(v->uc, tsc, st->msrs, X86_MAX_MSRS);
+	st->nr_msrs = tcg_msrs_save(v->uc, tsc, tcg_apic_deadline(v), st->msrs, X86_MAX_MSRS);
 
 	pthread_mutex_lock(&v->vm->lock);
 	st->mp_state = v->halted ? X86_MP_HALTED : X86_MP_RUNNABLE;
@@ -201,8 +209,8 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	tcg_set_reg(v->uc, UC_X86_REG_DR6, st->dr6);
 	tcg_set_reg(v->uc, UC_X86_REG_DR7, st->dr7);
 	tcg_fpu_restore(v->uc, st->fxsave);
-	uint64_t tsc = 0;
-	bool have_tsc = tcg_msrs_restore(v->uc, st, &tsc);
+	uint64_t tsc = 0, deadline = 0;
+	bool have_tsc = tcg_msrs_restore(v->uc, st, &tsc, &deadline);
 
 	/* What the register API cannot reach, last: it saves all of the above. */
 	tcg_env_save(&v->env);
@@ -234,6 +242,9 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	if (st->flags & X86_STATE_HAS_TSC_KHZ)
 		vm->tsc_khz = st->tsc_khz;
 	pthread_mutex_unlock(&vm->lock);
+	/* The deadline against the TSC as restored (ignored outside
+	 * TSC-deadline mode, as the hardware does). */
+	tcg_apic_rearm_deadline(v, deadline, guest_tsc(v));
 	return 0;
 }
 
@@ -245,4 +256,8 @@ void tcg_vcpu_tsc_advance(struct backend_vcpu *v, uint64_t ns)
 	tcg_env_set_u64(&v->env, TCG_ENV_TSC_OFFSET,
 			tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET) + cycles);
 	tcg_env_restore(&v->env);
+	/* An armed deadline is a TSC value: its time moved with the TSC. */
+	uint64_t deadline = tcg_apic_deadline(v);
+	if (deadline)
+		tcg_apic_rearm_deadline(v, deadline, guest_tsc(v));
 }

@@ -112,6 +112,7 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	v->q.env_off = -1;
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;
+	v->q.msr_hook = tcg_msr_hook;
 	v->q.peers = vm->qctx;
 	v->q.nr_peers = &vm->nr_vcpus;
 	v->q.peer_written = tcg_peer_written;
@@ -170,6 +171,10 @@ void tcg_vcpu_destroy(struct backend_vcpu *v)
 {
 	if (!v)
 		return;
+	/* This thread may run another VM's engines later (the unit tests
+	 * do): the replaced functions must not find this context. */
+	if (tcg_qemu_current() == &v->q)
+		tcg_qemu_set_current(NULL);
 	/* The VM's vCPUs go all together: from the first one destroyed on,
 	 * the VM knows none (its timer and devices must not reach a freed one). */
 	pthread_mutex_lock(&v->vm->lock);

@@ -93,7 +93,7 @@ for accel in kvm tcg; do
 	done
 	eval "test_baremetal_rtc_$accel() { baremetal_rtc $accel; }"
 	eval "test_baremetal_panic_$accel() { baremetal_panic $accel; }"
-	for g in hello pagefault debugregs lapictimer x2apic tscdeadline; do
+	for g in hello pagefault debugregs lapictimer x2apic tscdeadline nmi; do
 		eval "test_baremetal_${g}_$accel() { baremetal_ok $accel $g; }"
 	done
 	eval "test_baremetal_boottimer_$accel() { baremetal_boottimer $accel; }"

@@ -352,7 +352,7 @@ static void efer_svme(struct x86_cpu_state *st) { st->sregs.efer |= 1u << 12; }
 static void cr8_wide(struct x86_cpu_state *st) { st->sregs.cr8 = 16; }
 static void rflags_reserved(struct x86_cpu_state *st) { st->regs.rflags |= 1ULL << 40; }
 static void exception_pending(struct x86_cpu_state *st) { st->events.exception_pending = 1; }
-static void nmi_pending(struct x86_cpu_state *st) { st->events.nmi_pending = 1; }
+static void nmi_masked_wild(struct x86_cpu_state *st) { st->events.nmi_masked = 2; }
 static void shadow_wild(struct x86_cpu_state *st) { st->events.interrupt_shadow = 4; }
 static void events_without_flag(struct x86_cpu_state *st)
 {
@@ -370,7 +370,7 @@ Test(tcg_state, restore_refuses_what_this_cpu_cannot_hold_and_changes_nothing)
 		msr_past_the_end, sysenter_cs_wide, fs_base_disagrees, mp_state_sipi,
 		mp_state_wild, segment_type, segment_dpl, segment_flag, cs_data, cs_absent,
 		tr_not_system, efer_svme, cr8_wide, rflags_reserved, exception_pending,
-		nmi_pending, shadow_wild, events_without_flag, khz_without_flag, khz_zero,
+		nmi_masked_wild, shadow_wild, events_without_flag, khz_without_flag, khz_zero,
 	};
 	static struct x86_cpu_state base, st, after;
 	struct machine m;
@@ -387,14 +387,19 @@ Test(tcg_state, restore_refuses_what_this_cpu_cannot_hold_and_changes_nothing)
 		assert_same_but_tsc(&base, &after);
 	}
 
-	/* Accepted: FS base given twice, consistently; a shadow; HLT. */
+	/* Accepted: FS base given twice, consistently; a shadow; HLT; a
+	 * pending NMI with NMIs blocked. */
 	st = base;
 	st.msrs[st.nr_msrs++] = (struct x86_msr){ 0xc0000100, 0, st.sregs.fs.base };
 	st.events.interrupt_shadow = 1;
+	st.events.nmi_pending = 1;
+	st.events.nmi_masked = 1;
 	st.mp_state = X86_MP_HALTED;
 	cr_assert_eq(m.be->vcpu_restore(m.vcpu, &st), 0);
 	cr_assert_eq(m.be->vcpu_save(m.vcpu, &after), 0);
 	cr_assert_eq(after.events.interrupt_shadow, 1);
+	cr_assert_eq(after.events.nmi_pending, 1);
+	cr_assert_eq(after.events.nmi_masked, 1);
 	cr_assert_eq(after.mp_state, X86_MP_HALTED);
 
 	/* A host whose TSC runs at another rate cannot keep the guest's. */

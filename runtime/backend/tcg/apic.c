@@ -23,9 +23,6 @@ static void route(struct backend_vm *vm, const struct tcg_apic_msg *msg)
 		if (!tcg_lapic_match(l, msg))
 			continue;
 		tcg_lapic_deliver(l, msg);
-		if (msg->mode == TCG_DM_NMI)
-			log_ratelimited(LOG_WARN, "tcg: an NMI for vCPU %u is not delivered (no NMIs on the "
-					     "software CPU)", i);
 		if (msg->mode == TCG_DM_LOWEST && !msg->shorthand)
 			break; /* one destination: the first that matches */
 	}
@@ -58,6 +55,11 @@ bool tcg_intr_output_locked(const struct backend_vm *vm, unsigned index)
 	if (tcg_lapic_accepts_pic(l) && tcg_pic_output(&vm->pic))
 		return true;
 	return tcg_lapic_pending(l) >= 0;
+}
+
+bool tcg_nmi_pending_locked(const struct backend_vm *vm, unsigned index)
+{
+	return vm->lapic[index].nmi_pending;
 }
 
 int tcg_intr_ack_locked(struct backend_vm *vm, unsigned index)

@@ -189,7 +189,7 @@ void tcg_on_cs(struct tcg_qemu_ctx *q)
 	/* Requests made before QEMU's CPU was known went nowhere. */
 	pthread_mutex_lock(&v->vm->lock);
 	if (tcg_vcpu_must_stop(v) || tcg_intr_output_locked(v->vm, v->index) ||
-	    v->inval_done != v->inval_seq)
+	    tcg_nmi_pending_locked(v->vm, v->index) || v->inval_done != v->inval_seq)
 		tcg_qemu_request(q->cs);
 	pthread_mutex_unlock(&v->vm->lock);
 }
@@ -216,19 +216,36 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 		uc_emu_stop(v->uc);
 		return false;
 	}
+	bool shadow = tcg_env_u32(&live, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ;
+	/* An NMI first (SDM 6.9): not held back by IF, blocked from its
+	 * delivery until the next IRET (QEMU's HF2_NMI_MASK, cleared by its
+	 * helper_iret), and here, conservatively, by the STI / MOV SS shadow. */
+	uint32_t hf2 = tcg_env_u32(&live, TCG_ENV_HFLAGS2);
+	if (tcg_nmi_pending_locked(vm, v->index) && !(hf2 & TCG_HF2_NMI_MASK) && !shadow) {
+		vm->lapic[v->index].nmi_pending = false;
+		bool more = tcg_intr_output_locked(vm, v->index);
+		atomic_store(&v->irq_pending, more);
+		if (!more)
+			tcg_qemu_clear_request(q->cs);
+		pthread_mutex_unlock(&vm->lock);
+		tcg_env_set_u32(&live, TCG_ENV_HFLAGS2, hf2 | TCG_HF2_NMI_MASK);
+		return deliver_on(v, &live, true, (struct tcg_event){ TCG_NMI, TCG_EV_EXTINT, false, 0 });
+	}
 	if (!tcg_intr_output_locked(vm, v->index)) {
-		tcg_qemu_clear_request(q->cs);
+		/* A blocked NMI keeps the request: QEMU asks again after the
+		 * IRET, which ends its block. */
+		if (!tcg_nmi_pending_locked(vm, v->index))
+			tcg_qemu_clear_request(q->cs);
 		pthread_mutex_unlock(&vm->lock);
 		return false;
 	}
 	bool if_set = tcg_env_u64(&live, TCG_ENV_EFLAGS) & X86_RFLAGS_IF;
-	bool shadow = tcg_env_u32(&live, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ;
 	if (!if_set || shadow) {
 		pthread_mutex_unlock(&vm->lock);
 		return false;
 	}
 	int vec = tcg_intr_ack_locked(vm, v->index);
-	bool more = tcg_intr_output_locked(vm, v->index);
+	bool more = tcg_intr_output_locked(vm, v->index) || tcg_nmi_pending_locked(vm, v->index);
 	atomic_store(&v->irq_pending, more);
 	if (!more)
 		tcg_qemu_clear_request(q->cs);

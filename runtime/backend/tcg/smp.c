@@ -71,7 +71,7 @@ static bool runnable_locked(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	if (vm->lapic[v->index].wait_sipi)
 		return false;
-	if (!v->halted)
+	if (!v->halted || tcg_nmi_pending_locked(vm, v->index))
 		return true;
 	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
 	return if_set && tcg_intr_output_locked(vm, v->index);

@@ -27,8 +27,8 @@
  *    this CPU has no AVX, PKU, XSAVE or MPX, so the guest cannot set them;
  *  - the exception bookkeeping (error code, old_exception, ...): live only
  *    inside a delivery, which our hooks finish before the vCPU stops;
- *  - A20 (no A20 gate), SMM state (no SMIs), GIF/NMI blocking (no SVM, no
- *    NMIs), read-only MSRs (msrs.c).
+ *  - A20 (no A20 gate), SMM state (no SMIs), GIF (no SVM), read-only MSRs
+ *    (msrs.c). A pending NMI and NMI blocking go in events.
  * Debug registers are carried as values, but QEMU's breakpoint objects are
  * not rebuilt from DR7 (unicorn's register write stores it raw): on
  * unicorn 2.0.1 data breakpoints never fire even when the guest arms them
@@ -87,6 +87,7 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 	tcg_env_save(&v->env);
 	if (tcg_env_u32(&v->env, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ)
 		st->events.interrupt_shadow = SHADOW_MOV_SS;
+	st->events.nmi_masked = !!(tcg_env_u32(&v->env, TCG_ENV_HFLAGS2) & TCG_HF2_NMI_MASK);
 	uint64_t tsc = __rdtsc() + tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET);
 	st->nr_msrs = tcg_msrs_save(v->uc, tsc, tcg_apic_deadline(v), st->msrs, X86_MAX_MSRS);
 
@@ -95,6 +96,7 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 	struct tcg_lapic *l = &v->vm->lapic[v->index];
 	if (l->wait_sipi)
 		st->mp_state = X86_MP_INIT_RECEIVED;
+	st->events.nmi_pending = l->nmi_pending;
 	st->flags |= X86_STATE_HAS_LAPIC;
 	tcg_lapic_save(l, st->lapic, tcg_now_ns());
 	st->sregs.apic_base = l->apic_base;
@@ -142,16 +144,19 @@ static bool sregs_ok(const struct x86_sregs *s)
 	return (s->efer & ~EFER_HELD) == 0 && s->cr8 <= 15;
 }
 
-/* Only a shadow can be in flight on this CPU: nothing is injected or
- * pending between instructions, and there are no NMIs, SMIs or SIPIs. */
+/* Only a shadow and NMIs can be in flight on this CPU: nothing else is
+ * injected or pending between instructions, and there are no SMIs or
+ * SIPIs. An NMI KVM had injected but not yet delivered is pending here
+ * (taken at the next instruction boundary either way). */
 static bool events_ok(const struct x86_cpu_state *st)
 {
 	struct x86_events e = st->events;
 	if (!(st->flags & X86_STATE_HAS_EVENTS))
 		return all_zero(&e, sizeof(e));
-	if (e.interrupt_shadow > (SHADOW_MOV_SS | SHADOW_STI))
+	if (e.interrupt_shadow > (SHADOW_MOV_SS | SHADOW_STI) || e.nmi_masked > 1)
 		return false;
 	e.interrupt_shadow = 0;
+	e.nmi_injected = e.nmi_pending = e.nmi_masked = 0;
 	return all_zero(&e, sizeof(e));
 }
 
@@ -194,6 +199,7 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 		tcg_lapic_init(&lapic, v->index);
 	}
 	lapic.wait_sipi = st->mp_state == X86_MP_INIT_RECEIVED;
+	lapic.nmi_pending = st->events.nmi_pending || st->events.nmi_injected;
 	/* Nothing scales unicorn's RDTSC: the guest keeps the rate it was
 	 * told only where the host's TSC runs at it. */
 	if ((st->flags & X86_STATE_HAS_TSC_KHZ) && !tcg_tsc_rate_matches(st->tsc_khz)) {
@@ -222,6 +228,8 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	if (st->events.interrupt_shadow)
 		hf |= TCG_HF_INHIBIT_IRQ;
 	tcg_env_set_u32(&v->env, TCG_ENV_HFLAGS, hf);
+	uint32_t hf2 = tcg_env_u32(&v->env, TCG_ENV_HFLAGS2) & ~TCG_HF2_NMI_MASK;
+	tcg_env_set_u32(&v->env, TCG_ENV_HFLAGS2, hf2 | (st->events.nmi_masked ? TCG_HF2_NMI_MASK : 0));
 	tcg_env_set_u32(&v->env, TCG_ENV_OLD_EXCEPTION, (uint32_t)-1);
 	if (have_tsc)
 		tcg_env_set_u64(&v->env, TCG_ENV_TSC_OFFSET, tsc - __rdtsc());

@@ -173,6 +173,11 @@ void tcg_apic_set_irq_locked(struct backend_vm *vm, unsigned gsi, bool level);
  * LINT0, or its local APIC), and its acknowledge: the vector or -1. */
 bool tcg_intr_output_locked(const struct backend_vm *vm, unsigned index);
 int tcg_intr_ack_locked(struct backend_vm *vm, unsigned index);
+/* Whether vCPU index has an NMI to take (an NMI IPI or I/O APIC message):
+ * taken by tcg_irq_hook unless NMIs are blocked (until IRET), whatever
+ * RFLAGS.IF says; it also ends HLT, even while blocked (the guest halts
+ * again: HLT sits in a loop). */
+bool tcg_nmi_pending_locked(const struct backend_vm *vm, unsigned index);
 /* The local APIC timers: the next expiry (-1 none), and the expiries. */
 int64_t tcg_apic_next_locked(const struct backend_vm *vm);
 void tcg_apic_tick_locked(struct backend_vm *vm, int64_t now);

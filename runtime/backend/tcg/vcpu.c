@@ -212,8 +212,8 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-/* HLT: sleep until an interrupt can be taken or a kick. With IF clear
- * only a kick ends it (there are no NMIs). A kick ends the wait but not
+/* HLT: sleep until an interrupt can be taken, an NMI or a kick. With IF
+ * clear only an NMI or a kick ends it. A kick ends the wait but not
  * the halt: the vCPU goes back to sleep on its next run, as a real CPU
  * paused in HLT would, and a snapshot taken meanwhile says HALTED. */
 static void wait_halted(struct backend_vcpu *v)
@@ -221,7 +221,8 @@ static void wait_halted(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
 	pthread_mutex_lock(&vm->lock);
-	while (v->halted && !atomic_load(&v->kick) && !(if_set && tcg_intr_output_locked(vm, v->index)))
+	while (v->halted && !atomic_load(&v->kick) && !tcg_nmi_pending_locked(vm, v->index) &&
+	       !(if_set && tcg_intr_output_locked(vm, v->index)))
 		pthread_cond_wait(&vm->wake, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 }

@@ -53,7 +53,7 @@ static bool deliver_on(struct backend_vcpu *v, struct tcg_env *e, bool live, str
 		char what[64];
 		snprintf(what, sizeof(what), r == TCG_TRIPLE_FAULT ? "triple fault (vector %u)"
 				   : "exception %u outside IA-32e mode", ev.vector);
-		log_err("tcg: %s at RIP 0x%" PRIx64, what, cpu.rip);
+		log_err("tcg: vCPU %u: %s at RIP 0x%" PRIx64, v->index, what, cpu.rip);
 		set_exit(v, VCPU_EXIT_SHUTDOWN, what);
 		return false;
 	}

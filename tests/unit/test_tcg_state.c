@@ -833,3 +833,63 @@ Test(tcg_state, dirty_log_needs_track_dirty)
 	cr_assert_eq(m.be->dirty_log(m.vm, 0, bitmap), -EINVAL);
 	machine_stop(&m);
 }
+
+/* x2APIC mode and an armed TSC deadline go through save and restore into
+ * a second VM as KVM carries them: IA32_APIC_BASE in sregs, the deadline
+ * as MSR 0x6e0 in the guest's TSC, the page with the x2APIC ID unshifted
+ * in the ID register (KVM's x2APIC layout). The deadline is armed again
+ * against the restored TSC. */
+Test(tcg_state, x2apic_and_tsc_deadline_survive_a_restore)
+{
+	static struct x86_cpu_state st, back;
+	struct machine a, b;
+	struct tcg_apic_msg msg;
+	int eoi;
+
+	machine_start(&a, NULL, false);
+	page_tables(&a.mem);
+	machine_boot(&a, CODE);
+	struct tcg_lapic *l = &a.vm->lapic[0];
+	cr_assert(tcg_lapic_set_base(l, l->apic_base | TCG_APIC_BASE_X2APIC));
+	cr_assert_eq(tcg_lapic_wrmsr(l, 0x80f, 0x1ff, 0, &msg, &eoi), 0);
+	cr_assert_eq(tcg_lapic_wrmsr(l, 0x832, (2u << 17) | 0x40, 0, &msg, &eoi), 0);
+	cr_assert_eq(a.be->vcpu_save(a.vcpu, &st), 0);
+	uint64_t tsc = find_msr(&st, MSR_TSC)->value;
+	uint64_t deadline = tsc + (1ULL << 40); /* minutes away */
+	tcg_apic_rearm_deadline(a.vcpu, deadline, tsc);
+	cr_assert_eq(a.be->vcpu_save(a.vcpu, &st), 0);
+	cr_assert_eq(st.sregs.apic_base, 0xfee00d00, "enabled, BSP, x2APIC");
+	const struct x86_msr *d = find_msr(&st, 0x6e0);
+	cr_assert_not_null(d, "MSR 0x6e0 saved");
+	cr_assert_eq(d->value, deadline);
+	cr_assert_eq(st.lapic[0x320 + 2], 0x04, "LVT timer in TSC-deadline mode");
+
+	machine_start(&b, &a.mem, false);
+	cr_assert_eq(b.be->vcpu_restore(b.vcpu, &st), 0);
+	struct tcg_lapic *lb = &b.vm->lapic[0];
+	cr_assert(tcg_lapic_x2apic(lb));
+	cr_assert_eq(tcg_lapic_deadline(lb), deadline);
+	int64_t next = tcg_lapic_timer_next(lb);
+	cr_assert(next > tcg_now_ns() + 60LL * 1000000000, "armed, still far away: %ld", (long)next);
+	uint64_t v = 0;
+	cr_assert_eq(tcg_lapic_rdmsr(lb, 0x802, 0, &v), 0, "the x2APIC MSRs answer");
+	cr_assert_eq(v, 0);
+	cr_assert_eq(b.be->vcpu_save(b.vcpu, &back), 0);
+	cr_assert_eq(back.sregs.apic_base, st.sregs.apic_base);
+	cr_assert_eq(find_msr(&back, 0x6e0)->value, deadline);
+
+	/* A deadline the TSC has passed fires as soon as the VM runs. */
+	for (uint32_t i = 0; i < st.nr_msrs; i++)
+		if (st.msrs[i].index == 0x6e0)
+			st.msrs[i].value = tsc / 2;
+	int64_t before = tcg_now_ns();
+	cr_assert_eq(b.be->vcpu_restore(b.vcpu, &st), 0);
+	pthread_mutex_lock(&b.vm->lock);
+	next = tcg_lapic_timer_next(lb);
+	int fired = tcg_lapic_pending(lb); /* the timer thread may have been first */
+	pthread_mutex_unlock(&b.vm->lock);
+	cr_assert(fired == 0x40 || (next >= before && next <= tcg_now_ns()), "due now: %ld, %d",
+		  (long)next, fired);
+	machine_stop(&b);
+	machine_stop(&a);
+}

@@ -169,8 +169,11 @@ bool tcg_lapic_match(const struct tcg_lapic *l, const struct tcg_apic_msg *msg)
 		uint32_t ldr = R(TCG_APIC_LDR);
 		return (msg->dest >> 16) == (ldr >> 16) && (msg->dest & ldr & 0xffff);
 	}
+	/* An xAPIC receiving from an x2APIC (an AP not switched yet): the
+	 * 32-bit broadcast, or the ID. */
 	if (!msg->logical)
-		return msg->dest == 0xff || msg->dest == (R(TCG_APIC_ID) >> 24);
+		return msg->dest == 0xff || msg->dest == (R(TCG_APIC_ID) >> 24) ||
+		       (msg->x2apic && msg->dest == 0xffffffffu);
 	uint8_t ldr = (uint8_t)(R(TCG_APIC_LDR) >> 24);
 	if ((R(TCG_APIC_DFR) >> 28) == 0xf) /* flat */
 		return ldr & msg->dest;

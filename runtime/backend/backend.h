@@ -33,6 +33,11 @@ enum vcpu_exit_reason {
 
 struct vcpu_exit {
 	enum vcpu_exit_reason reason;
+	/* A backend that runs several vCPUs on one thread (TCG) returns their
+	 * exits from vCPU 0's vcpu_run: then `other` is set and `vcpu` is the
+	 * index of the vCPU the exit is about. The caller zeroes both. */
+	bool other;
+	unsigned vcpu;
 	union {
 		struct {
 			uint16_t port;

@@ -109,6 +109,8 @@ int vm_build_vcpus(struct vm *vm, struct errbuf *err)
 		struct vcpu *v = &vm->vcpus[i];
 		v->host = &vm->vcpu_host;
 		v->index = i;
+		vm->vcpu_host.vcpus = vm->vcpus;
+		vm->vcpu_host.nr_vcpus = i + 1;
 		int r = vm->be->vcpu_create(vm->bvm, i, &v->bv, err);
 		if (r < 0)
 			return r;

@@ -102,6 +102,8 @@ static void *vcpu_thread(void *arg)
 	 * thread inherited from the VMM thread that made it. */
 	seccomp_enter(h->be->vcpu_thread);
 	while (run_gate_pass(h->gate)) {
+		exit.other = false;
+		exit.vcpu = 0;
 		int r = h->be->vcpu_run(v->bv, &exit);
 		if (r < 0) {
 			log_err("vCPU %u: run failed: %s", v->index, strerror(-r));
@@ -115,7 +117,11 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		if (act == VCPU_ACTION_FATAL) {
-			vcpu_report(v, &exit);
+			/* The vCPU the exit is about, with its registers. */
+			struct vcpu *src = v;
+			if (exit.other && h->vcpus && exit.vcpu < h->nr_vcpus)
+				src = &h->vcpus[exit.vcpu];
+			vcpu_report(src, &exit);
 			h->end(h->ctx, VM_EXIT_FAILURE);
 			break;
 		}

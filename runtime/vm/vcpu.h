@@ -30,6 +30,10 @@ struct vcpu_host {
 	 * stays a panic when the reset it does next arrives. */
 	void (*end)(void *ctx, int code);
 	void *ctx;
+	/* Every vCPU, for an exit a backend returns on another vCPU's thread
+	 * (vcpu_exit.other); fixed once the vCPUs are built. */
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
 };
 
 struct vcpu {

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export EMBER=${EMBER:?EMBER must name the ember binary}
 export GUESTS=${GUESTS:?GUESTS must name the built test guests}
 export TEST_TMP=$(mktemp -d /tmp/ember-it.XXXXXX)
-trap 'rm -rf "$TEST_TMP"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TEST_TMP"' EXIT
 # Every API response a test gets (lib.sh's api_record), checked at the end
 # against Firecracker's swagger shapes.
 export API_RECORDS=$TEST_TMP/api-responses

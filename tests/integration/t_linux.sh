@@ -205,6 +205,7 @@ while [ $i -lt $n ]; do
 done
 wait
 echo "SMP-CHECK vda=$(dd if=/dev/vda bs=8 count=1 2>/dev/null)"
+echo "SMP-CHECK clockevent=$(cat /sys/devices/system/clockevents/clockevent0/current_device)"
 echo "SMP-CHECK done"
 SH
 	smp_hammer_src >"$d/hammer.c"
@@ -238,6 +239,12 @@ JSON
 		fail "the atomic hammer's total is wrong (or it did not run on $1 CPUs)"
 	! grep -Eq "No local APIC present|APIC disabled by BIOS|SMP disabled|not listed by the BIOS" \
 		"$d/console" || fail "an APIC/SMP complaint in the log"
+	# The vCPUs are cores of one package with an invariant TSC: the APs
+	# take the BSP's delay-loop calibration instead of measuring their own.
+	! grep -q "calibrate_delay_direct() failed" "$d/console" || fail "an AP calibrated its delay loop"
+	grep -q "SMP-CHECK clockevent=lapic-deadline" "$d/console" ||
+		fail "the local APIC's TSC-deadline timer is not the clock event device"
+	grep -q "TSC deadline timer available" "$d/console" || fail "no TSC deadline timer"
 	! grep -Eq "Kernel panic|BUG:|Oops|WARNING:" "$d/console" || fail "kernel trouble in the log"
 }
 

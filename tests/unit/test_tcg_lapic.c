@@ -43,7 +43,7 @@ Test(tcg_lapic, power_on_state)
 	cr_assert(tcg_lapic_set_base(&l, 0xfee00100));
 	cr_assert(tcg_lapic_accepts_pic(&l));
 	cr_assert_not(tcg_lapic_set_base(&l, 0xfed00900), "the page does not move");
-	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00d00), "no x2APIC");
+	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00d00), "not from disabled to x2APIC");
 }
 
 Test(tcg_lapic, priority_isr_and_eoi)
@@ -263,4 +263,197 @@ Test(tcg_lapic, save_and_load)
 	page[0x393] = 0xff;
 	cr_assert_eq(tcg_lapic_load(&n, page, l.apic_base, 0), -EINVAL, "count above initial");
 	cr_assert_eq(memcmp(&before, &n, sizeof(n)), 0);
+}
+
+/* IA32_APIC_BASE transitions (SDM 10.12.5, Figure 10-27). */
+Test(tcg_lapic, apic_base_modes_and_transitions)
+{
+	struct tcg_lapic l;
+	enabled(&l, 0x13);
+	cr_assert_not(tcg_lapic_x2apic(&l));
+	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00400), "x2APIC without enable: invalid");
+	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00c01), "reserved bit 0");
+	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00e00), "reserved bit 9");
+	cr_assert_not(tcg_lapic_set_base(&l, 0x1fee00c00ULL), "the page does not move");
+	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00d00), "the BSP flag is not ours to set");
+	cr_assert(tcg_lapic_set_base(&l, 0xfee00c00), "xAPIC to x2APIC");
+	cr_assert(tcg_lapic_x2apic(&l));
+	cr_assert_eq(l.regs[TCG_APIC_ID >> 4], 0x13, "the x2APIC ID, unshifted (KVM's layout)");
+	cr_assert_eq(l.regs[TCG_APIC_LDR >> 4], (1u << 16) | (1u << 3), "cluster 1, bit 3");
+	cr_assert_eq(tcg_lapic_read(&l, TCG_APIC_SVR, 0) & TCG_APIC_SVR_ENABLE, TCG_APIC_SVR_ENABLE,
+		     "entering x2APIC keeps the registers");
+	cr_assert(tcg_lapic_set_base(&l, 0xfee00c00), "x2APIC to x2APIC");
+	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00800), "x2APIC to xAPIC: #GP");
+	cr_assert(tcg_lapic_x2apic(&l));
+	cr_assert(tcg_lapic_set_base(&l, 0xfee00000), "x2APIC to disabled");
+	cr_assert_not(tcg_lapic_x2apic(&l));
+	cr_assert_eq(l.regs[TCG_APIC_ID >> 4], 0x13u << 24, "reset: the xAPIC ID again");
+	cr_assert_eq(tcg_lapic_read(&l, TCG_APIC_SVR, 0), 0xff, "reset");
+	cr_assert_not(tcg_lapic_set_base(&l, 0xfee00c00), "disabled to x2APIC: #GP");
+	cr_assert(tcg_lapic_set_base(&l, 0xfee00800), "disabled to xAPIC");
+	cr_assert(tcg_lapic_base_ok(0xfee00d00));
+	cr_assert_not(tcg_lapic_base_ok(0xfee00500));
+}
+
+static void x2apic_on(struct tcg_lapic *l, unsigned index)
+{
+	enabled(l, index);
+	cr_assert(tcg_lapic_set_base(l, l->apic_base | TCG_APIC_BASE_X2APIC));
+}
+
+static int wrmsr(struct tcg_lapic *l, uint32_t msr, uint64_t val)
+{
+	return tcg_lapic_wrmsr(l, msr, val, 0, &msg, &eoi);
+}
+
+/* The x2APIC MSRs (SDM 10.12.1.2, Table 10-6). */
+Test(tcg_lapic, x2apic_msrs)
+{
+	struct tcg_lapic l;
+	uint64_t v = 0;
+	enabled(&l, 0x21);
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x802, 0, &v), -1, "xAPIC mode: the MSRs #GP");
+	cr_assert_eq(wrmsr(&l, 0x808, 0), -1);
+	x2apic_on(&l, 0x21);
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x802, 0, &v), 0);
+	cr_assert_eq(v, 0x21, "ID: the full x2APIC ID");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x803, 0, &v), 0);
+	cr_assert_eq(v, TCG_LAPIC_VERSION);
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x80d, 0, &v), 0);
+	cr_assert_eq(v, (2u << 16) | (1u << 1), "LDR: cluster 2, bit 1");
+	cr_assert_eq(wrmsr(&l, 0x80d, 0), -1, "LDR is read-only");
+	cr_assert_eq(wrmsr(&l, 0x802, 5), -1, "ID is read-only");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x80e, 0, &v), -1, "no DFR");
+	cr_assert_eq(wrmsr(&l, 0x80e, 0), -1, "no DFR");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x809, 0, &v), -1, "no APR");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x831, 0, &v), -1, "no ICR2");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x804, 0, &v), -1, "reserved");
+	cr_assert_eq(wrmsr(&l, 0x804, 0), -1, "reserved");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x80b, 0, &v), -1, "EOI is write-only");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x83f, 0, &v), -1, "SELF_IPI is write-only");
+	cr_assert_eq(wrmsr(&l, 0x808, 0x100), -1, "TPR: 8 bits");
+	cr_assert_eq(wrmsr(&l, 0x808, 1ULL << 32), -1, "32-bit registers take 32 bits");
+	cr_assert_eq(wrmsr(&l, 0x808, 0x20), 0);
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x808, 0, &v), 0);
+	cr_assert_eq(v, 0x20);
+	cr_assert_eq(wrmsr(&l, 0x808, 0), 0);
+	/* SELF_IPI and EOI. */
+	cr_assert_eq(wrmsr(&l, 0x83f, 0x1ff), -1, "SELF_IPI: 8 bits");
+	cr_assert_eq(wrmsr(&l, 0x83f, 0x61), 0);
+	cr_assert_eq(tcg_lapic_pending(&l), 0x61);
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x800 + ((TCG_APIC_IRR >> 4) + 3), 0, &v), 0);
+	cr_assert_eq(v, 1u << 1, "IRR bit 0x61");
+	cr_assert_eq(tcg_lapic_ack(&l), 0x61);
+	cr_assert_eq(wrmsr(&l, 0x80b, 1), -1, "EOI: only 0");
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x813, 0, &v), 0);
+	cr_assert_eq(v, 1u << 1, "still in service after the refused EOI");
+	cr_assert_eq(wrmsr(&l, 0x80b, 0), 0);
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x813, 0, &v), 0);
+	cr_assert_eq(v, 0, "EOI'd");
+	cr_assert_eq(wrmsr(&l, 0x828, 1), -1, "ESR: writes of 0 only");
+	/* ICR: one 64-bit MSR, 32-bit destination. */
+	cr_assert_eq(wrmsr(&l, 0x830, (0x12345ULL << 32) | 0x4041), 1);
+	cr_assert(msg.x2apic && msg.dest == 0x12345 && msg.vector == 0x41 && msg.assert);
+	cr_assert_eq(msg.mode, TCG_DM_FIXED);
+	cr_assert_eq(tcg_lapic_rdmsr(&l, 0x830, 0, &v), 0);
+	cr_assert_eq(v, (0x12345ULL << 32) | 0x4041);
+	cr_assert_eq(wrmsr(&l, 0x830, 0x400), 1, "an NMI IPI");
+	cr_assert_eq(msg.mode, TCG_DM_NMI);
+	/* The timer through its MSRs. */
+	cr_assert_eq(wrmsr(&l, 0x83e, 0xb), 0);
+	cr_assert_eq(wrmsr(&l, 0x832, 0x42), 0);
+	cr_assert_eq(tcg_lapic_wrmsr(&l, 0x838, 1000, 50, &msg, &eoi), 0);
+	cr_assert_eq(tcg_lapic_timer_next(&l), 1050);
+}
+
+Test(tcg_lapic, x2apic_destinations)
+{
+	struct tcg_lapic l;
+	x2apic_on(&l, 0x21);
+	struct tcg_apic_msg m = { .x2apic = true, .dest = 0x21 };
+	cr_assert(tcg_lapic_match(&l, &m), "physical, full ID");
+	m.dest = 0x121;
+	cr_assert_not(tcg_lapic_match(&l, &m), "no truncation to 8 bits");
+	m.dest = 0xffffffffu;
+	cr_assert(tcg_lapic_match(&l, &m), "broadcast");
+	m = (struct tcg_apic_msg){ .x2apic = true, .logical = true, .dest = (2u << 16) | 0x2 };
+	cr_assert(tcg_lapic_match(&l, &m), "logical: cluster 2, bit 1");
+	m.dest = (2u << 16) | 0x1;
+	cr_assert_not(tcg_lapic_match(&l, &m));
+	m.dest = (3u << 16) | 0x2;
+	cr_assert_not(tcg_lapic_match(&l, &m), "another cluster");
+	/* The I/O APIC's 8-bit messages. */
+	m = (struct tcg_apic_msg){ .dest = 0x21 };
+	cr_assert(tcg_lapic_match(&l, &m));
+	m.dest = 0xff;
+	cr_assert(tcg_lapic_match(&l, &m), "8-bit broadcast");
+}
+
+#define KHZ 1000000ul /* 1 GHz: a TSC count per ns */
+
+Test(tcg_lapic, tsc_deadline_arm_fire_disarm)
+{
+	struct tcg_lapic l;
+	enabled(&l, 0);
+	/* Outside TSC-deadline mode a write is ignored and reads 0. */
+	tcg_lapic_set_deadline(&l, 5000, 0, 0, KHZ);
+	cr_assert_eq(tcg_lapic_deadline(&l), 0);
+	cr_assert_eq(tcg_lapic_timer_next(&l), -1);
+	wr(&l, TCG_APIC_LVTT, (2u << 17) | 0x50, 0);
+	/* TSC 1000 at 100 ns; deadline 11000: 10000 counts = 10 us later. */
+	tcg_lapic_set_deadline(&l, 11000, 100, 1000, KHZ);
+	cr_assert_eq(tcg_lapic_deadline(&l), 11000);
+	int64_t t = tcg_lapic_timer_next(&l);
+	cr_assert(t >= 100 + 10000 && t <= 100 + 10000 + 10, "never early, hardly late: %ld", (long)t);
+	wr(&l, TCG_APIC_TMICT, 5, 200);
+	cr_assert_eq(tcg_lapic_read(&l, TCG_APIC_TMICT, 200), 0, "TMICT ignored in deadline mode");
+	cr_assert_eq(tcg_lapic_timer_next(&l), t);
+	tcg_lapic_timer_fire(&l, t - 1);
+	cr_assert_eq(tcg_lapic_pending(&l), -1, "not yet");
+	tcg_lapic_timer_fire(&l, t);
+	cr_assert_eq(tcg_lapic_pending(&l), 0x50);
+	cr_assert_eq(tcg_lapic_deadline(&l), 0, "fired: reads 0");
+	cr_assert_eq(tcg_lapic_timer_next(&l), -1, "once");
+	tcg_lapic_ack(&l);
+	wr(&l, TCG_APIC_EOI, 0, 0);
+	/* A deadline already passed fires at once. */
+	tcg_lapic_set_deadline(&l, 10, 500, 1000, KHZ);
+	cr_assert_eq(tcg_lapic_timer_next(&l), 500);
+	/* 0 disarms. */
+	tcg_lapic_set_deadline(&l, 0, 600, 2000, KHZ);
+	cr_assert_eq(tcg_lapic_timer_next(&l), -1);
+	cr_assert_eq(tcg_lapic_deadline(&l), 0);
+	/* A mode switch disarms. */
+	tcg_lapic_set_deadline(&l, 1000000, 600, 2000, KHZ);
+	cr_assert_neq(tcg_lapic_timer_next(&l), -1);
+	wr(&l, TCG_APIC_LVTT, 0x50, 700);
+	cr_assert_eq(tcg_lapic_timer_next(&l), -1);
+	wr(&l, TCG_APIC_LVTT, (2u << 17) | 0x50, 800);
+	cr_assert_eq(tcg_lapic_deadline(&l), 0, "the old deadline is gone");
+	cr_assert_eq(tcg_lapic_timer_next(&l), -1);
+	/* Masked: the deadline passes, nothing is raised. */
+	wr(&l, TCG_APIC_LVTT, (2u << 17) | 0x50 | TCG_APIC_LVT_MASKED, 800);
+	tcg_lapic_set_deadline(&l, 3000, 900, 2000, KHZ);
+	tcg_lapic_timer_fire(&l, tcg_lapic_timer_next(&l));
+	cr_assert_eq(tcg_lapic_pending(&l), -1);
+	/* A slower TSC: 2.5 GHz counts 2500 per us. */
+	wr(&l, TCG_APIC_LVTT, (2u << 17) | 0x50, 1000);
+	tcg_lapic_set_deadline(&l, 2500000, 0, 0, 2500000);
+	t = tcg_lapic_timer_next(&l);
+	cr_assert(t >= 1000000 && t < 1000000 + 1000, "1 ms: %ld", (long)t);
+}
+
+Test(tcg_lapic, nmi_delivery_modes)
+{
+	struct tcg_lapic l;
+	enabled(&l, 1);
+	struct tcg_apic_msg m = { .mode = TCG_DM_NMI, .vector = 0x33 };
+	tcg_lapic_deliver(&l, &m);
+	cr_assert(l.nmi_pending, "an NMI message");
+	cr_assert_eq(tcg_lapic_pending(&l), -1, "NMIs bypass the IRR");
+	l.nmi_pending = false;
+	/* Software-disabled APICs still take NMIs (SDM 10.4.7.2). */
+	wr(&l, TCG_APIC_SVR, 0xff, 0);
+	tcg_lapic_deliver(&l, &m);
+	cr_assert(l.nmi_pending);
 }

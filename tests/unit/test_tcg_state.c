@@ -352,7 +352,7 @@ static void efer_svme(struct x86_cpu_state *st) { st->sregs.efer |= 1u << 12; }
 static void cr8_wide(struct x86_cpu_state *st) { st->sregs.cr8 = 16; }
 static void rflags_reserved(struct x86_cpu_state *st) { st->regs.rflags |= 1ULL << 40; }
 static void exception_pending(struct x86_cpu_state *st) { st->events.exception_pending = 1; }
-static void nmi_pending(struct x86_cpu_state *st) { st->events.nmi_pending = 1; }
+static void nmi_masked_wild(struct x86_cpu_state *st) { st->events.nmi_masked = 2; }
 static void shadow_wild(struct x86_cpu_state *st) { st->events.interrupt_shadow = 4; }
 static void events_without_flag(struct x86_cpu_state *st)
 {
@@ -370,7 +370,7 @@ Test(tcg_state, restore_refuses_what_this_cpu_cannot_hold_and_changes_nothing)
 		msr_past_the_end, sysenter_cs_wide, fs_base_disagrees, mp_state_sipi,
 		mp_state_wild, segment_type, segment_dpl, segment_flag, cs_data, cs_absent,
 		tr_not_system, efer_svme, cr8_wide, rflags_reserved, exception_pending,
-		nmi_pending, shadow_wild, events_without_flag, khz_without_flag, khz_zero,
+		nmi_masked_wild, shadow_wild, events_without_flag, khz_without_flag, khz_zero,
 	};
 	static struct x86_cpu_state base, st, after;
 	struct machine m;
@@ -387,14 +387,19 @@ Test(tcg_state, restore_refuses_what_this_cpu_cannot_hold_and_changes_nothing)
 		assert_same_but_tsc(&base, &after);
 	}
 
-	/* Accepted: FS base given twice, consistently; a shadow; HLT. */
+	/* Accepted: FS base given twice, consistently; a shadow; HLT; a
+	 * pending NMI with NMIs blocked. */
 	st = base;
 	st.msrs[st.nr_msrs++] = (struct x86_msr){ 0xc0000100, 0, st.sregs.fs.base };
 	st.events.interrupt_shadow = 1;
+	st.events.nmi_pending = 1;
+	st.events.nmi_masked = 1;
 	st.mp_state = X86_MP_HALTED;
 	cr_assert_eq(m.be->vcpu_restore(m.vcpu, &st), 0);
 	cr_assert_eq(m.be->vcpu_save(m.vcpu, &after), 0);
 	cr_assert_eq(after.events.interrupt_shadow, 1);
+	cr_assert_eq(after.events.nmi_pending, 1);
+	cr_assert_eq(after.events.nmi_masked, 1);
 	cr_assert_eq(after.mp_state, X86_MP_HALTED);
 
 	/* A host whose TSC runs at another rate cannot keep the guest's. */
@@ -827,4 +832,64 @@ Test(tcg_state, dirty_log_needs_track_dirty)
 	machine_start(&m, NULL, false);
 	cr_assert_eq(m.be->dirty_log(m.vm, 0, bitmap), -EINVAL);
 	machine_stop(&m);
+}
+
+/* x2APIC mode and an armed TSC deadline go through save and restore into
+ * a second VM as KVM carries them: IA32_APIC_BASE in sregs, the deadline
+ * as MSR 0x6e0 in the guest's TSC, the page with the x2APIC ID unshifted
+ * in the ID register (KVM's x2APIC layout). The deadline is armed again
+ * against the restored TSC. */
+Test(tcg_state, x2apic_and_tsc_deadline_survive_a_restore)
+{
+	static struct x86_cpu_state st, back;
+	struct machine a, b;
+	struct tcg_apic_msg msg;
+	int eoi;
+
+	machine_start(&a, NULL, false);
+	page_tables(&a.mem);
+	machine_boot(&a, CODE);
+	struct tcg_lapic *l = &a.vm->lapic[0];
+	cr_assert(tcg_lapic_set_base(l, l->apic_base | TCG_APIC_BASE_X2APIC));
+	cr_assert_eq(tcg_lapic_wrmsr(l, 0x80f, 0x1ff, 0, &msg, &eoi), 0);
+	cr_assert_eq(tcg_lapic_wrmsr(l, 0x832, (2u << 17) | 0x40, 0, &msg, &eoi), 0);
+	cr_assert_eq(a.be->vcpu_save(a.vcpu, &st), 0);
+	uint64_t tsc = find_msr(&st, MSR_TSC)->value;
+	uint64_t deadline = tsc + (1ULL << 40); /* minutes away */
+	tcg_apic_rearm_deadline(a.vcpu, deadline, tsc);
+	cr_assert_eq(a.be->vcpu_save(a.vcpu, &st), 0);
+	cr_assert_eq(st.sregs.apic_base, 0xfee00d00, "enabled, BSP, x2APIC");
+	const struct x86_msr *d = find_msr(&st, 0x6e0);
+	cr_assert_not_null(d, "MSR 0x6e0 saved");
+	cr_assert_eq(d->value, deadline);
+	cr_assert_eq(st.lapic[0x320 + 2], 0x04, "LVT timer in TSC-deadline mode");
+
+	machine_start(&b, &a.mem, false);
+	cr_assert_eq(b.be->vcpu_restore(b.vcpu, &st), 0);
+	struct tcg_lapic *lb = &b.vm->lapic[0];
+	cr_assert(tcg_lapic_x2apic(lb));
+	cr_assert_eq(tcg_lapic_deadline(lb), deadline);
+	int64_t next = tcg_lapic_timer_next(lb);
+	cr_assert(next > tcg_now_ns() + 60LL * 1000000000, "armed, still far away: %ld", (long)next);
+	uint64_t v = 0;
+	cr_assert_eq(tcg_lapic_rdmsr(lb, 0x802, 0, &v), 0, "the x2APIC MSRs answer");
+	cr_assert_eq(v, 0);
+	cr_assert_eq(b.be->vcpu_save(b.vcpu, &back), 0);
+	cr_assert_eq(back.sregs.apic_base, st.sregs.apic_base);
+	cr_assert_eq(find_msr(&back, 0x6e0)->value, deadline);
+
+	/* A deadline the TSC has passed fires as soon as the VM runs. */
+	for (uint32_t i = 0; i < st.nr_msrs; i++)
+		if (st.msrs[i].index == 0x6e0)
+			st.msrs[i].value = tsc / 2;
+	int64_t before = tcg_now_ns();
+	cr_assert_eq(b.be->vcpu_restore(b.vcpu, &st), 0);
+	pthread_mutex_lock(&b.vm->lock);
+	next = tcg_lapic_timer_next(lb);
+	int fired = tcg_lapic_pending(lb); /* the timer thread may have been first */
+	pthread_mutex_unlock(&b.vm->lock);
+	cr_assert(fired == 0x40 || (next >= before && next <= tcg_now_ns()), "due now: %ld, %d",
+		  (long)next, fired);
+	machine_stop(&b);
+	machine_stop(&a);
 }

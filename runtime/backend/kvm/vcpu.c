@@ -49,6 +49,8 @@ void kvm_kick_signal_install(void)
 	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 }
 
+#define KVM_CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+
 static int set_cpuid(struct backend_vcpu *v, struct errbuf *err)
 {
 	const struct kvm_cpuid2 *sup = v->vm->supported_cpuid;
@@ -63,6 +65,13 @@ static int set_cpuid(struct backend_vcpu *v, struct errbuf *err)
 					     sup->entries[i].flags, sup->entries[i].eax,
 					     sup->entries[i].ebx, sup->entries[i].ecx,
 					     sup->entries[i].edx };
+	/* KVM emulates the TSC-deadline timer when it says so, but leaves the
+	 * CPUID bit to the VMM (older kernels leave it out of
+	 * KVM_GET_SUPPORTED_CPUID); a template may still clear it. */
+	if (ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		for (size_t i = 0; i < n; i++)
+			if (e[i].function == 1)
+				e[i].ecx |= KVM_CPUID_1_ECX_TSC_DEADLINE;
 	r = kvm_cpuid_shape(v->vm->tmpl, e, n, v->index, v->vm->nr_vcpus, err);
 	if (r < 0) {
 		err_wrap(err, r, "kvm: vCPU %u", v->index);

@@ -11,6 +11,7 @@
 #include "runtime/backend/tcg/tcg.h"
 
 #include <inttypes.h>
+#include <x86intrin.h>
 
 #include "runtime/base/log.h"
 
@@ -22,9 +23,6 @@ static void route(struct backend_vm *vm, const struct tcg_apic_msg *msg)
 		if (!tcg_lapic_match(l, msg))
 			continue;
 		tcg_lapic_deliver(l, msg);
-		if (msg->mode == TCG_DM_NMI)
-			log_ratelimited(LOG_WARN, "tcg: an NMI for vCPU %u is not delivered (no NMIs on the "
-					     "software CPU)", i);
 		if (msg->mode == TCG_DM_LOWEST && !msg->shorthand)
 			break; /* one destination: the first that matches */
 	}
@@ -59,6 +57,11 @@ bool tcg_intr_output_locked(const struct backend_vm *vm, unsigned index)
 	return tcg_lapic_pending(l) >= 0;
 }
 
+bool tcg_nmi_pending_locked(const struct backend_vm *vm, unsigned index)
+{
+	return vm->lapic[index].nmi_pending;
+}
+
 int tcg_intr_ack_locked(struct backend_vm *vm, unsigned index)
 {
 	struct tcg_lapic *l = &vm->lapic[index];
@@ -90,6 +93,25 @@ void tcg_apic_tick_locked(struct backend_vm *vm, int64_t now)
 	}
 }
 
+/* After a register write (lock held): the message it sent, the
+ * level-triggered EOI it broadcasts, the timer it changed. */
+static void after_write_locked(struct backend_vcpu *v, uint32_t off,
+			       const struct tcg_apic_msg *msg, int eoi)
+{
+	struct backend_vm *vm = v->vm;
+	if (msg) {
+		route(vm, msg);
+		/* The target runs only when this vCPU makes room (several
+		 * vCPUs share one thread): a sender usually waits for it. */
+		if (msg->shorthand != 1 && vm->nr_lapics > 1 && !atomic_exchange(&v->yield, true))
+			tcg_vcpu_signal_locked(v);
+	}
+	if (eoi >= 0)
+		tcg_ioapic_eoi(&vm->ioapic, (uint8_t)eoi);
+	if (off == TCG_APIC_TMICT || off == TCG_APIC_LVTT)
+		pthread_cond_signal(&vm->timer_wake);
+}
+
 /* MMIO: the local APIC page of the accessing vCPU (where its
  * IA32_APIC_BASE puts it, while enabled) and the I/O APIC. */
 bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigned size,
@@ -104,9 +126,11 @@ bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigne
 	if (!lapic && !ioapic)
 		return false;
 	pthread_mutex_lock(&vm->lock);
-	if (lapic && !tcg_lapic_hw_enabled(l)) {
+	if (lapic && (!tcg_lapic_hw_enabled(l) || tcg_lapic_x2apic(l))) {
 		pthread_mutex_unlock(&vm->lock);
-		return false; /* a disabled APIC's page is the bus's */
+		/* A disabled APIC's page is the bus's; in x2APIC mode the page
+		 * does not answer either (SDM 10.12.2). */
+		return false;
 	}
 	int64_t now = tcg_now_ns();
 	if (size != 4) {
@@ -120,18 +144,8 @@ bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigne
 		if (write) {
 			struct tcg_apic_msg msg;
 			int eoi = -1;
-			if (tcg_lapic_write(l, off, (uint32_t)*val, now, &msg, &eoi)) {
-				route(vm, &msg);
-				/* The target runs only when this vCPU makes room (several
-				 * vCPUs share one thread): a sender usually waits for it. */
-				if (msg.shorthand != 1 && vm->nr_lapics > 1 &&
-				    !atomic_exchange(&v->yield, true))
-					tcg_vcpu_signal_locked(v);
-			}
-			if (eoi >= 0)
-				tcg_ioapic_eoi(&vm->ioapic, (uint8_t)eoi);
-			if (off == TCG_APIC_TMICT || off == TCG_APIC_LVTT)
-				pthread_cond_signal(&vm->timer_wake);
+			bool send = tcg_lapic_write(l, off, (uint32_t)*val, now, &msg, &eoi);
+			after_write_locked(v, off, send ? &msg : NULL, eoi);
 		} else {
 			*val = tcg_lapic_read(l, off, now);
 		}
@@ -173,6 +187,86 @@ void tcg_apic_load_base(struct backend_vcpu *v, uint64_t val)
 	v->vm->lapic[v->index].apic_base = val;
 	tcg_platform_notify_locked(v->vm);
 	pthread_mutex_unlock(&v->vm->lock);
+}
+
+/* The MSRs the APICs own (lock held). 0 handled, 1 not ours, -1 #GP. */
+static int apic_msr_locked(struct backend_vcpu *v, uint32_t msr, bool write, uint64_t *val,
+			   uint64_t tsc)
+{
+	struct backend_vm *vm = v->vm;
+	struct tcg_lapic *l = &vm->lapic[v->index];
+	int64_t now = tcg_now_ns();
+	if (msr == TCG_MSR_APIC_BASE) {
+		if (!write) {
+			*val = l->apic_base;
+			return 0;
+		}
+		if (!tcg_lapic_set_base(l, *val))
+			return -1;
+		pthread_cond_signal(&vm->timer_wake);
+		return 0;
+	}
+	if (msr == TCG_MSR_TSC_DEADLINE) {
+		if (!write) {
+			*val = tcg_lapic_deadline(l);
+			return 0;
+		}
+		tcg_lapic_set_deadline(l, *val, now, tsc, tcg_guest_tsc_khz(vm));
+		pthread_cond_signal(&vm->timer_wake);
+		return 0;
+	}
+	if (msr < TCG_MSR_X2APIC_FIRST || msr > TCG_MSR_X2APIC_LAST)
+		return 1;
+	if (!write)
+		return tcg_lapic_rdmsr(l, msr, now, val) < 0 ? -1 : 0;
+	struct tcg_apic_msg msg;
+	int eoi = -1;
+	int r = tcg_lapic_wrmsr(l, msr, *val, now, &msg, &eoi);
+	if (r < 0)
+		return -1;
+	after_write_locked(v, (msr - TCG_MSR_X2APIC_FIRST) << 4, r > 0 ? &msg : NULL, eoi);
+	return 0;
+}
+
+int tcg_msr_hook(struct tcg_qemu_ctx *q, uint8_t *env, bool write)
+{
+	struct backend_vcpu *v = (struct backend_vcpu *)q; /* q is the first member */
+	struct tcg_env e = { .uc = v->uc, .d = env };
+	uint32_t msr = (uint32_t)tcg_env_u64(&e, TCG_ENV_REGS + 1 * 8); /* ECX */
+	if (msr != TCG_MSR_APIC_BASE && msr != TCG_MSR_TSC_DEADLINE &&
+	    (msr < TCG_MSR_X2APIC_FIRST || msr > TCG_MSR_X2APIC_LAST))
+		return 1;
+	uint64_t val = (tcg_env_u64(&e, TCG_ENV_REGS) & 0xffffffffu) |
+		       tcg_env_u64(&e, TCG_ENV_REGS + 2 * 8) << 32; /* EDX:EAX */
+	uint64_t tsc = __rdtsc() + tcg_env_u64(&e, TCG_ENV_TSC_OFFSET);
+	pthread_mutex_lock(&v->vm->lock);
+	int r = apic_msr_locked(v, msr, write, &val, tsc);
+	if (r == 0 && write)
+		tcg_platform_notify_locked(v->vm);
+	pthread_mutex_unlock(&v->vm->lock);
+	if (r == 0 && !write) {
+		tcg_env_set_u64(&e, TCG_ENV_REGS, (uint32_t)val);
+		tcg_env_set_u64(&e, TCG_ENV_REGS + 2 * 8, val >> 32);
+	}
+	return r;
+}
+
+void tcg_apic_rearm_deadline(struct backend_vcpu *v, uint64_t deadline, uint64_t tsc)
+{
+	struct backend_vm *vm = v->vm;
+	pthread_mutex_lock(&vm->lock);
+	tcg_lapic_set_deadline(&vm->lapic[v->index], deadline, tcg_now_ns(), tsc,
+			       tcg_guest_tsc_khz(vm));
+	pthread_cond_signal(&vm->timer_wake);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+uint64_t tcg_apic_deadline(struct backend_vcpu *v)
+{
+	pthread_mutex_lock(&v->vm->lock);
+	uint64_t d = tcg_lapic_deadline(&v->vm->lapic[v->index]);
+	pthread_mutex_unlock(&v->vm->lock);
+	return d;
 }
 
 void tcg_peer_written(struct tcg_qemu_ctx *q, uint64_t gpa)

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define MAX_BASIC 0x7u
+#define MAX_BASIC 0xbu
 #define MAX_EXT 0x80000008u
 #define MAX_HV 0x40000000u
 
@@ -16,10 +16,12 @@
 #define LEAF1_EDX ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
 		   (1u << 8) | TCG_CPUID_1_EDX_APIC | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) |         \
 		   (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
-/* CPUID.1:ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 HYPERVISOR. SSE3 is not in
- * unicorn's feature words, but TCG does not gate its instructions. */
+/* CPUID.1:ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 x2APIC TSC-deadline
+ * HYPERVISOR. SSE3 is not in unicorn's feature words, but TCG does not
+ * gate its instructions; x2APIC and the TSC-deadline timer are the
+ * backend's (lapic.c, through the RDMSR/WRMSR helpers, qemu/qemu.h). */
 #define LEAF1_ECX ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | \
-		   TCG_CPUID_1_ECX_HYPERVISOR)
+		   TCG_CPUID_1_ECX_X2APIC | TCG_CPUID_1_ECX_TSC_DEADLINE | TCG_CPUID_1_ECX_HYPERVISOR)
 /* CPUID.80000001h: EDX SYSCALL NX LM; ECX LAHF/SAHF in 64-bit mode. */
 #define EXT1_EDX (TCG_CPUID_EXT_EDX_SYSCALL | TCG_CPUID_EXT_EDX_NX | TCG_CPUID_EXT_EDX_LM)
 #define EXT1_ECX (1u << 0)
@@ -39,7 +41,6 @@ void tcg_cpuid(uint32_t leaf, uint32_t subleaf, struct tcg_cpuid_regs *out)
 	const char *vendor = "AuthenticAMD";
 	struct tcg_cpuid_regs r = { 0 };
 
-	(void)subleaf; /* leaf 7 subleaf 0 is all we have, and it is empty */
 	switch (leaf) {
 	case 0:
 		/* EBX, EDX, ECX spell the vendor. */
@@ -49,6 +50,10 @@ void tcg_cpuid(uint32_t leaf, uint32_t subleaf, struct tcg_cpuid_regs *out)
 		/* EBX: CLFLUSH line 8 x 8 bytes, one logical CPU, APIC ID 0
 		 * (the vCPU's own is put in by the CPUID hook). */
 		r = (struct tcg_cpuid_regs){ SIGNATURE_EAX, 8u << 8, LEAF1_ECX, LEAF1_EDX };
+		break;
+	case 0xb:
+		/* One vCPU's view; tcg_cpuid_topology puts in the VM's. */
+		tcg_cpuid_topology(leaf, subleaf, 0, 1, &r);
 		break;
 	case MAX_HV: {
 		const char *sig = TCG_CPUID_SIGNATURE;
@@ -84,9 +89,57 @@ void tcg_cpuid(uint32_t leaf, uint32_t subleaf, struct tcg_cpuid_regs *out)
 		r.eax = 0x3028; /* 40 physical, 48 linear address bits */
 		break;
 	default:
-		break; /* leaf 2..7 and unknown leaves: zeros */
+		break; /* leaf 2..0xa and unknown leaves: zeros (leaf 7 subleaf 0 too) */
 	}
 	*out = r;
+}
+
+static unsigned bits_for(unsigned count)
+{
+	unsigned b = 0;
+	while ((1u << b) < count)
+		b++;
+	return b;
+}
+
+void tcg_cpuid_topology(uint32_t leaf, uint32_t subleaf, unsigned index, unsigned nr_vcpus,
+			struct tcg_cpuid_regs *r)
+{
+	bool multi = nr_vcpus > 1;
+	switch (leaf) {
+	case 1:
+		r->ebx = (r->ebx & 0xffffu) | (index << 24) | ((nr_vcpus & 0xff) << 16);
+		r->edx = multi ? r->edx | TCG_CPUID_1_EDX_HTT : r->edx & ~TCG_CPUID_1_EDX_HTT;
+		break;
+	case 0xb:
+		/* Level 0 SMT (no siblings: shift 0), level 1 core (the
+		 * package's cores), then the invalid level; EDX the x2APIC ID. */
+		r->edx = index;
+		if (subleaf == 0) {
+			r->eax = 0;
+			r->ebx = 1;
+			r->ecx = 1u << 8;
+		} else if (subleaf == 1) {
+			r->eax = bits_for(nr_vcpus);
+			r->ebx = nr_vcpus;
+			r->ecx = 2u << 8 | 1;
+		} else {
+			r->eax = r->ebx = 0;
+			r->ecx = subleaf & 0xff;
+		}
+		break;
+	case 0x80000001:
+		/* CmpLegacy: the HTT count is of cores (AMD APM 3, E.4.2). */
+		r->ecx = multi ? r->ecx | TCG_CPUID_EXT_ECX_CMP_LEGACY
+			       : r->ecx & ~TCG_CPUID_EXT_ECX_CMP_LEGACY;
+		break;
+	case 0x80000008:
+		/* NC (cores - 1) and ApicIdCoreIdSize (APIC id bits for them). */
+		r->ecx = (r->ecx & ~0xf0ffu) | ((nr_vcpus - 1) & 0xff) | bits_for(nr_vcpus) << 12;
+		break;
+	default:
+		break;
+	}
 }
 
 bool tcg_cpuid_has_nx(void)

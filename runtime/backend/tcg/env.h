@@ -29,6 +29,7 @@
 #define TCG_ENV_EIP 128
 #define TCG_ENV_EFLAGS 136    /* IF, IOPL, ... (arithmetic flags live in cc_*) */
 #define TCG_ENV_HFLAGS 176
+#define TCG_ENV_HFLAGS2 180    /* uint32_t hflags2: HF2_NMI_MASK */
 #define TCG_ENV_SEGS 184      /* SegmentCache segs[6], 24 bytes each */
 #define TCG_ENV_LDT 328
 #define TCG_ENV_TR 352
@@ -68,6 +69,9 @@ enum { TCG_R_ES, TCG_R_CS, TCG_R_SS, TCG_R_DS, TCG_R_FS, TCG_R_GS };
 #define TCG_HF_LMA (1u << 14)
 #define TCG_HF_CS64 (1u << 15)
 #define TCG_HF_OSFXSR (1u << 22)
+/* hflags2: NMIs blocked until the next IRET (QEMU's HF2_NMI_MASK, which
+ * its helper_iret clears). */
+#define TCG_HF2_NMI_MASK (1u << 2)
 
 struct tcg_env {
 	uc_engine *uc;

@@ -53,7 +53,7 @@ static bool deliver_on(struct backend_vcpu *v, struct tcg_env *e, bool live, str
 		char what[64];
 		snprintf(what, sizeof(what), r == TCG_TRIPLE_FAULT ? "triple fault (vector %u)"
 				   : "exception %u outside IA-32e mode", ev.vector);
-		log_err("tcg: %s at RIP 0x%" PRIx64, what, cpu.rip);
+		log_err("tcg: vCPU %u: %s at RIP 0x%" PRIx64, v->index, what, cpu.rip);
 		set_exit(v, VCPU_EXIT_SHUTDOWN, what);
 		return false;
 	}
@@ -127,10 +127,10 @@ static int hook_cpuid(uc_engine *uc, void *opaque)
 {
 	struct backend_vcpu *v = opaque;
 	struct tcg_cpuid_regs r;
-	tcg_template_cpuid(v->vm, (uint32_t)tcg_reg(uc, UC_X86_REG_RAX),
-			   (uint32_t)tcg_reg(uc, UC_X86_REG_RCX), &r);
-	if ((uint32_t)tcg_reg(uc, UC_X86_REG_RAX) == 1)
-		r.ebx = (r.ebx & 0x00ffffffu) | (v->index << 24); /* initial APIC id */
+	uint32_t leaf = (uint32_t)tcg_reg(uc, UC_X86_REG_RAX);
+	uint32_t subleaf = (uint32_t)tcg_reg(uc, UC_X86_REG_RCX);
+	tcg_template_cpuid(v->vm, leaf, subleaf, &r);
+	tcg_cpuid_topology(leaf, subleaf, v->index, v->vm->nr_lapics, &r);
 	uint64_t a = r.eax, b = r.ebx, c = r.ecx, d = r.edx;
 	uc_reg_write(uc, UC_X86_REG_RAX, &a);
 	uc_reg_write(uc, UC_X86_REG_RBX, &b);
@@ -189,7 +189,7 @@ void tcg_on_cs(struct tcg_qemu_ctx *q)
 	/* Requests made before QEMU's CPU was known went nowhere. */
 	pthread_mutex_lock(&v->vm->lock);
 	if (tcg_vcpu_must_stop(v) || tcg_intr_output_locked(v->vm, v->index) ||
-	    v->inval_done != v->inval_seq)
+	    tcg_nmi_pending_locked(v->vm, v->index) || v->inval_done != v->inval_seq)
 		tcg_qemu_request(q->cs);
 	pthread_mutex_unlock(&v->vm->lock);
 }
@@ -216,19 +216,36 @@ bool tcg_irq_hook(struct tcg_qemu_ctx *q, uint8_t *env)
 		uc_emu_stop(v->uc);
 		return false;
 	}
+	bool shadow = tcg_env_u32(&live, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ;
+	/* An NMI first (SDM 6.9): not held back by IF, blocked from its
+	 * delivery until the next IRET (QEMU's HF2_NMI_MASK, cleared by its
+	 * helper_iret), and here, conservatively, by the STI / MOV SS shadow. */
+	uint32_t hf2 = tcg_env_u32(&live, TCG_ENV_HFLAGS2);
+	if (tcg_nmi_pending_locked(vm, v->index) && !(hf2 & TCG_HF2_NMI_MASK) && !shadow) {
+		vm->lapic[v->index].nmi_pending = false;
+		bool more = tcg_intr_output_locked(vm, v->index);
+		atomic_store(&v->irq_pending, more);
+		if (!more)
+			tcg_qemu_clear_request(q->cs);
+		pthread_mutex_unlock(&vm->lock);
+		tcg_env_set_u32(&live, TCG_ENV_HFLAGS2, hf2 | TCG_HF2_NMI_MASK);
+		return deliver_on(v, &live, true, (struct tcg_event){ TCG_NMI, TCG_EV_EXTINT, false, 0 });
+	}
 	if (!tcg_intr_output_locked(vm, v->index)) {
-		tcg_qemu_clear_request(q->cs);
+		/* A blocked NMI keeps the request: QEMU asks again after the
+		 * IRET, which ends its block. */
+		if (!tcg_nmi_pending_locked(vm, v->index))
+			tcg_qemu_clear_request(q->cs);
 		pthread_mutex_unlock(&vm->lock);
 		return false;
 	}
 	bool if_set = tcg_env_u64(&live, TCG_ENV_EFLAGS) & X86_RFLAGS_IF;
-	bool shadow = tcg_env_u32(&live, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ;
 	if (!if_set || shadow) {
 		pthread_mutex_unlock(&vm->lock);
 		return false;
 	}
 	int vec = tcg_intr_ack_locked(vm, v->index);
-	bool more = tcg_intr_output_locked(vm, v->index);
+	bool more = tcg_intr_output_locked(vm, v->index) || tcg_nmi_pending_locked(vm, v->index);
 	atomic_store(&v->irq_pending, more);
 	if (!more)
 		tcg_qemu_clear_request(q->cs);

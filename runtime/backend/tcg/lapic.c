@@ -158,8 +158,22 @@ bool tcg_lapic_match(const struct tcg_lapic *l, const struct tcg_apic_msg *msg)
 	default:
 		break;
 	}
+	if (tcg_lapic_x2apic(l)) {
+		/* 32-bit destinations; an xAPIC-format message (the I/O APIC's)
+		 * broadcasts with 0xff (SDM 10.12.9). */
+		uint32_t all = msg->x2apic ? 0xffffffffu : 0xffu;
+		if (msg->dest == all)
+			return true;
+		if (!msg->logical)
+			return msg->dest == R(TCG_APIC_ID);
+		uint32_t ldr = R(TCG_APIC_LDR);
+		return (msg->dest >> 16) == (ldr >> 16) && (msg->dest & ldr & 0xffff);
+	}
+	/* An xAPIC receiving from an x2APIC (an AP not switched yet): the
+	 * 32-bit broadcast, or the ID. */
 	if (!msg->logical)
-		return msg->dest == 0xff || msg->dest == (R(TCG_APIC_ID) >> 24);
+		return msg->dest == 0xff || msg->dest == (R(TCG_APIC_ID) >> 24) ||
+		       (msg->x2apic && msg->dest == 0xffffffffu);
 	uint8_t ldr = (uint8_t)(R(TCG_APIC_LDR) >> 24);
 	if ((R(TCG_APIC_DFR) >> 28) == 0xf) /* flat */
 		return ldr & msg->dest;
@@ -235,7 +249,10 @@ void tcg_lapic_timer_fire(struct tcg_lapic *l, int64_t now)
 	uint32_t lvtt = R(TCG_APIC_LVTT);
 	if (!(lvtt & TCG_APIC_LVT_MASKED))
 		tcg_lapic_accept(l, LVT_VECTOR(lvtt), false);
-	if (TCG_APIC_LVTT_MODE(lvtt) == 1 && l->timer_period > 0) {
+	if (TCG_APIC_LVTT_MODE(lvtt) == 2) {
+		l->tsc_deadline = 0; /* fired: reads 0 (SDM 10.5.4.1) */
+		l->timer_next = -1;
+	} else if (TCG_APIC_LVTT_MODE(lvtt) == 1 && l->timer_period > 0) {
 		/* Missed periods come as this one interrupt. */
 		int64_t late = now - l->timer_next;
 		l->timer_next += (late / l->timer_period + 1) * l->timer_period;
@@ -276,9 +293,11 @@ static void set_lvt(struct tcg_lapic *l, uint32_t off, uint32_t val, int64_t now
 	uint32_t old = R(off);
 	R(off) = val;
 	if (off == TCG_APIC_LVTT && TCG_APIC_LVTT_MODE(old) != TCG_APIC_LVTT_MODE(val)) {
-		/* A mode change stops the timer (as KVM does). */
+		/* A mode change stops the timer and disarms a deadline (as
+		 * KVM does). */
 		R(TCG_APIC_TMICT) = 0;
 		l->timer_next = -1;
+		l->tsc_deadline = 0;
 	}
 	(void)now;
 }
@@ -332,7 +351,7 @@ bool tcg_lapic_write(struct tcg_lapic *l, uint32_t off, uint32_t val, int64_t no
 			.vector = (uint8_t)val, .mode = (uint8_t)TCG_APIC_DM(val),
 			.shorthand = (uint8_t)((val >> 18) & 3), .logical = val & (1u << 11),
 			.assert = val & (1u << 14), .level_trig = val & (1u << 15),
-			.dest = (uint8_t)(R(TCG_APIC_ICR2) >> 24), .src = l->index,
+			.dest = R(TCG_APIC_ICR2) >> 24, .src = l->index,
 		};
 		if ((msg->mode == TCG_DM_FIXED || msg->mode == TCG_DM_LOWEST) && msg->vector < 16) {
 			set_error(l, TCG_APIC_ESR_SEND_ILLEGAL);
@@ -350,6 +369,8 @@ bool tcg_lapic_write(struct tcg_lapic *l, uint32_t off, uint32_t val, int64_t no
 		set_lvt(l, off, val, now);
 		break;
 	case TCG_APIC_TMICT:
+		if (TCG_APIC_LVTT_MODE(R(TCG_APIC_LVTT)) == 2)
+			break; /* ignored in TSC-deadline mode (SDM 10.5.4.1) */
 		R(off) = val;
 		timer_start(l, now, val);
 		break;
@@ -363,23 +384,168 @@ bool tcg_lapic_write(struct tcg_lapic *l, uint32_t off, uint32_t val, int64_t no
 	return false;
 }
 
+/* x2APIC mode's ID and LDR (SDM 10.12.10.2): cluster id << 16 | one bit
+ * for the APIC's position in its cluster of 16. */
+static void enter_x2apic(struct tcg_lapic *l)
+{
+	R(TCG_APIC_ID) = l->index;
+	R(TCG_APIC_LDR) = ((l->index >> 4) << 16) | (1u << (l->index & 0xf));
+}
+
+bool tcg_lapic_x2apic(const struct tcg_lapic *l)
+{
+	return (l->apic_base & (TCG_APIC_BASE_ENABLE | TCG_APIC_BASE_X2APIC)) ==
+	       (TCG_APIC_BASE_ENABLE | TCG_APIC_BASE_X2APIC);
+}
+
 bool tcg_lapic_set_base(struct tcg_lapic *l, uint64_t val)
 {
-	/* Only the enable bit may change (the BSP flag is read-only, the page
-	 * stays where the tables say; x2APIC is not offered). */
-	uint64_t fixed = l->apic_base & ~TCG_APIC_BASE_ENABLE;
-	if ((val & ~TCG_APIC_BASE_ENABLE) != fixed)
+	/* The page stays where the MP table and MADT put it: relocation is
+	 * refused (#GP), as nothing could route a moved page's accesses (the
+	 * APIC page is a fixed MMIO window on every engine). */
+	if (!tcg_lapic_base_ok(val) || (val & TCG_APIC_BASE_BSP) != (l->apic_base & TCG_APIC_BASE_BSP))
 		return false;
-	bool was = tcg_lapic_hw_enabled(l);
+	bool was_on = tcg_lapic_hw_enabled(l), was_x2 = tcg_lapic_x2apic(l);
+	bool on = val & TCG_APIC_BASE_ENABLE, x2 = on && (val & TCG_APIC_BASE_X2APIC);
+	/* SDM 10.12.5, Figure 10-27: x2APIC is entered from xAPIC mode only,
+	 * and left only by disabling the APIC. */
+	if ((x2 && !was_on) || (was_x2 && on && !x2))
+		return false;
 	l->apic_base = val;
-	if (was && !tcg_lapic_hw_enabled(l))
+	if (was_on && !on)
 		reset_regs(l); /* a hardware disable resets the APIC (SDM 10.4.3) */
+	else if (x2 && !was_x2)
+		enter_x2apic(l);
 	return true;
 }
 
 bool tcg_lapic_base_ok(uint64_t v)
 {
-	return (v & ~(TCG_APIC_BASE_ENABLE | TCG_APIC_BASE_BSP)) == TCG_LAPIC_BASE;
+	uint64_t flags = TCG_APIC_BASE_ENABLE | TCG_APIC_BASE_BSP | TCG_APIC_BASE_X2APIC;
+	if ((v & ~flags) != TCG_LAPIC_BASE)
+		return false;
+	/* x2APIC without the global enable is the invalid state. */
+	return !(v & TCG_APIC_BASE_X2APIC) || (v & TCG_APIC_BASE_ENABLE);
+}
+
+/* x2APIC MSR n is the register at offset n << 4 of the page (SDM Table
+ * 10-6). */
+int tcg_lapic_rdmsr(struct tcg_lapic *l, uint32_t msr, int64_t now, uint64_t *val)
+{
+	if (!tcg_lapic_x2apic(l) || msr < TCG_MSR_X2APIC_FIRST || msr > TCG_MSR_X2APIC_LAST)
+		return -1;
+	uint32_t off = (msr - TCG_MSR_X2APIC_FIRST) << 4;
+	switch (off) {
+	case TCG_APIC_ID: case TCG_APIC_LVR: case TCG_APIC_TPR: case TCG_APIC_PPR:
+	case TCG_APIC_LDR: case TCG_APIC_SVR: case TCG_APIC_ESR: case TCG_APIC_LVT_CMCI:
+	case TCG_APIC_LVTT: case TCG_APIC_LVT_THERMAL: case TCG_APIC_LVT_PERF:
+	case TCG_APIC_LVT0: case TCG_APIC_LVT1: case TCG_APIC_LVT_ERR: case TCG_APIC_TMICT:
+	case TCG_APIC_TMCCT: case TCG_APIC_TDCR:
+		*val = tcg_lapic_read(l, off, now);
+		return 0;
+	case TCG_APIC_ICR:
+		*val = (uint64_t)R(TCG_APIC_ICR2) << 32 | R(TCG_APIC_ICR);
+		return 0;
+	default:
+		if (off >= TCG_APIC_ISR && off < TCG_APIC_IRR + 0x80) {
+			*val = l->regs[off >> 4];
+			return 0;
+		}
+		/* EOI and SELF_IPI are write-only; APR, RRD, DFR and ICR2 do
+		 * not exist in x2APIC mode; the rest is reserved. */
+		return -1;
+	}
+}
+
+int tcg_lapic_wrmsr(struct tcg_lapic *l, uint32_t msr, uint64_t val, int64_t now,
+		    struct tcg_apic_msg *msg, int *eoi_vector)
+{
+	*eoi_vector = -1;
+	if (!tcg_lapic_x2apic(l) || msr < TCG_MSR_X2APIC_FIRST || msr > TCG_MSR_X2APIC_LAST)
+		return -1;
+	uint32_t off = (msr - TCG_MSR_X2APIC_FIRST) << 4;
+	if (off != TCG_APIC_ICR && val >> 32)
+		return -1;
+	uint32_t v32 = (uint32_t)val;
+	switch (off) {
+	case TCG_APIC_TPR:
+		if (v32 & ~0xffu)
+			return -1;
+		break;
+	case TCG_APIC_EOI:
+	case TCG_APIC_ESR:
+		if (v32)
+			return -1;
+		break;
+	case TCG_APIC_SVR:
+		if (v32 & ~0x13ffu)
+			return -1;
+		break;
+	case TCG_APIC_TDCR:
+		if (v32 & ~0xbu)
+			return -1;
+		break;
+	case TCG_APIC_SELF_IPI:
+		if (v32 & ~0xffu)
+			return -1;
+		if (v32 < 16)
+			set_error(l, TCG_APIC_ESR_SEND_ILLEGAL);
+		else
+			tcg_lapic_accept(l, (uint8_t)v32, false);
+		return 0;
+	case TCG_APIC_ICR: {
+		/* Reserved bits (31:20, 17:16, 13:12) are dropped, not
+		 * faulted, as KVM does. */
+		v32 &= ~0xfff33000u;
+		R(TCG_APIC_ICR2) = (uint32_t)(val >> 32);
+		R(TCG_APIC_ICR) = v32;
+		*msg = (struct tcg_apic_msg){
+			.vector = (uint8_t)v32, .mode = (uint8_t)TCG_APIC_DM(v32),
+			.shorthand = (uint8_t)((v32 >> 18) & 3), .logical = v32 & (1u << 11),
+			.assert = v32 & (1u << 14), .level_trig = v32 & (1u << 15), .x2apic = true,
+			.dest = (uint32_t)(val >> 32), .src = l->index,
+		};
+		if ((msg->mode == TCG_DM_FIXED || msg->mode == TCG_DM_LOWEST) && msg->vector < 16) {
+			set_error(l, TCG_APIC_ESR_SEND_ILLEGAL);
+			return 0;
+		}
+		return 1;
+	}
+	case TCG_APIC_LVTT: case TCG_APIC_LVT_THERMAL: case TCG_APIC_LVT_PERF:
+	case TCG_APIC_LVT0: case TCG_APIC_LVT1: case TCG_APIC_LVT_ERR: case TCG_APIC_LVT_CMCI:
+	case TCG_APIC_TMICT:
+		break;
+	default:
+		return -1; /* read-only, reserved, or not in x2APIC mode */
+	}
+	tcg_lapic_write(l, off, v32, now, msg, eoi_vector);
+	return 0;
+}
+
+/* The guest TSC counts khz per ms. Rounded up, plus 1/4096 for the error
+ * of the measured rate (tsc.h: about 1/10000), so that the guest never
+ * sees its interrupt before its RDTSC reaches the deadline. */
+static int64_t ns_until(uint64_t deadline, uint64_t tsc, unsigned long khz)
+{
+	if (deadline <= tsc || !khz)
+		return 0;
+	unsigned __int128 ns = ((unsigned __int128)(deadline - tsc) * 1000000 + khz - 1) / khz;
+	ns += ns / 4096 + 1;
+	return ns > (unsigned __int128)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)ns;
+}
+
+void tcg_lapic_set_deadline(struct tcg_lapic *l, uint64_t deadline, int64_t now, uint64_t tsc,
+			    unsigned long khz)
+{
+	if (TCG_APIC_LVTT_MODE(R(TCG_APIC_LVTT)) != 2)
+		return;
+	l->tsc_deadline = deadline;
+	l->timer_next = deadline ? now + ns_until(deadline, tsc, khz) : -1;
+}
+
+uint64_t tcg_lapic_deadline(const struct tcg_lapic *l)
+{
+	return TCG_APIC_LVTT_MODE(R(TCG_APIC_LVTT)) == 2 ? l->tsc_deadline : 0;
 }
 
 void tcg_lapic_save(const struct tcg_lapic *l, uint8_t out[TCG_LAPIC_STATE_SIZE], int64_t now)

@@ -1,12 +1,17 @@
 /* A local APIC (Intel SDM Vol. 3A ch. 10) as pure state with time
- * injected: the xAPIC register page, interrupt acceptance and priority
- * (IRR, ISR, TMR, TPR, PPR, EOI), the LVT timer (one-shot and periodic;
- * the bus clock is 1 GHz, as KVM's), LINT0/LINT1, the error LVT and the
- * ICR, whose writes come back to the caller as a message to route. The
- * backend (apic.c) locks around it and routes messages between APICs.
+ * injected: the xAPIC register page and the x2APIC MSRs over the same
+ * registers, interrupt acceptance and priority (IRR, ISR, TMR, TPR, PPR,
+ * EOI), the LVT timer (one-shot and periodic on a 1 GHz bus clock, as
+ * KVM's, and TSC-deadline against the guest's TSC), LINT0/LINT1, the
+ * error LVT and the ICR, whose writes come back to the caller as a
+ * message to route. The backend (apic.c) locks around it and routes
+ * messages between APICs.
  *
  * Registers live in a 1 KiB page laid out as the hardware's (and KVM's
- * KVM_GET_LAPIC): register at offset o in regs[o >> 4]. */
+ * KVM_GET_LAPIC): register at offset o in regs[o >> 4]. In x2APIC mode
+ * the ID register holds the 32-bit x2APIC ID unshifted and ICR2 the
+ * 32-bit destination, as KVM stores them (its x2APIC page layout), so a
+ * saved page means the same on either backend. */
 #ifndef EMBER_TCG_LAPIC_H
 #define EMBER_TCG_LAPIC_H
 
@@ -20,6 +25,13 @@
 /* IA32_APIC_BASE (MSR 0x1b). */
 #define TCG_APIC_BASE_BSP (1ULL << 8)
 #define TCG_APIC_BASE_ENABLE (1ULL << 11)
+#define TCG_APIC_BASE_X2APIC (1ULL << 10)
+/* The MSRs the APIC owns. */
+#define TCG_MSR_APIC_BASE 0x1bu
+#define TCG_MSR_TSC_DEADLINE 0x6e0u
+#define TCG_MSR_X2APIC_FIRST 0x800u
+#define TCG_MSR_X2APIC_LAST 0x8ffu
+#define TCG_MSR_X2APIC_SELF_IPI 0x83fu
 
 enum {
 	TCG_APIC_ID = 0x20, TCG_APIC_LVR = 0x30, TCG_APIC_TPR = 0x80, TCG_APIC_APR = 0x90,
@@ -30,6 +42,7 @@ enum {
 	TCG_APIC_LVT_THERMAL = 0x330, TCG_APIC_LVT_PERF = 0x340, TCG_APIC_LVT0 = 0x350,
 	TCG_APIC_LVT1 = 0x360, TCG_APIC_LVT_ERR = 0x370, TCG_APIC_TMICT = 0x380,
 	TCG_APIC_TMCCT = 0x390, TCG_APIC_TDCR = 0x3e0,
+	TCG_APIC_SELF_IPI = 0x3f0, /* x2APIC mode only (MSR 0x83f) */
 };
 
 #define TCG_APIC_SVR_ENABLE (1u << 8)
@@ -56,7 +69,8 @@ enum { TCG_DM_FIXED = 0, TCG_DM_LOWEST = 1, TCG_DM_SMI = 2, TCG_DM_NMI = 4, TCG_
 struct tcg_apic_msg {
 	uint8_t vector, mode, shorthand;
 	bool logical, level_trig, assert;
-	uint8_t dest;
+	bool x2apic;  /* from an x2APIC's ICR: dest is 32 bits */
+	uint32_t dest;
 	unsigned src; /* the sending APIC's index (for the shorthands) */
 };
 
@@ -68,6 +82,9 @@ struct tcg_lapic {
 	 * expiry (-1: none). Periodic: every timer_period ns. */
 	int64_t timer_start, timer_next, timer_period;
 	uint32_t timer_div;
+	/* TSC-deadline mode: the guest TSC to fire at (0: disarmed); the
+	 * expiry it gave in timer_next. */
+	uint64_t tsc_deadline;
 	uint32_t esr_pending; /* errors since the last ESR write */
 	bool nmi_pending;
 	/* INIT received: waiting for a SIPI (the AP's wait-for-SIPI state). */
@@ -89,15 +106,42 @@ bool tcg_lapic_sw_enabled(const struct tcg_lapic *l);
 uint32_t tcg_lapic_read(struct tcg_lapic *l, uint32_t off, int64_t now);
 bool tcg_lapic_write(struct tcg_lapic *l, uint32_t off, uint32_t val, int64_t now,
 		     struct tcg_apic_msg *msg, int *eoi_vector);
-/* WRMSR IA32_APIC_BASE: false for a value the guest may not write (#GP). */
+/* WRMSR IA32_APIC_BASE: false for a value the guest may not write (#GP):
+ * reserved bits, another page (the APIC does not move), a changed BSP
+ * flag, x2APIC without enable, or the transitions SDM 10.12.5 forbids
+ * (disabled to x2APIC, x2APIC to xAPIC). Entering x2APIC mode makes the
+ * ID the x2APIC ID and the LDR the cluster form derived from it; a
+ * disable resets the APIC. */
 bool tcg_lapic_set_base(struct tcg_lapic *l, uint64_t val);
+bool tcg_lapic_x2apic(const struct tcg_lapic *l);
+
+/* The x2APIC MSRs 0x800-0x8ff (SDM 10.12.1.2). 0, or -1 for #GP: not in
+ * x2APIC mode, a reserved or write-only register read, a read-only or
+ * reserved register written, reserved bits set (EOI and ESR take only 0,
+ * SELF_IPI and TPR 8 bits, only the ICR takes 64; its own reserved bits
+ * are dropped, as KVM does). A write returns 1 with
+ * *msg filled when there is a message to route; *eoi_vector as for
+ * tcg_lapic_write. */
+int tcg_lapic_rdmsr(struct tcg_lapic *l, uint32_t msr, int64_t now, uint64_t *val);
+int tcg_lapic_wrmsr(struct tcg_lapic *l, uint32_t msr, uint64_t val, int64_t now,
+		    struct tcg_apic_msg *msg, int *eoi_vector);
+
+/* IA32_TSC_DEADLINE (SDM 10.5.4.1). tsc is the guest's TSC at now, khz
+ * its rate. A write outside TSC-deadline mode is ignored and a read there
+ * gives 0 (as KVM); 0 disarms; a deadline already passed fires at once.
+ * The timer fires at the first now (ns) by which the TSC has reached the
+ * deadline, then reads 0. */
+void tcg_lapic_set_deadline(struct tcg_lapic *l, uint64_t deadline, int64_t now, uint64_t tsc,
+			    unsigned long khz);
+uint64_t tcg_lapic_deadline(const struct tcg_lapic *l);
 
 /* Whether this APIC is a destination of msg (shorthands included). */
 bool tcg_lapic_match(const struct tcg_lapic *l, const struct tcg_apic_msg *msg);
 /* Accepts a fixed interrupt (vector into IRR, TMR per trigger). */
 void tcg_lapic_accept(struct tcg_lapic *l, uint8_t vector, bool level_trig);
 /* Accepts msg addressed to this APIC (fixed, lowest priority, NMI, INIT,
- * startup; others are dropped). */
+ * startup; others are dropped). An NMI sets nmi_pending, for the CPU to
+ * take (NMIs are not blocked by the APIC's priorities). */
 void tcg_lapic_deliver(struct tcg_lapic *l, const struct tcg_apic_msg *msg);
 
 /* Whether the 8259's INTR reaches the CPU through this APIC: LINT0 as
@@ -125,7 +169,7 @@ void tcg_lapic_save(const struct tcg_lapic *l, uint8_t out[TCG_LAPIC_STATE_SIZE]
 int tcg_lapic_load(struct tcg_lapic *l, const uint8_t in[TCG_LAPIC_STATE_SIZE],
 		   uint64_t apic_base, int64_t now);
 /* Whether v is an IA32_APIC_BASE this APIC can hold (the page at
- * 0xfee00000, xAPIC mode or disabled). */
+ * 0xfee00000; disabled, xAPIC or x2APIC mode). */
 bool tcg_lapic_base_ok(uint64_t v);
 
 #endif

@@ -3,9 +3,9 @@
  * keep a value for, read and written through UC_X86_REG_MSR. Not here:
  *  - read-only constants of the CPU model (MCG_CAP, MTRRcap, UCODE_REV,
  *    PERF_STATUS, SMI_COUNT): nothing to restore;
- *  - APIC_BASE: RDMSR reads 0 and WRMSR drops it (unicorn keeps no APIC
- *    and cannot hook the instructions); the neutral state carries our
- *    local APIC's value (lapic.c) in sregs.apic_base;
+ *  - APIC_BASE: our local APIC's (lapic.c, reached through the replaced
+ *    RDMSR/WRMSR helpers, qemu/qemu.h); the neutral state carries it in
+ *    sregs.apic_base, as KVM's does;
  *  - MSRs QEMU ignores (RDMSR 0, WRMSR dropped: no #GP on this CPU), e.g.
  *    SPEC_CTRL, TSC_ADJUST, the kvmclock and performance-counter MSRs. */
 #include "runtime/backend/tcg/state.h"
@@ -21,6 +21,7 @@ enum msr_kind {
 	MSR_PLAIN, /* a value QEMU stores and returns */
 	MSR_TSC,   /* the guest's TSC: host TSC + QEMU's tsc_offset (env.h) */
 	MSR_SREGS, /* carried by the segment registers: accepted if equal */
+	MSR_DEADLINE, /* IA32_TSC_DEADLINE: the local APIC's (lapic.c) */
 };
 
 enum msr_check {
@@ -40,6 +41,9 @@ static const struct msr_range msr_table[] = {
 	/* Guest time: a snapshot keeps the guest's TSC running on from where
 	 * it stopped (RDMSR of it reads 0 on unicorn; RDTSC is what counts). */
 	{ TCG_MSR_TSC, 1, 1, MSR_TSC, ANY },
+	/* The armed TSC deadline (0: none), in the guest's TSC, as KVM
+	 * saves it: after the TSC, which it is restored against. */
+	{ TCG_MSR_TSC_DEADLINE, 1, 1, MSR_DEADLINE, ANY },
 	/* SYSENTER target: CS, ESP, EIP (32-bit system calls; the CPU is AMD,
 	 * where SYSENTER is #UD in long mode, but the MSRs hold what is written). */
 	{ 0x174, 1, 1, MSR_PLAIN, LOW16 },
@@ -107,7 +111,8 @@ static uint64_t rdmsr(uc_engine *uc, uint32_t index)
 	return m.value;
 }
 
-uint32_t tcg_msrs_save(uc_engine *uc, uint64_t guest_tsc, struct x86_msr *out, uint32_t max)
+uint32_t tcg_msrs_save(uc_engine *uc, uint64_t guest_tsc, uint64_t tsc_deadline,
+		       struct x86_msr *out, uint32_t max)
 {
 	uint32_t n = 0;
 	for (size_t i = 0; i < TABLE_LEN; i++) {
@@ -116,8 +121,10 @@ uint32_t tcg_msrs_save(uc_engine *uc, uint64_t guest_tsc, struct x86_msr *out, u
 			continue;
 		for (unsigned k = 0; k < r->count && n < max; k++) {
 			uint32_t index = r->first + k * r->stride;
-			out[n++] = (struct x86_msr){ index, 0,
-						     r->kind == MSR_TSC ? guest_tsc : rdmsr(uc, index) };
+			uint64_t val = r->kind == MSR_TSC	 ? guest_tsc
+				     : r->kind == MSR_DEADLINE ? tsc_deadline
+							       : rdmsr(uc, index);
+			out[n++] = (struct x86_msr){ index, 0, val };
 		}
 	}
 	return n;
@@ -164,9 +171,11 @@ int tcg_msrs_check(const struct x86_cpu_state *st)
 	return 0;
 }
 
-bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *tsc)
+bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *tsc,
+		      uint64_t *tsc_deadline)
 {
 	bool have_tsc = false;
+	*tsc_deadline = 0;
 	for (uint32_t i = 0; i < st->nr_msrs && i < X86_MAX_MSRS; i++) {
 		const struct x86_msr *m = &st->msrs[i];
 		unsigned pos;
@@ -176,6 +185,10 @@ bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *t
 		if (r->kind == MSR_TSC) {
 			*tsc = m->value;
 			have_tsc = true;
+			continue;
+		}
+		if (r->kind == MSR_DEADLINE) {
+			*tsc_deadline = m->value;
 			continue;
 		}
 		uc_x86_msr w = { m->index, m->value };

@@ -22,7 +22,7 @@
  * every page's first store is seen. The other vCPUs' threads wait in
  * park() for their kick, which is how pause and the end reach them; an
  * exit of any vCPU (shutdown, internal error) is returned on vCPU 0's
- * thread. Lock rules: vm->lock guards running, the wait states and the
+ * thread, naming the vCPU it is about (vcpu_exit.other). Lock rules: vm->lock guards running, the wait states and the
  * APICs; the engines are touched by vCPU 0's thread only, and by the VMM
  * thread while every vCPU is paused (registers, snapshots). */
 int tcg_smp_park(struct backend_vcpu *v, struct vcpu_exit *exit)
@@ -71,10 +71,18 @@ static bool runnable_locked(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	if (vm->lapic[v->index].wait_sipi)
 		return false;
-	if (!v->halted)
+	if (!v->halted || tcg_nmi_pending_locked(vm, v->index))
 		return true;
 	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
 	return if_set && tcg_intr_output_locked(vm, v->index);
+}
+
+/* The exit is v's, returned on vCPU 0's thread: the VM layer reports it
+ * as v's (backend.h). */
+static void exit_of(const struct backend_vcpu *v, struct vcpu_exit *exit)
+{
+	exit->other = v->index != 0;
+	exit->vcpu = v->index;
 }
 
 /* One run of v's engine; true with *exit filled if the caller must return. */
@@ -84,6 +92,7 @@ static bool run_once(struct backend_vcpu *v, struct vcpu_exit *exit)
 	if (v->exit_set) {
 		v->exit_set = false;
 		tcg_fill_error(exit, v->exit_reason, 0, v->exit_what);
+		exit_of(v, exit);
 		return true;
 	}
 	/* TCG drops EFER.SCE from the guest's WRMSR and SYSRET raises #UD
@@ -136,6 +145,7 @@ static bool run_once(struct backend_vcpu *v, struct vcpu_exit *exit)
 		char what[64];
 		snprintf(what, sizeof(what), "unicorn: %s", uc_strerror(err));
 		tcg_fill_error(exit, VCPU_EXIT_INTERNAL_ERROR, err, what);
+		exit_of(v, exit);
 		return true;
 	}
 	if (stop || v->exit_set || v->delivered || v->stopped)

@@ -3,8 +3,9 @@
  * registers, EFER, the FXSAVE image (fpu.c), the MSRs (msrs.c), the STI /
  * MOV SS shadow, HLT, the guest's TSC and its rate. What the CPU does not
  * have stays 0 with its flag clear: no XSAVE (the CPUID policy offers
- * none), no NMI or SMI source, and nothing is ever pending between
- * instructions (delivery is synchronous in the hooks). The local APIC's
+ * none), no SMI source, and nothing is ever pending between
+ * instructions (delivery is synchronous in the hooks). The TSC deadline
+ * is MSR 0x6e0 among the MSRs (msrs.c), as KVM saves it. The local APIC's
  * register page goes in lapic[] (KVM's layout, lapic.h), IA32_APIC_BASE in
  * sregs; a state without the APIC (saved before the software CPU had one)
  * restores it in its power-on state, which passes the 8259's interrupts
@@ -26,8 +27,8 @@
  *    this CPU has no AVX, PKU, XSAVE or MPX, so the guest cannot set them;
  *  - the exception bookkeeping (error code, old_exception, ...): live only
  *    inside a delivery, which our hooks finish before the vCPU stops;
- *  - A20 (no A20 gate), SMM state (no SMIs), GIF/NMI blocking (no SVM, no
- *    NMIs), read-only MSRs (msrs.c).
+ *  - A20 (no A20 gate), SMM state (no SMIs), GIF (no SVM), read-only MSRs
+ *    (msrs.c). A pending NMI and NMI blocking go in events.
  * Debug registers are carried as values, but QEMU's breakpoint objects are
  * not rebuilt from DR7 (unicorn's register write stores it raw): on
  * unicorn 2.0.1 data breakpoints never fire even when the guest arms them
@@ -63,6 +64,13 @@ unsigned long tcg_guest_tsc_khz(const struct backend_vm *vm)
 	return vm->tsc_khz ? vm->tsc_khz : tcg_tsc_khz();
 }
 
+/* The guest's TSC now (the vCPU paused: its env is stable). */
+static uint64_t guest_tsc(struct backend_vcpu *v)
+{
+	tcg_env_save(&v->env);
+	return __rdtsc() + tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET);
+}
+
 int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -79,14 +87,16 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 	tcg_env_save(&v->env);
 	if (tcg_env_u32(&v->env, TCG_ENV_HFLAGS) & TCG_HF_INHIBIT_IRQ)
 		st->events.interrupt_shadow = SHADOW_MOV_SS;
+	st->events.nmi_masked = !!(tcg_env_u32(&v->env, TCG_ENV_HFLAGS2) & TCG_HF2_NMI_MASK);
 	uint64_t tsc = __rdtsc() + tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET);
-	st->nr_msrs = tcg_msrs_save(v->uc, tsc, st->msrs, X86_MAX_MSRS);
+	st->nr_msrs = tcg_msrs_save(v->uc, tsc, tcg_apic_deadline(v), st->msrs, X86_MAX_MSRS);
 
 	pthread_mutex_lock(&v->vm->lock);
 	st->mp_state = v->halted ? X86_MP_HALTED : X86_MP_RUNNABLE;
 	struct tcg_lapic *l = &v->vm->lapic[v->index];
 	if (l->wait_sipi)
 		st->mp_state = X86_MP_INIT_RECEIVED;
+	st->events.nmi_pending = l->nmi_pending;
 	st->flags |= X86_STATE_HAS_LAPIC;
 	tcg_lapic_save(l, st->lapic, tcg_now_ns());
 	st->sregs.apic_base = l->apic_base;
@@ -134,16 +144,19 @@ static bool sregs_ok(const struct x86_sregs *s)
 	return (s->efer & ~EFER_HELD) == 0 && s->cr8 <= 15;
 }
 
-/* Only a shadow can be in flight on this CPU: nothing is injected or
- * pending between instructions, and there are no NMIs, SMIs or SIPIs. */
+/* Only a shadow and NMIs can be in flight on this CPU: nothing else is
+ * injected or pending between instructions, and there are no SMIs or
+ * SIPIs. An NMI KVM had injected but not yet delivered is pending here
+ * (taken at the next instruction boundary either way). */
 static bool events_ok(const struct x86_cpu_state *st)
 {
 	struct x86_events e = st->events;
 	if (!(st->flags & X86_STATE_HAS_EVENTS))
 		return all_zero(&e, sizeof(e));
-	if (e.interrupt_shadow > (SHADOW_MOV_SS | SHADOW_STI))
+	if (e.interrupt_shadow > (SHADOW_MOV_SS | SHADOW_STI) || e.nmi_masked > 1)
 		return false;
 	e.interrupt_shadow = 0;
+	e.nmi_injected = e.nmi_pending = e.nmi_masked = 0;
 	return all_zero(&e, sizeof(e));
 }
 
@@ -186,6 +199,7 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 		tcg_lapic_init(&lapic, v->index);
 	}
 	lapic.wait_sipi = st->mp_state == X86_MP_INIT_RECEIVED;
+	lapic.nmi_pending = st->events.nmi_pending || st->events.nmi_injected;
 	/* Nothing scales unicorn's RDTSC: the guest keeps the rate it was
 	 * told only where the host's TSC runs at it. */
 	if ((st->flags & X86_STATE_HAS_TSC_KHZ) && !tcg_tsc_rate_matches(st->tsc_khz)) {
@@ -201,8 +215,8 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	tcg_set_reg(v->uc, UC_X86_REG_DR6, st->dr6);
 	tcg_set_reg(v->uc, UC_X86_REG_DR7, st->dr7);
 	tcg_fpu_restore(v->uc, st->fxsave);
-	uint64_t tsc = 0;
-	bool have_tsc = tcg_msrs_restore(v->uc, st, &tsc);
+	uint64_t tsc = 0, deadline = 0;
+	bool have_tsc = tcg_msrs_restore(v->uc, st, &tsc, &deadline);
 
 	/* What the register API cannot reach, last: it saves all of the above. */
 	tcg_env_save(&v->env);
@@ -214,6 +228,8 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	if (st->events.interrupt_shadow)
 		hf |= TCG_HF_INHIBIT_IRQ;
 	tcg_env_set_u32(&v->env, TCG_ENV_HFLAGS, hf);
+	uint32_t hf2 = tcg_env_u32(&v->env, TCG_ENV_HFLAGS2) & ~TCG_HF2_NMI_MASK;
+	tcg_env_set_u32(&v->env, TCG_ENV_HFLAGS2, hf2 | (st->events.nmi_masked ? TCG_HF2_NMI_MASK : 0));
 	tcg_env_set_u32(&v->env, TCG_ENV_OLD_EXCEPTION, (uint32_t)-1);
 	if (have_tsc)
 		tcg_env_set_u64(&v->env, TCG_ENV_TSC_OFFSET, tsc - __rdtsc());
@@ -234,6 +250,9 @@ int tcg_vcpu_restore(struct backend_vcpu *v, const struct x86_cpu_state *st)
 	if (st->flags & X86_STATE_HAS_TSC_KHZ)
 		vm->tsc_khz = st->tsc_khz;
 	pthread_mutex_unlock(&vm->lock);
+	/* The deadline against the TSC as restored (ignored outside
+	 * TSC-deadline mode, as the hardware does). */
+	tcg_apic_rearm_deadline(v, deadline, guest_tsc(v));
 	return 0;
 }
 
@@ -245,4 +264,8 @@ void tcg_vcpu_tsc_advance(struct backend_vcpu *v, uint64_t ns)
 	tcg_env_set_u64(&v->env, TCG_ENV_TSC_OFFSET,
 			tcg_env_u64(&v->env, TCG_ENV_TSC_OFFSET) + cycles);
 	tcg_env_restore(&v->env);
+	/* An armed deadline is a TSC value: its time moved with the TSC. */
+	uint64_t deadline = tcg_apic_deadline(v);
+	if (deadline)
+		tcg_apic_rearm_deadline(v, deadline, guest_tsc(v));
 }

@@ -20,16 +20,22 @@ void tcg_fpu_save(uc_engine *uc, uint8_t fx[X86_FXSAVE_SIZE]);
 void tcg_fpu_restore(uc_engine *uc, const uint8_t fx[X86_FXSAVE_SIZE]);
 
 /* msrs.c: the MSRs the TCG CPU models. guest_tsc is the TSC as the
- * guest reads it now. Returns how many entries were written (at most
- * max; the table holds fewer than X86_MAX_MSRS). */
+ * guest reads it now, tsc_deadline the local APIC's armed deadline (0:
+ * none). Returns how many entries were written (at most max; the table
+ * holds fewer than X86_MAX_MSRS). */
 #define TCG_MSR_TSC 0x10u
-uint32_t tcg_msrs_save(uc_engine *uc, uint64_t guest_tsc, struct x86_msr *out, uint32_t max);
+#define TCG_MSR_TSC_DEADLINE 0x6e0u
+uint32_t tcg_msrs_save(uc_engine *uc, uint64_t guest_tsc, uint64_t tsc_deadline,
+		       struct x86_msr *out, uint32_t max);
 /* 0, or -EINVAL: an index not in the table or given twice, a value this
  * CPU cannot hold, an MSR the segments also carry (FS/GS base, EFER)
  * that disagrees with them, a reserved field set. */
 int tcg_msrs_check(const struct x86_cpu_state *st);
-/* Writes them; *tsc is the guest's TSC if the state carries it. */
-bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *tsc);
+/* Writes them; *tsc is the guest's TSC if the state carries it (the
+ * return value says), *tsc_deadline the TSC deadline (0 if none) for the
+ * caller to arm once the TSC is in place. */
+bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *tsc,
+		      uint64_t *tsc_deadline);
 /* Whether the CPU keeps any value written to index as it is (what a CPU
  * template's MSR modifier needs). */
 bool tcg_msr_settable(uint32_t index);

@@ -173,12 +173,24 @@ void tcg_apic_set_irq_locked(struct backend_vm *vm, unsigned gsi, bool level);
  * LINT0, or its local APIC), and its acknowledge: the vector or -1. */
 bool tcg_intr_output_locked(const struct backend_vm *vm, unsigned index);
 int tcg_intr_ack_locked(struct backend_vm *vm, unsigned index);
+/* Whether vCPU index has an NMI to take (an NMI IPI or I/O APIC message):
+ * taken by tcg_irq_hook unless NMIs are blocked (until IRET), whatever
+ * RFLAGS.IF says; it also ends HLT, even while blocked (the guest halts
+ * again: HLT sits in a loop). */
+bool tcg_nmi_pending_locked(const struct backend_vm *vm, unsigned index);
 /* The local APIC timers: the next expiry (-1 none), and the expiries. */
 int64_t tcg_apic_next_locked(const struct backend_vm *vm);
 void tcg_apic_tick_locked(struct backend_vm *vm, int64_t now);
 /* An MMIO access that the APICs own: handled (true), or the bus's. */
 bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigned size,
 		   bool write);
+/* RDMSR/WRMSR of IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC MSRs
+ * (qemu.h msr_hook): 0 handled, 1 not the APIC's, -1 #GP. */
+int tcg_msr_hook(struct tcg_qemu_ctx *q, uint8_t *env, bool write);
+/* The TSC deadline for snapshots, and its re-arming against the guest's
+ * TSC as it is now (tsc) after a restore or a TSC move. */
+uint64_t tcg_apic_deadline(struct backend_vcpu *v);
+void tcg_apic_rearm_deadline(struct backend_vcpu *v, uint64_t deadline, uint64_t tsc);
 /* A vCPU's store into a page another vCPU holds code from (qemu.h). */
 void tcg_peer_written(struct tcg_qemu_ctx *q, uint64_t gpa);
 /* IA32_APIC_BASE; set: false for a value that raises #GP. */

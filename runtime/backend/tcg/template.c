@@ -44,7 +44,7 @@ static int table(struct cpuid_entry **out, size_t *n_out)
 		for (uint32_t leaf = ranges[k][0]; leaf <= ranges[k][1]; leaf++, i++) {
 			tcg_cpuid(leaf, 0, &r);
 			e[i] = (struct cpuid_entry){ leaf, 0,
-						     leaf == 7 ? CPUID_FLAG_SIGNIFICANT_INDEX : 0,
+						     leaf == 7 || leaf == 0xb ? CPUID_FLAG_SIGNIFICANT_INDEX : 0,
 						     r.eax, r.ebx, r.ecx, r.edx };
 		}
 	}

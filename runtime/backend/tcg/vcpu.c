@@ -112,6 +112,7 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	v->q.env_off = -1;
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;
+	v->q.msr_hook = tcg_msr_hook;
 	v->q.peers = vm->qctx;
 	v->q.nr_peers = &vm->nr_vcpus;
 	v->q.peer_written = tcg_peer_written;
@@ -170,6 +171,10 @@ void tcg_vcpu_destroy(struct backend_vcpu *v)
 {
 	if (!v)
 		return;
+	/* This thread may run another VM's engines later (the unit tests
+	 * do): the replaced functions must not find this context. */
+	if (tcg_qemu_current() == &v->q)
+		tcg_qemu_set_current(NULL);
 	/* The VM's vCPUs go all together: from the first one destroyed on,
 	 * the VM knows none (its timer and devices must not reach a freed one). */
 	pthread_mutex_lock(&v->vm->lock);
@@ -207,8 +212,8 @@ void tcg_vcpu_kick(struct backend_vcpu *v)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-/* HLT: sleep until an interrupt can be taken or a kick. With IF clear
- * only a kick ends it (there are no NMIs). A kick ends the wait but not
+/* HLT: sleep until an interrupt can be taken, an NMI or a kick. With IF
+ * clear only an NMI or a kick ends it. A kick ends the wait but not
  * the halt: the vCPU goes back to sleep on its next run, as a real CPU
  * paused in HLT would, and a snapshot taken meanwhile says HALTED. */
 static void wait_halted(struct backend_vcpu *v)
@@ -216,7 +221,8 @@ static void wait_halted(struct backend_vcpu *v)
 	struct backend_vm *vm = v->vm;
 	bool if_set = tcg_reg(v->uc, UC_X86_REG_RFLAGS) & X86_RFLAGS_IF;
 	pthread_mutex_lock(&vm->lock);
-	while (v->halted && !atomic_load(&v->kick) && !(if_set && tcg_intr_output_locked(vm, v->index)))
+	while (v->halted && !atomic_load(&v->kick) && !tcg_nmi_pending_locked(vm, v->index) &&
+	       !(if_set && tcg_intr_output_locked(vm, v->index)))
 		pthread_cond_wait(&vm->wake, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
 }

@@ -186,7 +186,7 @@ void tcg_platform_notify_locked(struct backend_vm *vm)
 	bool wake = false;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct backend_vcpu *v = vm->vcpus[i];
-		bool out = tcg_intr_output_locked(vm, i);
+		bool out = tcg_intr_output_locked(vm, i) || tcg_nmi_pending_locked(vm, i);
 		atomic_store(&v->irq_pending, out);
 		if (!out)
 			continue;

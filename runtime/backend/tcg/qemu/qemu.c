@@ -33,6 +33,8 @@ uint64_t qemu_ram_addr_from_host_x86_64(void *uc, void *host);
 void tlb_flush_x86_64(void *cs);
 void cpu_exit(void *cs);
 void check_exit_request_x86_64(void *tcg_ctx);
+void helper_rdmsr_x86_64(void *env);
+void helper_wrmsr_x86_64(void *env);
 #define RAM_ADDR_INVALID (~(uint64_t)0)
 extern void (*cpu_interrupt_handler)(void *cs, int mask);
 
@@ -66,11 +68,13 @@ bool tcg_qemu_interposed(void)
 	static const char *const names[] = {
 		"x86_cpu_tlb_fill_x86_64", "x86_cpu_exec_interrupt_x86_64",
 		"tlb_protect_code_x86_64", "tlb_unprotect_code_x86_64", "check_exit_request_x86_64",
+		"helper_rdmsr_x86_64", "helper_wrmsr_x86_64",
 	};
 	void *const ours[] = {
 		(void *)x86_cpu_tlb_fill_x86_64, (void *)x86_cpu_exec_interrupt_x86_64,
 		(void *)tlb_protect_code_x86_64, (void *)tlb_unprotect_code_x86_64,
-		(void *)check_exit_request_x86_64,
+		(void *)check_exit_request_x86_64, (void *)helper_rdmsr_x86_64,
+		(void *)helper_wrmsr_x86_64,
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (dlsym(RTLD_DEFAULT, names[i]) != ours[i])
@@ -392,4 +396,35 @@ int cpu_watchpoint_insert_x86_64(void *cpu, uint64_t addr, uint64_t len, int fla
 	if (watchpoint)
 		*watchpoint = NULL;
 	return -ENOSYS;
+}
+
+/* RDMSR and WRMSR (see qemu.h). Called from generated code: the return
+ * address is where QEMU finds the instruction again for the #GP. */
+static void msr_helper(void *env, bool write, uintptr_t retaddr)
+{
+	struct tcg_qemu_ctx *t = qemu_current;
+	/* Our vCPU's RDMSR/WRMSR only: unicorn's register API calls these
+	 * helpers too (UC_X86_REG_MSR), for any engine, from any thread. */
+	bool ours = t && t->msr_hook && t->cs && t->env_off >= 0 &&
+		    (uint8_t *)t->cs + t->env_off == (uint8_t *)env;
+	int r = ours ? t->msr_hook(t, env, write) : 1;
+	if (r < 0)
+		raise_exception_err_ra_x86_64(env, 13, 0, retaddr);
+	if (r == 0)
+		return;
+	static void (*orig[2])(void *);
+	if (!orig[write])
+		*(void **)&orig[write] = dlsym(RTLD_NEXT, write ? "helper_wrmsr_x86_64"
+								: "helper_rdmsr_x86_64");
+	orig[write](env);
+}
+
+__attribute__((noinline)) void helper_rdmsr_x86_64(void *env)
+{
+	msr_helper(env, false, (uintptr_t)__builtin_return_address(0));
+}
+
+__attribute__((noinline)) void helper_wrmsr_x86_64(void *env)
+{
+	msr_helper(env, true, (uintptr_t)__builtin_return_address(0));
 }

@@ -36,6 +36,17 @@
  * cpu_watchpoint_insert refuse (qemu.c): DR0-DR7 hold what the guest
  * writes, no #DB is raised for them.
  *
+ * MSRs: unicorn 2.0.1 refuses RDMSR/WRMSR instruction hooks, and QEMU
+ * 5's helper_rdmsr/helper_wrmsr (misc_helper.c) read 0 for and drop the
+ * MSRs of the APIC it does not have (IA32_APIC_BASE, TSC_DEADLINE, the
+ * x2APIC range), without a #GP. We replace both helpers: msr_hook sees
+ * every RDMSR/WRMSR first (ECX in, EDX:EAX in or out, in CPUX86State)
+ * and answers the APIC's MSRs or asks for a #GP, raised as QEMU raises
+ * its own (raise_exception_err_ra, RIP back on the instruction); every
+ * other MSR goes on to the library's own helper (dlsym RTLD_NEXT).
+ * QEMU checks CPL 0 before it calls them, and ends the block after a
+ * WRMSR, so an interrupt the write makes deliverable is taken at once.
+ *
  * libunicorn.so exports all of these and reaches the replaced ones
  * through its GOT or PLT, so the executable's definitions win by ELF
  * symbol interposition; selftest.c checks it took. */
@@ -70,6 +81,9 @@ struct tcg_qemu_ctx {
 	bool (*irq_hook)(struct tcg_qemu_ctx *ctx, uint8_t *env);
 	/* cs has just become known (vCPU thread). */
 	void (*on_cs)(struct tcg_qemu_ctx *ctx);
+	/* RDMSR/WRMSR (vCPU thread, env is CPUX86State): 0 handled, 1 not
+	 * ours (QEMU's helper runs), -1 raise #GP. */
+	int (*msr_hook)(struct tcg_qemu_ctx *ctx, uint8_t *env, bool write);
 	/* The VM's engines, this one among them (several vCPUs run one at a
 	 * time on one thread): a page another engine holds code from gets no
 	 * writable TLB entry here until a store, which peer_written reports

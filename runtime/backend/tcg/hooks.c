@@ -129,8 +129,11 @@ static int hook_cpuid(uc_engine *uc, void *opaque)
 	struct tcg_cpuid_regs r;
 	tcg_template_cpuid(v->vm, (uint32_t)tcg_reg(uc, UC_X86_REG_RAX),
 			   (uint32_t)tcg_reg(uc, UC_X86_REG_RCX), &r);
-	if ((uint32_t)tcg_reg(uc, UC_X86_REG_RAX) == 1)
+	uint32_t leaf = (uint32_t)tcg_reg(uc, UC_X86_REG_RAX);
+	if (leaf == 1)
 		r.ebx = (r.ebx & 0x00ffffffu) | (v->index << 24); /* initial APIC id */
+	if ((leaf == 0xb || leaf == 0x1f) && r.ebx)
+		r.edx = v->index; /* x2APIC id, in a table restored from KVM's */
 	uint64_t a = r.eax, b = r.ebx, c = r.ecx, d = r.edx;
 	uc_reg_write(uc, UC_X86_REG_RAX, &a);
 	uc_reg_write(uc, UC_X86_REG_RBX, &b);

@@ -20,7 +20,7 @@
 #define CPU_NAME "the software CPU"
 
 /* Every leaf the fixed table answers, subleaf 0. */
-static int table(struct cpuid_entry **out, size_t *n_out)
+int tcg_cpuid_table(struct cpuid_entry **out, size_t *n_out)
 {
 	struct tcg_cpuid_regs r;
 	uint32_t ranges[3][2];
@@ -87,7 +87,7 @@ int tcg_template_setup(struct backend_vm *vm, const struct backend_vm_opts *opts
 		return r;
 	struct cpuid_entry *e, *before;
 	size_t n;
-	if ((r = table(&e, &n)) < 0)
+	if ((r = tcg_cpuid_table(&e, &n)) < 0)
 		return err_set(err, r, "out of memory");
 	vm->cpuid = e;
 	vm->n_cpuid = n;

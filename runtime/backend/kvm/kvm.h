@@ -117,6 +117,17 @@ int kvm_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
 /* platform_neutral.c: the same in the neutral form (x86_platform.h). */
 int kvm_platform_get(struct backend_vm *vm, struct x86_platform *p);
 int kvm_platform_set(struct backend_vm *vm, const struct x86_platform *p, struct errbuf *err);
+/* Its pure half, for tests: KVM's structs to the neutral form (now: the
+ * host's CLOCK_MONOTONIC, to turn the PIT's load times into elapsed
+ * times) and back (-ENOTSUP naming what KVM's chips cannot be in). */
+void kvm_platform_to_neutral(const struct kvm_pic_state *master,
+			     const struct kvm_pic_state *slave, const struct kvm_ioapic_state *a,
+			     const struct kvm_pit_state2 *pit, const struct kvm_clock_data *clock,
+			     int64_t now, struct x86_platform *p);
+int kvm_platform_from_neutral(const struct x86_platform *p, struct kvm_pic_state *master,
+			      struct kvm_pic_state *slave, struct kvm_ioapic_state *a,
+			      struct kvm_pit_state2 *pit, struct kvm_clock_data *clock,
+			      struct errbuf *err);
 /* cross.c: CPUID and state across backends (backend.h). */
 int kvm_vcpu_get_cpuid(struct backend_vcpu *v, struct cpuid_entry *e, size_t max);
 int kvm_vcpu_set_cpuid(struct backend_vcpu *v, const struct cpuid_entry *e, size_t n,

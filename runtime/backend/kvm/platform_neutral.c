@@ -72,6 +72,64 @@ static void chan_to_kvm(const struct x86_pit_channel *c, struct kvm_pit_channel_
 	};
 }
 
+void kvm_platform_to_neutral(const struct kvm_pic_state *master,
+			     const struct kvm_pic_state *slave, const struct kvm_ioapic_state *a,
+			     const struct kvm_pit_state2 *pit, const struct kvm_clock_data *clock,
+			     int64_t now, struct x86_platform *p)
+{
+	memset(p, 0, sizeof(*p));
+	pic_from_kvm(master, &p->pic[0]);
+	pic_from_kvm(slave, &p->pic[1]);
+	p->ioapic.id = a->id & 0xf;
+	p->ioapic.ioregsel = a->ioregsel & 0xff;
+	p->ioapic.irr = a->irr & ((1u << X86_IOAPIC_PINS) - 1);
+	for (int i = 0; i < X86_IOAPIC_PINS; i++)
+		p->ioapic.redir[i] = a->redirtbl[i].bits;
+	for (int i = 0; i < 3; i++)
+		chan_from_kvm(&pit->channels[i], now, &p->pit[i]);
+	p->speaker_data_on = !!(pit->flags & KVM_PIT_FLAGS_SPEAKER_DATA_ON);
+	p->hpet_legacy = !!(pit->flags & KVM_PIT_FLAGS_HPET_LEGACY);
+	p->flags = X86_PLATFORM_HAS_KVMCLOCK;
+	p->kvmclock_ns = clock->clock;
+	p->kvmclock_flags = clock->flags & (KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME);
+	p->kvmclock_realtime_ns = (clock->flags & KVM_CLOCK_REALTIME) ? clock->realtime : 0;
+}
+
+int kvm_platform_from_neutral(const struct x86_platform *p, struct kvm_pic_state *master,
+			      struct kvm_pic_state *slave, struct kvm_ioapic_state *a,
+			      struct kvm_pit_state2 *pit, struct kvm_clock_data *clock,
+			      struct errbuf *err)
+{
+	for (int i = 0; i < 2; i++)
+		if (p->pic[i].single_mode)
+			return err_set(err, -ENOTSUP,
+				       "the %s 8259 is in single mode (ICW1 SNGL), which KVM's "
+				       "cannot be",
+				       i ? "slave" : "master");
+	if (p->kvmclock_flags & ~(uint32_t)(KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME) ||
+	    (!(p->kvmclock_flags & KVM_CLOCK_REALTIME) && p->kvmclock_realtime_ns))
+		return err_set(err, -EBADMSG, "kvmclock flags 0x%x", p->kvmclock_flags);
+	pic_to_kvm(&p->pic[0], master);
+	pic_to_kvm(&p->pic[1], slave);
+	memset(a, 0, sizeof(*a));
+	a->base_address = IOAPIC_BASE;
+	a->id = p->ioapic.id;
+	a->ioregsel = p->ioapic.ioregsel;
+	a->irr = p->ioapic.irr;
+	for (int i = 0; i < X86_IOAPIC_PINS; i++)
+		a->redirtbl[i].bits = p->ioapic.redir[i];
+	memset(pit, 0, sizeof(*pit));
+	for (int i = 0; i < 3; i++)
+		chan_to_kvm(&p->pit[i], &pit->channels[i]);
+	pit->flags = (p->speaker_data_on ? KVM_PIT_FLAGS_SPEAKER_DATA_ON : 0) |
+		     (p->hpet_legacy ? KVM_PIT_FLAGS_HPET_LEGACY : 0);
+	memset(clock, 0, sizeof(*clock));
+	clock->clock = p->kvmclock_ns;
+	clock->flags = p->kvmclock_flags;
+	clock->realtime = p->kvmclock_realtime_ns;
+	return 0;
+}
+
 static int get_chip(struct backend_vm *vm, struct kvm_irqchip *c, uint32_t id)
 {
 	memset(c, 0, sizeof(*c));
@@ -101,24 +159,8 @@ int kvm_platform_get(struct backend_vm *vm, struct x86_platform *p)
 		log_err("kvm: the platform's state: %s", strerror(-r));
 		return r;
 	}
-	int64_t now = kvm_mono_ns();
-	memset(p, 0, sizeof(*p));
-	for (int i = 0; i < 2; i++)
-		pic_from_kvm(&pic[i].chip.pic, &p->pic[i]);
-	const struct kvm_ioapic_state *a = &ioapic.chip.ioapic;
-	p->ioapic.id = a->id & 0xf;
-	p->ioapic.ioregsel = a->ioregsel & 0xff;
-	p->ioapic.irr = a->irr & ((1u << X86_IOAPIC_PINS) - 1);
-	for (int i = 0; i < X86_IOAPIC_PINS; i++)
-		p->ioapic.redir[i] = a->redirtbl[i].bits;
-	for (int i = 0; i < 3; i++)
-		chan_from_kvm(&pit.channels[i], now, &p->pit[i]);
-	p->speaker_data_on = !!(pit.flags & KVM_PIT_FLAGS_SPEAKER_DATA_ON);
-	p->hpet_legacy = !!(pit.flags & KVM_PIT_FLAGS_HPET_LEGACY);
-	p->flags = X86_PLATFORM_HAS_KVMCLOCK;
-	p->kvmclock_ns = clock.clock;
-	p->kvmclock_flags = clock.flags & (KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME);
-	p->kvmclock_realtime_ns = (clock.flags & KVM_CLOCK_REALTIME) ? clock.realtime : 0;
+	kvm_platform_to_neutral(&pic[0].chip.pic, &pic[1].chip.pic, &ioapic.chip.ioapic, &pit,
+				&clock, kvm_mono_ns(), p);
 	int64_t real = realtime_ns();
 	p->realtime_ns = real > 0 ? (uint64_t)real : 0;
 	return 0;
@@ -136,32 +178,15 @@ static int set_ioctl(struct backend_vm *vm, unsigned long req, void *arg, const 
 
 int kvm_platform_set(struct backend_vm *vm, const struct x86_platform *p, struct errbuf *err)
 {
-	for (int i = 0; i < 2; i++)
-		if (p->pic[i].single_mode)
-			return err_set(err, -ENOTSUP,
-				       "the %s 8259 is in single mode (ICW1 SNGL), which KVM's "
-				       "cannot be",
-				       i ? "slave" : "master");
 	struct kvm_irqchip pic[2] = { { .chip_id = KVM_IRQCHIP_PIC_MASTER },
 				      { .chip_id = KVM_IRQCHIP_PIC_SLAVE } };
 	struct kvm_irqchip ioapic = { .chip_id = KVM_IRQCHIP_IOAPIC };
 	struct kvm_pit_state2 pit;
-	memset(&pit, 0, sizeof(pit));
-	for (int i = 0; i < 2; i++)
-		pic_to_kvm(&p->pic[i], &pic[i].chip.pic);
-	struct kvm_ioapic_state *a = &ioapic.chip.ioapic;
-	a->base_address = IOAPIC_BASE;
-	a->id = p->ioapic.id;
-	a->ioregsel = p->ioapic.ioregsel;
-	a->irr = p->ioapic.irr;
-	for (int i = 0; i < X86_IOAPIC_PINS; i++)
-		a->redirtbl[i].bits = p->ioapic.redir[i];
-	for (int i = 0; i < 3; i++)
-		chan_to_kvm(&p->pit[i], &pit.channels[i]);
-	pit.flags = (p->speaker_data_on ? KVM_PIT_FLAGS_SPEAKER_DATA_ON : 0) |
-		    (p->hpet_legacy ? KVM_PIT_FLAGS_HPET_LEGACY : 0);
-	struct kvm_clock_data clock = { .clock = p->kvmclock_ns, .flags = p->kvmclock_flags,
-					.realtime = p->kvmclock_realtime_ns };
+	struct kvm_clock_data clock;
+	int r = kvm_platform_from_neutral(p, &pic[0].chip.pic, &pic[1].chip.pic,
+					  &ioapic.chip.ioapic, &pit, &clock, err);
+	if (r < 0)
+		return r;
 	bool has_clock = p->flags & X86_PLATFORM_HAS_KVMCLOCK;
 	if (clock.flags & ~(uint32_t)(KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME) ||
 	    (!(clock.flags & KVM_CLOCK_REALTIME) && clock.realtime))
@@ -172,7 +197,6 @@ int kvm_platform_set(struct backend_vm *vm, const struct x86_platform *p, struct
 		return err_set(err, -ENOTSUP,
 			       "clock_realtime: the snapshot has no KVM clock to move on");
 	}
-	int r;
 	if (has_clock && (r = kvm_clock_check(vm, &clock)) < 0)
 		return err_set(err, r, "clock_realtime: the kvm backend cannot advance this "
 				       "snapshot's clocks here (the log says why)");

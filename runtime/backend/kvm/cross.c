@@ -30,7 +30,9 @@ int kvm_vcpu_get_cpuid(struct backend_vcpu *v, struct cpuid_entry *e, size_t max
 }
 
 /* What this KVM can present: its supported table plus the bits Ember's
- * KVM backend adds itself (cpu_template.c's normalization, vm.c). */
+ * KVM backend adds itself (cpu_template.c's normalization, vm.c), and
+ * what this vCPU was created with (a same-backend restore builds the VM
+ * with the snapshot's CPU template, which may set bits of its own). */
 static struct cpuid_entry *supported(const struct backend_vcpu *v, size_t *n_out)
 {
 	const struct kvm_cpuid2 *s = v->vm->supported_cpuid;
@@ -44,6 +46,9 @@ static struct cpuid_entry *supported(const struct backend_vcpu *v, size_t *n_out
 					     k->ebx, k->ecx, k->edx };
 		if (k->function == 1)
 			e[i].ecx |= L1_ECX_HYPERVISOR | (deadline ? L1_ECX_TSC_DEADLINE : 0);
+		uint32_t made[4];
+		cpuid_lookup(v->cpuid, v->n_cpuid, k->function, k->index, made);
+		e[i].eax |= made[0], e[i].ebx |= made[1], e[i].ecx |= made[2], e[i].edx |= made[3];
 	}
 	*n_out = s->nent;
 	return e;

@@ -113,6 +113,29 @@ test_snapshot_cross_refused() { # what cannot cross, named; the VMM goes on
 	api 204 PUT /snapshot/load "$(cross_load_body "$d/k.state" "$d/k.mem")"
 	api_stop
 
+	# Foreign or older files: an older Ember's snapshot (no CPUID section,
+	# or the platform in KVM's own layout) restores only where it was
+	# taken; a neutral platform cut short is refused naming the section.
+	cross_boot crossn6 kvm "$CROSS_TEMPLATE"
+	cross_save "$d/kt.state" "$d/kt.mem"
+	local edit
+	edit=$(dirname "${BASH_SOURCE[0]}")/../tools/snapsections.py
+	python3 "$edit" "$d/kt.state" "$d/nocpuid.state" drop vcpu/0/cpuid || fail "snapsections"
+	python3 "$edit" "$d/kt.state" "$d/v1.state" version vm/platform 1 || fail "snapsections"
+	python3 "$edit" "$d/kt.state" "$d/cut.state" cut vm/platform 10 || fail "snapsections"
+	api_start crossn7 --accel tcg
+	api 400 PUT /snapshot/load "$(cross_load_body "$d/nocpuid.state" "$d/kt.mem")"
+	body_has 'no vcpu/0/cpuid section (an older Ember'"'"'s snapshot): it restores only on kvm'
+	api 400 PUT /snapshot/load "$(cross_load_body "$d/v1.state" "$d/kt.mem")"
+	body_has "vm/platform: version 1 is kvm's own layout"
+	api 400 PUT /snapshot/load "$(cross_load_body "$d/cut.state" "$d/kt.mem")"
+	body_has 'vm/platform: 10 bytes, version 2 has'
+	api 204 PUT /snapshot/load "$(cross_load_body "$d/kt.state" "$d/kt.mem")"
+	api_stop
+	api_start crossn8 --accel kvm
+	api 204 PUT /snapshot/load "$(cross_load_body "$d/nocpuid.state" "$d/kt.mem")"
+	api_stop
+
 	# The software CPU says AuthenticAMD; this host's KVM cannot.
 	grep -q GenuineIntel /proc/cpuinfo || { echo "host is not Intel"; exit 77; }
 	cross_boot crossn4 tcg

@@ -2,12 +2,13 @@
  * the CPUID it presents, whether it can present a saved one, and fitting a
  * state KVM saved (docs/snapshots.md, "Across backends").
  *
- * Vendor: this CPU's instruction semantics are QEMU's AMD ones
- * (qemu64), whatever vendor CPUID spells; the vendor string sits in
- * QEMU's CPU model fields, past what env.c reaches. A guest that saw
- * GenuineIntel (on KVM here) is still taken: the two differ in what Ember
- * guests run only in SYSENTER/SYSEXIT in 64-bit mode (#UD here, as on
- * AMD), which 64-bit kernels do not use. */
+ * Vendor: this CPU presents the vendor the guest saw, but its
+ * instruction semantics stay those of unicorn's AMD model (qemu64): the
+ * vendor words QEMU's translator reads are not changed, because with
+ * Intel's SYSENTER would not raise #UD in 64-bit mode and unicorn 2.0
+ * would run it as a no-op (its hooks instead of the instruction);
+ * docs/snapshots.md, "Across backends", says what that means for guests.
+ */
 #include "runtime/backend/tcg/tcg.h"
 
 #include <errno.h>

@@ -173,6 +173,37 @@ static int carry_xsave(struct x86_cpu_state *st, const char *from, const struct 
 	return 0;
 }
 
+/* KVM reports an external interrupt it had taken from the local APIC
+ * (its vector moved from IRR to ISR) but not yet delivered as injected.
+ * Where it is the APIC's highest in-service vector, putting it back in IRR
+ * makes the target's APIC deliver it again: the same interrupt, taken one
+ * instruction boundary later. An interrupt from the 8259 (ExtINT) leaves
+ * no trace in the page and cannot be put back. */
+#define APIC_ISR 0x100
+#define APIC_IRR 0x200
+
+static bool apic_bit(const uint8_t *page, unsigned base, unsigned vec)
+{
+	return page[base + 0x10 * (vec / 32) + (vec % 32) / 8] & (1u << (vec % 8));
+}
+
+static bool requeue_interrupt(struct x86_cpu_state *st)
+{
+	struct x86_events *e = &st->events;
+	if (!(st->flags & X86_STATE_HAS_LAPIC) || e->interrupt_soft || e->interrupt_nr < 16 ||
+	    !apic_bit(st->lapic, APIC_ISR, e->interrupt_nr))
+		return false;
+	for (unsigned v = 255; v > e->interrupt_nr; v--)
+		if (apic_bit(st->lapic, APIC_ISR, v))
+			return false;
+	unsigned vec = e->interrupt_nr;
+	st->lapic[APIC_ISR + 0x10 * (vec / 32) + (vec % 32) / 8] &= (uint8_t)~(1u << (vec % 8));
+	st->lapic[APIC_IRR + 0x10 * (vec / 32) + (vec % 32) / 8] |= (uint8_t)(1u << (vec % 8));
+	e->interrupt_injected = 0;
+	e->interrupt_nr = 0;
+	return true;
+}
+
 static int carry_events(struct x86_cpu_state *st, const char *from, const struct x86_target *t,
 			struct errbuf *err)
 {
@@ -182,6 +213,8 @@ static int carry_events(struct x86_cpu_state *st, const char *from, const struct
 	if (t->all_events || !(st->flags & X86_STATE_HAS_EVENTS))
 		return 0;
 	struct x86_events *e = &st->events;
+	if (e->interrupt_injected && !e->exception_injected && !e->exception_pending)
+		requeue_interrupt(st);
 	const char *what = e->exception_injected || e->exception_pending ? "an exception"
 			 : e->interrupt_injected ? "an interrupt"
 			 : e->nmi_injected || e->nmi_pending ? "an NMI"

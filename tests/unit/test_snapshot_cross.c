@@ -247,6 +247,41 @@ Test(snapshot_cross_state, xsave_beyond_sse_refused)
 	free(st);
 }
 
+static void set_apic_bit(uint8_t *page, unsigned base, unsigned vec)
+{
+	page[base + 0x10 * (vec / 32) + (vec % 32) / 8] |= (uint8_t)(1u << (vec % 8));
+}
+
+/* An APIC interrupt KVM had taken but not delivered goes back to IRR. */
+Test(snapshot_cross_state, injected_apic_interrupt_requeued)
+{
+	struct x86_cpu_state *st = state();
+	st->flags |= X86_STATE_HAS_LAPIC;
+	st->events.interrupt_injected = 1;
+	st->events.interrupt_nr = 0x40;
+	set_apic_bit(st->lapic, 0x100, 0x40); /* ISR */
+	set_apic_bit(st->lapic, 0x100, 0x31); /* a lower one in service too */
+	cr_assert_eq(x86_state_carry(st, "kvm", &tcg_like, &err), 0, "%s", err.msg);
+	cr_assert_eq(st->events.interrupt_injected, 0);
+	cr_assert_eq(st->lapic[0x100 + 0x20], 0);    /* ISR bit 0x40 cleared */
+	cr_assert_eq(st->lapic[0x200 + 0x20], 0x01); /* IRR bit 0x40 set */
+	cr_assert_eq(st->lapic[0x100 + 0x10 + 2], 0x02); /* 0x31 stays */
+	free(st);
+	/* Not the highest in service, or not in the page (the 8259's): refused. */
+	st = state();
+	st->flags |= X86_STATE_HAS_LAPIC;
+	st->events.interrupt_injected = 1;
+	st->events.interrupt_nr = 0x40;
+	set_apic_bit(st->lapic, 0x100, 0x40);
+	set_apic_bit(st->lapic, 0x100, 0x50);
+	cr_assert_eq(x86_state_carry(st, "kvm", &tcg_like, &err), -ENOTSUP);
+	st->lapic[0x100 + 0x20] = 0;
+	st->lapic[0x100 + 0x20 + 2] = 0;
+	cr_assert_eq(x86_state_carry(st, "kvm", &tcg_like, &err), -ENOTSUP);
+	cr_assert(strstr(err.msg, "an interrupt is in flight"), "%s", err.msg);
+	free(st);
+}
+
 Test(snapshot_cross_state, events_and_mp_state)
 {
 	struct x86_cpu_state *st = state();

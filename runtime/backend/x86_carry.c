@@ -207,6 +207,13 @@ static bool requeue_interrupt(struct x86_cpu_state *st)
 static int carry_events(struct x86_cpu_state *st, const char *from, const struct x86_target *t,
 			struct errbuf *err)
 {
+	/* An AP that has not started: KVM tells "before INIT" from "after
+	 * INIT, waiting for SIPI"; a target that has only the latter (the
+	 * software CPU's APs power on in it) takes the AP there, where the
+	 * INIT-SIPI-SIPI every OS sends starts it the same way. */
+	if (st->mp_state == X86_MP_UNINITIALIZED && !(t->mp_states & (1u << X86_MP_UNINITIALIZED)) &&
+	    (t->mp_states & (1u << X86_MP_INIT_RECEIVED)))
+		st->mp_state = X86_MP_INIT_RECEIVED;
 	if (!(t->mp_states & (1u << st->mp_state)))
 		return err_set(err, -ENOTSUP, "the vCPU is in MP state %u on %s, which %s cannot hold",
 			       st->mp_state, from, t->desc);

@@ -5,7 +5,8 @@
 # the count going on each time; and what cannot cross is refused by name.
 # Uses api_start/api/wait_for from t_api.sh.
 
-CROSS_CFG='"vcpu_count": 1, "mem_size_mib": 64'
+# Two vCPUs: the AP, never started, crosses too (KVM's "before INIT").
+CROSS_CFG='"vcpu_count": 2, "mem_size_mib": 64'
 CROSS_TEMPLATE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docs/cpu-templates/software-cpu.json
 
 # tick_lines FILE: "N M" per complete tick line (count, mcycles per window).

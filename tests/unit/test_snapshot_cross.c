@@ -300,6 +300,16 @@ Test(snapshot_cross_state, events_and_mp_state)
 	cr_assert_eq(st->events.interrupt_nr, 0x40);
 	st->mp_state = X86_MP_SIPI_RECEIVED;
 	cr_assert_eq(x86_state_carry(st, "kvm", &k, &err), -ENOTSUP);
+	cr_assert(strstr(err.msg, "MP state 4 on kvm"), "%s", err.msg);
+	/* An AP before INIT waits for SIPI where that is all there is. */
+	struct x86_target aps = tcg_like;
+	aps.mp_states |= 1u << X86_MP_INIT_RECEIVED;
+	st->events.interrupt_injected = 0;
+	st->mp_state = X86_MP_UNINITIALIZED;
+	cr_assert_eq(x86_state_carry(st, "kvm", &aps, &err), 0, "%s", err.msg);
+	cr_assert_eq(st->mp_state, X86_MP_INIT_RECEIVED);
+	st->mp_state = X86_MP_UNINITIALIZED;
+	cr_assert_eq(x86_state_carry(st, "kvm", &tcg_like, &err), -ENOTSUP);
 	st->mp_state = 9;
 	cr_assert_eq(x86_state_carry(st, "kvm", &k, &err), -EINVAL);
 	free(st);

@@ -148,9 +148,11 @@ void cpuid_feature_name(uint32_t leaf, uint32_t subleaf, unsigned reg, unsigned 
 static int refuse(struct errbuf *err, const char *what, uint32_t leaf, uint32_t subleaf,
 		  unsigned reg, unsigned bit, const char *from, const char *target_desc)
 {
+	/* The SDM's notation, leaves below 10 in decimal as it writes them. */
 	char where[64];
-	snprintf(where, sizeof(where), "CPUID.(EAX=%#x,ECX=%u):%s[%u]", leaf, subleaf,
-		 reg_names[reg], bit);
+	snprintf(where, sizeof(where), leaf < 10 ? "CPUID.(EAX=%u,ECX=%u):%s[%u]"
+						 : "CPUID.(EAX=%#x,ECX=%u):%s[%u]",
+		 leaf, subleaf, reg_names[reg], bit);
 	if (what[0])
 		return err_set(err, -ENOTSUP, "the guest was offered %s (%s) on %s; %s lacks it",
 			       what, where, from, target_desc);

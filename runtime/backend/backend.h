@@ -11,7 +11,9 @@
 
 #include "runtime/base/err.h"
 #include "runtime/base/seccomp.h"
+#include "runtime/backend/cpu_template.h"
 #include "runtime/backend/x86.h"
+#include "runtime/backend/x86_platform.h"
 #include "config/config.h"
 
 struct bus;
@@ -154,6 +156,25 @@ struct backend_ops {
 	 * with -ENOTSUP (and a log line saying why) where it cannot. */
 	int (*platform_save)(struct backend_vm *vm, void *buf, size_t len);
 	int (*platform_restore)(struct backend_vm *vm, const void *buf, size_t len);
+	/* Snapshots across backends (docs/snapshots.md, "Across backends"),
+	 * from the VMM thread as above. The CPUID table this vCPU presents
+	 * (what the guest saw): the number of entries, or -ENOSPC beyond max. */
+	int (*vcpu_get_cpuid)(struct backend_vcpu *vcpu, struct cpuid_entry *e, size_t max);
+	/* Before vcpu_restore: presents e[0..n) (saved on backend `from`) to
+	 * the guest after checking this CPU can (vendor, every feature bit:
+	 * cpuid_compat.h); -ENOTSUP with err naming what it lacks. */
+	int (*vcpu_set_cpuid)(struct backend_vcpu *vcpu, const struct cpuid_entry *e, size_t n,
+			      const char *from, struct errbuf *err);
+	/* After vcpu_set_cpuid, for a state saved on another backend: makes
+	 * st fit this one (x86_carry.h), or -ENOTSUP naming what cannot. */
+	int (*vcpu_import)(struct backend_vcpu *vcpu, struct x86_cpu_state *st, const char *from,
+			   struct errbuf *err);
+	/* The platform in its neutral form (vm/platform version 2); set
+	 * checks what the backend cannot hold and fails naming it, and with
+	 * clock_realtime moves the clocks on as platform_restore does. */
+	int (*platform_get)(struct backend_vm *vm, struct x86_platform *p);
+	int (*platform_set)(struct backend_vm *vm, const struct x86_platform *p,
+			    struct errbuf *err);
 	/* Optional, with backend_vm_opts.track_dirty: ORs into bitmap (one
 	 * bit per 4 KiB page of memory slot `slot`, as map_memory got it) the
 	 * pages the guest's CPUs wrote since the previous call, and starts a

@@ -21,18 +21,18 @@ int controller_snapshot_create(struct controller *c, const struct config_snapsho
 	return r < 0 ? err_wrap(err, r, "cannot create the snapshot") : 0;
 }
 
-/* The backend the snapshot was taken on, unless --accel names another. */
+/* The backend the snapshot was taken on, unless --accel names another:
+ * then that one, and the restore carries the state across
+ * (docs/snapshots.md, "Across backends"). */
 static const struct backend_ops *load_backend(struct controller *c,
 					      const struct vm_snapshot_info *info,
 					      struct errbuf *err)
 {
 	if (c->opts.has_accel && c->opts.accel != CONFIG_ACCEL_AUTO &&
 	    strcmp(config_accel_name(c->opts.accel), info->backend) != 0) {
-		err_set(err, -ENOTSUP,
-			"the snapshot was taken on %s, --accel asks for %s: restoring on another "
-			"backend is not supported yet",
-			info->backend, config_accel_name(c->opts.accel));
-		return NULL;
+		log_info("snapshot taken on %s, restored on %s as --accel asks", info->backend,
+			 config_accel_name(c->opts.accel));
+		return accel_select(c->opts.accel, err);
 	}
 	return accel_by_name(info->backend, err);
 }

@@ -228,7 +228,7 @@ static const struct filter_rule vmm_rules[] = {
 	IOCTL(KVM_GET_DIRTY_LOG, "KVM: Diff snapshots"),
 	IOCTL(KVM_CREATE_VCPU, "KVM: the vCPUs"),
 	IOCTL(KVM_RUN, "KVM: vCPU threads run the guest; a snapshot completes a pending exit"),
-	IOCTL(KVM_SET_CPUID2, "KVM: the vCPUs' CPUID"),
+	IOCTL(KVM_SET_CPUID2, "KVM: the vCPUs' CPUID (at creation; a snapshot's on restore)"),
 	IOCTL(KVM_GET_MSRS, "KVM: snapshots, the TSC, a CPU template's MSRs"),
 	IOCTL(KVM_SET_MSRS, "KVM: boot MSRs, a CPU template's MSRs, restore"),
 	IOCTL(KVM_GET_LAPIC, "KVM: LINT0/LINT1 at boot, snapshots"),

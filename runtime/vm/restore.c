@@ -70,11 +70,36 @@ static int restore_memory(const struct config_snapshot_load *load, uint64_t tota
 	return r;
 }
 
-static int restore_platform(struct vm *vm, const struct snap_file *snap, bool clock_realtime,
-			    struct errbuf *err)
+/* Version 2, the neutral form, restores on either backend. */
+static int restore_platform_neutral(struct vm *vm, const uint8_t *data, size_t len,
+				    struct errbuf *err)
+{
+	struct x86_platform p;
+	int r = x86_platform_decode(data, len, &p, err);
+	if (r < 0)
+		return err_wrap(err, r, "vm/platform");
+	if (!vm->be->platform_set)
+		return err_set(err, -ENOTSUP, "vm/platform: the %s backend cannot restore it",
+			       vm->be->name);
+	r = vm->be->platform_set(vm->bvm, &p, err);
+	return r < 0 ? err_wrap(err, r, "vm/platform") : 0;
+}
+
+static int restore_platform(struct vm *vm, const struct snap_file *snap, const char *from,
+			    bool clock_realtime, struct errbuf *err)
 {
 	const uint8_t *data;
 	size_t len;
+	uint16_t version;
+	if (snap_section(snap, "vm/platform", &version, &data, &len) < 0)
+		return err_set(err, -EBADMSG, "no vm/platform section");
+	if (version == X86_PLATFORM_VERSION)
+		return restore_platform_neutral(vm, data, len, err);
+	if (strcmp(from, vm->be->name) != 0)
+		return err_set(err, -ENOTSUP,
+			       "vm/platform: version %u is %s's own layout (an older Ember's "
+			       "snapshot), which restores only on %s",
+			       version, from, from);
 	int r = section(snap, "vm/platform", &data, &len, err);
 	if (r == 0 && !vm->be->platform_restore)
 		r = err_set(err, -ENOTSUP, "the %s backend cannot restore its state yet",
@@ -90,29 +115,101 @@ static int restore_platform(struct vm *vm, const struct snap_file *snap, bool cl
 	return r;
 }
 
-static int restore_vcpus(struct vm *vm, const struct snap_file *snap, struct errbuf *err)
+/* vcpu/<i>/cpuid: a count, then function, index, flags, eax..edx each. */
+static int decode_cpuid(const uint8_t *data, size_t len, struct cpuid_entry *e, size_t *n,
+			struct errbuf *err)
 {
-	/* The section may sit anywhere in the file: copy it aligned. */
-	struct x86_cpu_state *st = malloc(sizeof(*st));
-	if (!st)
-		return err_set(err, -ENOMEM, "vCPU state: out of memory");
-	int r = 0;
-	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++) {
-		char name[32];
-		const uint8_t *data;
-		size_t len;
-		snprintf(name, sizeof(name), "vcpu/%u", i);
-		r = section(snap, name, &data, &len, err);
-		if (r == 0 && len != sizeof(*st))
-			r = err_set(err, -EBADMSG, "%s: %zu bytes, expected %zu", name, len,
-				    sizeof(*st));
-		if (r == 0) {
-			memcpy(st, data, sizeof(*st));
-			r = vm->be->vcpu_restore(vm->vcpus[i].bv, st);
-			if (r < 0)
-				err_set(err, r, "%s: %s", name, strerror(-r));
-		}
+	struct snap_cursor c;
+	uint32_t count = 0;
+	snap_cursor_init(&c, data, len);
+	snap_get_u32(&c, &count);
+	if (count > VM_SNAPSHOT_MAX_CPUID || count > snap_cursor_left(&c) / 28)
+		return err_set(err, -EBADMSG, "%u entries", count);
+	for (uint32_t k = 0; k < count; k++) {
+		uint32_t *f[7] = { &e[k].function, &e[k].index, &e[k].flags, &e[k].eax,
+				   &e[k].ebx,	   &e[k].ecx,	&e[k].edx };
+		for (int j = 0; j < 7; j++)
+			snap_get_u32(&c, f[j]);
+		if (e[k].flags & ~(uint32_t)CPUID_FLAGS_KNOWN)
+			return err_set(err, -EBADMSG, "entry %u: flags 0x%x", k, e[k].flags);
 	}
+	if (snap_cursor_end(&c) < 0)
+		return err_set(err, -EBADMSG, "malformed");
+	*n = count;
+	return 0;
+}
+
+/* The saved CPUID onto the vCPU, checked by the backend. A snapshot
+ * without one (an older Ember's) keeps what vcpu_create set, which is
+ * what it was taken with only on the same backend. */
+static int restore_cpuid(struct vm *vm, const struct snap_file *snap, unsigned i,
+			 const char *from, struct cpuid_entry *e, struct errbuf *err)
+{
+	char name[32];
+	const uint8_t *data;
+	size_t len, n = 0;
+	snprintf(name, sizeof(name), "vcpu/%u/cpuid", i);
+	bool cross = strcmp(from, vm->be->name) != 0;
+	uint16_t version;
+	if (snap_section(snap, name, &version, &data, &len) < 0) {
+		if (cross)
+			return err_set(err, -ENOTSUP,
+				       "no %s section (an older Ember's snapshot): it restores "
+				       "only on %s",
+				       name, from);
+		return 0;
+	}
+	int r = version != SECTION_VERSION
+			? err_set(err, -EBADMSG, "version %u, this Ember reads %u", version,
+				  SECTION_VERSION)
+			: decode_cpuid(data, len, e, &n, err);
+	if (r == 0 && !vm->be->vcpu_set_cpuid)
+		r = err_set(err, -ENOTSUP, "the %s backend cannot present a saved CPUID",
+			    vm->be->name);
+	if (r == 0)
+		r = vm->be->vcpu_set_cpuid(vm->vcpus[i].bv, e, n, from, err);
+	return r < 0 ? err_wrap(err, r, "vcpu/%u", i) : 0;
+}
+
+static int restore_vcpu(struct vm *vm, const struct snap_file *snap, unsigned i,
+			const char *from, struct x86_cpu_state *st, struct errbuf *err)
+{
+	char name[32];
+	const uint8_t *data;
+	size_t len;
+	snprintf(name, sizeof(name), "vcpu/%u", i);
+	int r = section(snap, name, &data, &len, err);
+	if (r == 0 && len != sizeof(*st))
+		r = err_set(err, -EBADMSG, "%s: %zu bytes, expected %zu", name, len, sizeof(*st));
+	if (r < 0)
+		return r;
+	/* The section may sit anywhere in the file: copy it aligned. */
+	memcpy(st, data, sizeof(*st));
+	if (strcmp(from, vm->be->name) != 0) {
+		r = vm->be->vcpu_import ? vm->be->vcpu_import(vm->vcpus[i].bv, st, from, err)
+					: err_set(err, -ENOTSUP, "the %s backend cannot take "
+								 "another's vCPU state",
+						  vm->be->name);
+		if (r < 0)
+			return err_wrap(err, r, "%s", name);
+	}
+	r = vm->be->vcpu_restore(vm->vcpus[i].bv, st);
+	return r < 0 ? err_set(err, r, "%s: %s", name, strerror(-r)) : 0;
+}
+
+static int restore_vcpus(struct vm *vm, const struct snap_file *snap, const char *from,
+			 struct errbuf *err)
+{
+	struct x86_cpu_state *st = malloc(sizeof(*st));
+	struct cpuid_entry *e = calloc(VM_SNAPSHOT_MAX_CPUID, sizeof(*e));
+	int r = st && e ? 0 : err_set(err, -ENOMEM, "vCPU state: out of memory");
+	/* Every vCPU's CPUID first: a refusal names the feature before any
+	 * state is applied. */
+	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++)
+		r = restore_cpuid(vm, snap, i, from, e, err);
+	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++)
+		r = restore_vcpu(vm, snap, i, from, st, err);
+	free(e);
 	free(st);
 	return r;
 }
@@ -145,7 +242,7 @@ static int restore_devices(struct vm *vm, const struct snap_file *snap, struct e
 
 static int restore_build(struct vm *vm, const struct backend_ops *be, const struct vm_opts *opts,
 			 const struct vm_config *cfg, const struct config_snapshot_load *load,
-			 struct errbuf *err)
+			 bool cross, struct errbuf *err)
 {
 	struct guest_mem mem;
 	int uffd, conn;
@@ -156,8 +253,11 @@ static int restore_build(struct vm *vm, const struct backend_ops *be, const stru
 	struct vm_machine_spec spec = {
 		.nr_vcpus = cfg->machine.vcpu_count,
 		.mem_bytes = total,
-		.cpu_template = cfg->machine.cpu_template,
-		.cpu_config = cfg->cpu_config,
+		/* Across backends the saved CPUID, which the template shaped
+		 * on the source, replaces the table anyway; the template was
+		 * made for the source's CPU (its leaves, its MSRs). */
+		.cpu_template = cross ? CONFIG_CPU_TEMPLATE_NONE : cfg->machine.cpu_template,
+		.cpu_config = cross ? NULL : cfg->cpu_config,
 		.track_dirty = cfg->machine.track_dirty_pages,
 		.clock_realtime = load->clock_realtime,
 		.mem = &mem,
@@ -189,7 +289,11 @@ int vm_restore(struct vm *vm, const struct backend_ops *be, const struct vm_opts
 	/* Marks vm as not built, so a failure before the machine exists
 	 * leaves nothing for vm_destroy to free. */
 	vm->be = NULL;
-	int r = restore_build(vm, be, opts, cfg, load, err);
+	struct vm_snapshot_info info;
+	int r = vm_snapshot_info(snap, &info, err);
+	if (r < 0)
+		return r;
+	r = restore_build(vm, be, opts, cfg, load, strcmp(info.backend, be->name) != 0, err);
 	if (r < 0) {
 		if (vm->be)
 			vm_destroy(vm);
@@ -199,9 +303,9 @@ int vm_restore(struct vm *vm, const struct backend_ops *be, const struct vm_opts
 	 * VM-wide interrupt controllers and timers, the devices last (a
 	 * pending interrupt is raised again through the restored
 	 * controllers). */
-	r = restore_vcpus(vm, snap, err);
+	r = restore_vcpus(vm, snap, info.backend, err);
 	if (r == 0)
-		r = restore_platform(vm, snap, load->clock_realtime, err);
+		r = restore_platform(vm, snap, info.backend, load->clock_realtime, err);
 	if (r == 0)
 		r = restore_devices(vm, snap, err);
 	/* No vCPU thread runs yet: the pause only arms the gate, so they

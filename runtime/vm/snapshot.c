@@ -81,10 +81,51 @@ static int save_platform(void *opaque, void *buf, size_t len)
 	return p->be->platform_save(p->bvm, buf, len);
 }
 
+/* vm/platform version 2: the neutral form both backends read. */
+static int put_platform(struct snap_writer *w, struct vm *vm, struct errbuf *err)
+{
+	struct x86_platform p;
+	int r = vm->be->platform_get(vm->bvm, &p);
+	if (r < 0)
+		return err_set(err, r, "vm/platform: %s", strerror(-r));
+	uint8_t *buf = malloc(x86_platform_size());
+	if (!buf)
+		return err_set(err, -ENOMEM, "vm/platform: out of memory");
+	x86_platform_encode(&p, buf);
+	r = snap_put_section(w, "vm/platform", X86_PLATFORM_VERSION, buf, x86_platform_size());
+	free(buf);
+	return r;
+}
+
 static int save_device(void *opaque, void *buf, size_t len)
 {
 	struct vm_device *d = opaque;
 	return d->ops->save(d->dev, buf, len);
+}
+
+/* vcpu/<i>/cpuid: what the guest was shown (docs/snapshots.md). */
+static int put_cpuid(struct snap_writer *w, struct vm *vm, unsigned i, struct errbuf *err)
+{
+	struct cpuid_entry *e = calloc(VM_SNAPSHOT_MAX_CPUID, sizeof(*e));
+	if (!e)
+		return err_set(err, -ENOMEM, "vCPU CPUID: out of memory");
+	int n = vm->be->vcpu_get_cpuid(vm->vcpus[i].bv, e, VM_SNAPSHOT_MAX_CPUID);
+	if (n < 0) {
+		free(e);
+		return err_set(err, n, "vCPU %u: its CPUID: %s", i, strerror(-n));
+	}
+	char name[32];
+	snprintf(name, sizeof(name), "vcpu/%u/cpuid", i);
+	snap_begin_section(w, name, SECTION_VERSION);
+	snap_put_u32(w, (uint32_t)n);
+	for (int k = 0; k < n; k++) {
+		const uint32_t f[7] = { e[k].function, e[k].index, e[k].flags, e[k].eax,
+					e[k].ebx, e[k].ecx, e[k].edx };
+		for (int j = 0; j < 7; j++)
+			snap_put_u32(w, f[j]);
+	}
+	free(e);
+	return snap_end_section(w);
 }
 
 static int put_vcpus(struct snap_writer *w, struct vm *vm, struct errbuf *err)
@@ -103,6 +144,8 @@ static int put_vcpus(struct snap_writer *w, struct vm *vm, struct errbuf *err)
 		}
 		snprintf(name, sizeof(name), "vcpu/%u", i);
 		r = snap_put_section(w, name, SECTION_VERSION, st, sizeof(*st));
+		if (r == 0 && vm->be->vcpu_get_cpuid)
+			r = put_cpuid(w, vm, i, err);
 	}
 	free(st);
 	return r;
@@ -134,7 +177,9 @@ static int put_state_file(struct vm *vm, const struct vm_config *cfg, const char
 		r = put_config(&w, cfg, err);
 	if (r == 0 && (!vm->be->platform_save || !vm->be->vcpu_save))
 		r = err_set(err, -ENOTSUP, "the %s backend cannot save its state yet", vm->be->name);
-	if (r == 0)
+	if (r == 0 && vm->be->platform_get)
+		r = put_platform(&w, vm, err);
+	else if (r == 0)
 		r = put_state(&w, "vm/platform", save_platform, &p, err);
 	if (r == 0)
 		r = put_vcpus(&w, vm, err);

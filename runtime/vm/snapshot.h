@@ -3,8 +3,10 @@
  * state file's sections:
  *   vm/machine    backend name, vCPU count, memory layout
  *   vm/config     the configuration, as GET /vm/config shows it (JSON)
- *   vm/platform   the backend's interrupt controllers and timers
+ *   vm/platform   the interrupt controllers and timers: version 2 the
+ *                 neutral form (x86_platform.h), version 1 the backend's own
  *   vcpu/<i>      struct x86_cpu_state of each vCPU
+ *   vcpu/<i>/cpuid  the CPUID table the vCPU presented
  *   dev/<name>    each device's state, named as in the VM's device list
  * VMM thread only. */
 #ifndef EMBER_VM_SNAPSHOT_H
@@ -14,6 +16,9 @@
 #include "config/snapshot.h"
 #include "runtime/base/err.h"
 #include "snapshots/format.h"
+
+/* A CPUID table longer than this is not one a backend presents. */
+#define VM_SNAPSHOT_MAX_CPUID 1024
 
 struct vm;
 struct vm_opts;
@@ -43,7 +48,8 @@ int vm_snapshot_config(const struct snap_file *snap, const struct vm_snapshot_in
 		       const struct config_snapshot_load *load, struct vm_config *cfg,
 		       struct errbuf *err);
 
-/* Builds vm from the snapshot: memory from the load request's backend
+/* Builds vm from the snapshot on backend be, which may be another than
+ * the one it was taken on (docs/snapshots.md, "Across backends"): memory from the load request's backend
  * (File: the memory file mapped private; Uffd: a page-fault handler), the
  * devices of cfg (from vm_snapshot_config), the vCPUs, then each state
  * restored: vCPUs, platform, devices. The VM is left paused, its vCPU

@@ -57,6 +57,10 @@ struct backend_vcpu {
 	 * access KVM splits in parts): the next vcpu_run hands it out
 	 * without entering. */
 	bool exit_waiting;
+	/* The CPUID table given to KVM_SET_CPUID2 (what a snapshot carries:
+	 * cross.c). */
+	struct cpuid_entry *cpuid;
+	size_t n_cpuid;
 	/* The MSRs vcpu_save reads, found on its first call (msrs.c). */
 	uint32_t msr_list[X86_MAX_MSRS];
 	unsigned nr_msr_list;
@@ -110,6 +114,26 @@ int kvm_msr_list_init(struct backend_vcpu *vcpu);
 /* platform.c: the VM-wide half (PIC pair, I/O APIC, PIT, clock) */
 int kvm_platform_save(struct backend_vm *vm, void *buf, size_t len);
 int kvm_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
+/* platform_neutral.c: the same in the neutral form (x86_platform.h). */
+int kvm_platform_get(struct backend_vm *vm, struct x86_platform *p);
+int kvm_platform_set(struct backend_vm *vm, const struct x86_platform *p, struct errbuf *err);
+/* Its pure half, for tests: KVM's structs to the neutral form (now: the
+ * host's CLOCK_MONOTONIC, to turn the PIT's load times into elapsed
+ * times) and back (-ENOTSUP naming what KVM's chips cannot be in). */
+void kvm_platform_to_neutral(const struct kvm_pic_state *master,
+			     const struct kvm_pic_state *slave, const struct kvm_ioapic_state *a,
+			     const struct kvm_pit_state2 *pit, const struct kvm_clock_data *clock,
+			     int64_t now, struct x86_platform *p);
+int kvm_platform_from_neutral(const struct x86_platform *p, struct kvm_pic_state *master,
+			      struct kvm_pic_state *slave, struct kvm_ioapic_state *a,
+			      struct kvm_pit_state2 *pit, struct kvm_clock_data *clock,
+			      struct errbuf *err);
+/* cross.c: CPUID and state across backends (backend.h). */
+int kvm_vcpu_get_cpuid(struct backend_vcpu *v, struct cpuid_entry *e, size_t max);
+int kvm_vcpu_set_cpuid(struct backend_vcpu *v, const struct cpuid_entry *e, size_t n,
+		       const char *from, struct errbuf *err);
+int kvm_vcpu_import(struct backend_vcpu *v, struct x86_cpu_state *st, const char *from,
+		    struct errbuf *err);
 /* clock.c: the guest's time on restore. */
 int64_t kvm_mono_ns(void); /* CLOCK_MONOTONIC */
 /* The vCPU's TSC should be tsc at at_ns (kvm_mono_ns) and run since,

@@ -87,8 +87,14 @@ static int set_cpuid(struct backend_vcpu *v, struct errbuf *err)
 		c->entries[i].edx = e[i].edx;
 	}
 	r = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
-	if (r < 0)
+	if (r < 0) {
 		err_set(err, r, "kvm: vCPU %u: KVM_SET_CPUID2: %s", v->index, strerror(-r));
+	} else {
+		free(v->cpuid);
+		v->cpuid = e;
+		v->n_cpuid = n;
+		e = NULL;
+	}
 out:
 	free(e);
 	free(c);
@@ -161,6 +167,7 @@ void kvm_vcpu_destroy(struct backend_vcpu *v)
 		munmap(v->run, (size_t)v->vm->run_size);
 	if (v->fd >= 0)
 		close(v->fd);
+	free(v->cpuid);
 	free(v);
 }
 

@@ -275,6 +275,11 @@ const struct backend_ops backend_kvm = {
 	.vcpu_save = kvm_vcpu_save,
 	.vcpu_restore = kvm_vcpu_restore,
 	.platform_save = kvm_platform_save,
+	.vcpu_get_cpuid = kvm_vcpu_get_cpuid,
+	.vcpu_set_cpuid = kvm_vcpu_set_cpuid,
+	.vcpu_import = kvm_vcpu_import,
+	.platform_get = kvm_platform_get,
+	.platform_set = kvm_platform_set,
 	.platform_restore = kvm_platform_restore,
 	.dirty_log = kvm_dirty_log,
 };

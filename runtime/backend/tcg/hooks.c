@@ -129,8 +129,7 @@ static int hook_cpuid(uc_engine *uc, void *opaque)
 	struct tcg_cpuid_regs r;
 	uint32_t leaf = (uint32_t)tcg_reg(uc, UC_X86_REG_RAX);
 	uint32_t subleaf = (uint32_t)tcg_reg(uc, UC_X86_REG_RCX);
-	tcg_template_cpuid(v->vm, leaf, subleaf, &r);
-	tcg_cpuid_topology(leaf, subleaf, v->index, v->vm->nr_lapics, &r);
+	tcg_vcpu_cpuid(v->vm, v->index, leaf, subleaf, &r);
 	uint64_t a = r.eax, b = r.ebx, c = r.ecx, d = r.edx;
 	uc_reg_write(uc, UC_X86_REG_RAX, &a);
 	uc_reg_write(uc, UC_X86_REG_RBX, &b);

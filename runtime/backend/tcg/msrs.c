@@ -203,3 +203,9 @@ bool tcg_msr_settable(uint32_t index)
 	const struct msr_range *r = lookup(index, &pos);
 	return r && r->kind == MSR_PLAIN && r->check == ANY;
 }
+
+bool tcg_msr_known(uint32_t index)
+{
+	unsigned pos;
+	return lookup(index, &pos) != NULL;
+}

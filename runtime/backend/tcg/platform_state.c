@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "runtime/backend/tcg/le.h"
+#include "runtime/backend/tcg/platform_neutral.h"
 #include "runtime/base/log.h"
 
 #define MAGIC "TCGP"
@@ -95,6 +96,33 @@ static int64_t elapsed_since(uint64_t saved)
 	return d > (uint64_t)ELAPSED_MAX ? ELAPSED_MAX : (int64_t)d;
 }
 
+/* The restored chips into the VM, under vm->lock; with clock_realtime the
+ * PIT moves on by the wall time since the save. */
+static void install_locked(struct backend_vm *vm, const struct tcg_pic *pic,
+			   const struct tcg_pit *pit, const struct tcg_ioapic *ioapic, int64_t now,
+			   int64_t elapsed)
+{
+	vm->pic = *pic;
+	vm->pit = *pit;
+	tcg_pit_advance(&vm->pit, elapsed);
+	vm->ioapic = *ioapic;
+	/* The first edge after the saved moment: in the gap, it is due now. */
+	vm->pit_next = tcg_pit_next_irq(&vm->pit, now - elapsed);
+	pthread_cond_signal(&vm->timer_wake);
+	tcg_platform_notify_locked(vm);
+}
+
+/* Then, outside the lock, the TSCs by the same time at the guest's rate. */
+static void advance_tscs(struct backend_vm *vm, int64_t elapsed)
+{
+	if (!vm->clock_realtime)
+		return;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		tcg_vcpu_tsc_advance(vm->vcpus[i], (uint64_t)elapsed);
+	log_info("tcg: clock_realtime: the guest's clocks moved on by %" PRId64 " ms",
+		 elapsed / 1000000);
+}
+
 int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
@@ -129,21 +157,44 @@ int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len)
 		return -EINVAL;
 	}
 	int64_t elapsed = vm->clock_realtime ? elapsed_since(saved_real) : 0;
-	tcg_pit_advance(&pit, elapsed);
-	vm->pic = pic;
-	vm->pit = pit;
-	vm->ioapic = ioapic;
-	/* The first edge after the saved moment: in the gap, it is due now. */
-	vm->pit_next = tcg_pit_next_irq(&vm->pit, now - elapsed);
-	pthread_cond_signal(&vm->timer_wake);
-	tcg_platform_notify_locked(vm);
+	install_locked(vm, &pic, &pit, &ioapic, now, elapsed);
 	pthread_mutex_unlock(&vm->lock);
-
-	if (vm->clock_realtime) {
-		for (unsigned i = 0; i < vm->nr_vcpus; i++)
-			tcg_vcpu_tsc_advance(vm->vcpus[i], (uint64_t)elapsed);
-		log_info("tcg: clock_realtime: the guest's clocks moved on by %" PRId64 " ms",
-			 elapsed / 1000000);
-	}
+	advance_tscs(vm, elapsed);
 	return 0;
+}
+
+int tcg_platform_get(struct backend_vm *vm, struct x86_platform *p)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_lock(&vm->lock);
+	tcg_platform_to_neutral(&vm->pic, &vm->pit, &vm->ioapic, tcg_now_ns(), p);
+	int64_t real = realtime_ns();
+	pthread_mutex_unlock(&vm->lock);
+	p->realtime_ns = real > 0 ? (uint64_t)real : 0;
+	return 0;
+}
+
+/* A KVM clock in the state is the guest's kvmclock, which this CPU does
+ * not offer: a guest that enabled it is refused with its MSR (vCPU
+ * state), so here it is only the source's bookkeeping. */
+int tcg_platform_set(struct backend_vm *vm, const struct x86_platform *p, struct errbuf *err)
+{
+	if (vm->clock_realtime && vm->nr_vcpus && !tcg_guest_tsc_khz(vm))
+		return err_set(err, -ENOTSUP, "clock_realtime: the guest's TSC rate is unknown, so "
+					      "its TSC cannot move on with the clock");
+	if (p->realtime_ns > (uint64_t)INT64_MAX)
+		return err_set(err, -EINVAL, "vm/platform: wall-clock time out of range");
+	struct tcg_pic pic;
+	struct tcg_pit pit;
+	pthread_mutex_lock(&vm->lock);
+	struct tcg_ioapic ioapic = vm->ioapic;
+	int64_t now = tcg_now_ns();
+	int r = tcg_platform_from_neutral(p, now, &pic, &pit, &ioapic, err);
+	int64_t elapsed = vm->clock_realtime ? elapsed_since(p->realtime_ns) : 0;
+	if (r == 0)
+		install_locked(vm, &pic, &pit, &ioapic, now, elapsed);
+	pthread_mutex_unlock(&vm->lock);
+	if (r == 0)
+		advance_tscs(vm, elapsed);
+	return r;
 }

@@ -39,5 +39,7 @@ bool tcg_msrs_restore(uc_engine *uc, const struct x86_cpu_state *st, uint64_t *t
 /* Whether the CPU keeps any value written to index as it is (what a CPU
  * template's MSR modifier needs). */
 bool tcg_msr_settable(uint32_t index);
+/* Whether the CPU keeps index as state at all (a snapshot may carry it). */
+bool tcg_msr_known(uint32_t index);
 
 #endif

@@ -102,6 +102,10 @@ struct backend_vm {
 	struct cpu_template *tmpl;
 	struct cpuid_entry *cpuid;
 	size_t n_cpuid;
+	/* cpuid is a table another backend presented (a snapshot restored
+	 * across backends): its topology is the guest's, only the per-vCPU
+	 * IDs are put in. */
+	bool cpuid_foreign;
 };
 
 struct backend_vcpu {
@@ -249,6 +253,16 @@ void tcg_vcpu_tsc_advance(struct backend_vcpu *v, uint64_t ns);
  * (backend_ops.platform_save/restore). */
 int tcg_platform_save(struct backend_vm *vm, void *buf, size_t len);
 int tcg_platform_restore(struct backend_vm *vm, const void *buf, size_t len);
+/* The same in the neutral form (x86_platform.h, platform_neutral.c). */
+int tcg_platform_get(struct backend_vm *vm, struct x86_platform *p);
+int tcg_platform_set(struct backend_vm *vm, const struct x86_platform *p, struct errbuf *err);
+
+/* cross.c: CPUID and state across backends (backend.h). */
+int tcg_vcpu_get_cpuid(struct backend_vcpu *v, struct cpuid_entry *e, size_t max);
+int tcg_vcpu_set_cpuid(struct backend_vcpu *v, const struct cpuid_entry *e, size_t n,
+		       const char *from, struct errbuf *err);
+int tcg_vcpu_import(struct backend_vcpu *v, struct x86_cpu_state *st, const char *from,
+		    struct errbuf *err);
 
 /* dirty.c: backend_ops.dirty_log. */
 int tcg_dirty_log(struct backend_vm *vm, unsigned slot, uint64_t *bitmap);
@@ -261,7 +275,14 @@ int tcg_hooks_install(struct backend_vcpu *v);
 int tcg_template_setup(struct backend_vm *vm, const struct backend_vm_opts *opts,
 		       struct errbuf *err);
 void tcg_template_free(struct backend_vm *vm);
+/* The fixed table as entries (what this CPU can present), calloc'ed. */
+int tcg_cpuid_table(struct cpuid_entry **out, size_t *n_out);
 /* CPUID as this VM's guest sees it: the fixed table, shaped. */
+/* What vCPU `index` reads for CPUID leaf/subleaf: the VM's table, then
+ * its topology (the software CPU's own table: cores of one package) or,
+ * for a table another backend presented, its per-vCPU IDs only. */
+void tcg_vcpu_cpuid(const struct backend_vm *vm, unsigned index, uint32_t leaf, uint32_t subleaf,
+		    struct tcg_cpuid_regs *out);
 void tcg_template_cpuid(const struct backend_vm *vm, uint32_t leaf, uint32_t subleaf,
 			struct tcg_cpuid_regs *out);
 /* The template's MSR modifiers on the new vCPU. */

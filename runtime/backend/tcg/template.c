@@ -20,7 +20,7 @@
 #define CPU_NAME "the software CPU"
 
 /* Every leaf the fixed table answers, subleaf 0. */
-static int table(struct cpuid_entry **out, size_t *n_out)
+int tcg_cpuid_table(struct cpuid_entry **out, size_t *n_out)
 {
 	struct tcg_cpuid_regs r;
 	uint32_t ranges[3][2];
@@ -87,7 +87,7 @@ int tcg_template_setup(struct backend_vm *vm, const struct backend_vm_opts *opts
 		return r;
 	struct cpuid_entry *e, *before;
 	size_t n;
-	if ((r = table(&e, &n)) < 0)
+	if ((r = tcg_cpuid_table(&e, &n)) < 0)
 		return err_set(err, r, "out of memory");
 	vm->cpuid = e;
 	vm->n_cpuid = n;
@@ -141,6 +141,20 @@ void tcg_template_cpuid(const struct backend_vm *vm, uint32_t leaf, uint32_t sub
 		}
 	}
 	tcg_cpuid(leaf, subleaf, out);
+}
+
+void tcg_vcpu_cpuid(const struct backend_vm *vm, unsigned index, uint32_t leaf, uint32_t subleaf,
+		    struct tcg_cpuid_regs *out)
+{
+	tcg_template_cpuid(vm, leaf, subleaf, out);
+	if (!vm->cpuid_foreign) {
+		tcg_cpuid_topology(leaf, subleaf, index, vm->nr_lapics, out);
+		return;
+	}
+	if (leaf == 1)
+		out->ebx = (out->ebx & 0x00ffffffu) | (index << 24); /* initial APIC id */
+	if ((leaf == 0xb || leaf == 0x1f) && out->ebx)
+		out->edx = index; /* x2APIC id */
 }
 
 void tcg_template_set_msrs(struct backend_vcpu *v)

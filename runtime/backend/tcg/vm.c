@@ -449,6 +449,11 @@ const struct backend_ops backend_tcg = {
 	.vcpu_save = tcg_vcpu_save,
 	.vcpu_restore = tcg_vcpu_restore,
 	.platform_save = tcg_platform_save,
+	.vcpu_get_cpuid = tcg_vcpu_get_cpuid,
+	.vcpu_set_cpuid = tcg_vcpu_set_cpuid,
+	.vcpu_import = tcg_vcpu_import,
+	.platform_get = tcg_platform_get,
+	.platform_set = tcg_platform_set,
 	.platform_restore = tcg_platform_restore,
 	.dirty_log = tcg_dirty_log,
 };

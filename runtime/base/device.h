@@ -4,6 +4,7 @@
 #ifndef EMBER_BASE_DEVICE_H
 #define EMBER_BASE_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,10 @@ struct device_ops {
 	 * from a file: hostile) before changing anything; -EINVAL if bad. */
 	int (*save)(void *dev, void *buf, size_t len);
 	int (*restore)(void *dev, const void *buf, size_t len);
+	/* A snapshot without this device's section (taken by an Ember that
+	 * did not have the device, so the guest never knew it) restores it as
+	 * at power-on instead of being refused. */
+	bool absent_is_power_on;
 	/* Optional: guest memory the device writes on its own account, which
 	 * no written hook reports (a virtqueue's used ring), so a Diff
 	 * snapshot includes it. Calls mark(ctx, gpa, len) for each range. */

@@ -162,6 +162,8 @@ static void acpi_pm_dev_destroy(void *dev)
 
 const struct device_ops acpi_pm_device_ops = {
 	.save = acpi_pm_save,
+	/* Added after snapshots were: older ones lack its section. */
+	.absent_is_power_on = true,
 	.restore = acpi_pm_restore,
 	.destroy = acpi_pm_dev_destroy,
 };

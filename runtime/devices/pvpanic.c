@@ -107,6 +107,8 @@ static void pvpanic_dev_destroy(void *dev)
 const struct device_ops pvpanic_device_ops = {
 	.counters = pvpanic_counters,
 	.save = pvpanic_save,
+	/* Added after snapshots were: older ones lack its section. */
+	.absent_is_power_on = true,
 	.restore = pvpanic_restore,
 	.destroy = pvpanic_dev_destroy,
 };

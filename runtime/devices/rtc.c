@@ -416,6 +416,8 @@ static void rtc_dev_destroy(void *dev)
 const struct device_ops rtc_device_ops = {
 	.counters = rtc_counters,
 	.save = rtc_dev_save,
+	/* Added after snapshots were: older ones lack its section. */
+	.absent_is_power_on = true,
 	.restore = rtc_dev_restore,
 	.destroy = rtc_dev_destroy,
 };

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/base/log.h"
 #include "runtime/boot/cmdline.h"
 #include "runtime/vm/build.h"
 #include "runtime/vm/snapshot.h"
@@ -215,20 +216,26 @@ static int restore_vcpus(struct vm *vm, const struct snap_file *snap, const char
 }
 
 /* Every device the configuration built has its section, and every device
- * section has its device: a mismatch is a snapshot this VM is not. */
+ * section has its device: a mismatch is a snapshot this VM is not. A
+ * device an older Ember did not have may lack its section. */
 static int restore_devices(struct vm *vm, const struct snap_file *snap, struct errbuf *err)
 {
-	unsigned seen = 0;
+	unsigned seen = 0, matched = 0;
 	for (uint32_t i = 0; i < snap->nr_sections; i++)
 		seen += strncmp(snap_section_at(snap, i)->name, "dev/", 4) == 0;
-	if (seen != vm->devs.n)
-		return err_set(err, -EBADMSG, "%u device sections for %u devices", seen, vm->devs.n);
 	for (unsigned i = 0; i < vm->devs.n; i++) {
 		struct vm_device *d = &vm->devs.list[i];
 		char name[SNAP_NAME_MAX + 1];
 		const uint8_t *data;
 		size_t len;
+		uint16_t version;
 		snprintf(name, sizeof(name), "dev/%s", d->name);
+		if (d->ops->absent_is_power_on && snap_section(snap, name, &version, &data, &len) < 0) {
+			log_warn("snapshot load: no %s section (an older Ember's snapshot): %s starts "
+				 "as at power-on",
+				 name, d->name);
+			continue;
+		}
 		int r = section(snap, name, &data, &len, err);
 		if (r == 0 && !d->ops->restore)
 			r = err_set(err, -ENOTSUP, "device %s cannot be restored yet", d->name);
@@ -236,8 +243,20 @@ static int restore_devices(struct vm *vm, const struct snap_file *snap, struct e
 			err_set(err, r, "%s: %s", name, strerror(-r));
 		if (r < 0)
 			return r;
+		matched++;
 	}
-	return 0;
+	if (seen == matched)
+		return 0;
+	for (uint32_t i = 0; i < snap->nr_sections; i++) {
+		const char *name = snap_section_at(snap, i)->name;
+		unsigned k = 0;
+		while (strncmp(name, "dev/", 4) == 0 && k < vm->devs.n &&
+		       strcmp(name + 4, vm->devs.list[k].name) != 0)
+			k++;
+		if (k == vm->devs.n)
+			return err_set(err, -EBADMSG, "%s: this VM has no such device", name);
+	}
+	return err_set(err, -EBADMSG, "%u device sections for %u devices", seen, matched);
 }
 
 static int restore_build(struct vm *vm, const struct backend_ops *be, const struct vm_opts *opts,

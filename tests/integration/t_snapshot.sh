@@ -258,8 +258,33 @@ snapshot_clock_realtime() { # ACCEL: a load with clock_realtime after a gap; the
 	api_stop
 }
 
+snapshot_older_devices() { # ACCEL: a snapshot from before the RTC, pvpanic and ACPI PM devices
+	local accel=$1 d=$TEST_TMP/snapold-$1 edit
+	need_accel "$accel"
+	mkdir -p "$d"
+	edit=$(dirname "${BASH_SOURCE[0]}")/../tools/snapsections.py
+	snap_boot "snapo1-$accel" "$accel"
+	api 204 PATCH /vm '{"state": "Paused"}'
+	snap_take Full "$d/state" "$d/mem"
+	local before
+	before=$(last_count "$API_OUT")
+	api_stop
+	python3 "$edit" "$d/state" "$d/old.state" drop dev/ember_rtc drop dev/ember_pvpanic \
+		drop dev/acpi_pm || fail "snapsections"
+	python3 "$edit" "$d/state" "$d/nouart.state" drop dev/uart || fail "snapsections"
+	api_start "snapo2-$accel"
+	# A device snapshots always had is still required.
+	api 400 PUT /snapshot/load "{\"snapshot_path\": \"$d/nouart.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$d/mem\"}}"
+	body_has 'no dev/uart section'
+	api 204 PUT /snapshot/load "{\"snapshot_path\": \"$d/old.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$d/mem\"}, \"resume_vm\": true}"
+	expect_continues "$before" "$API_OUT"
+	grep -q "no dev/ember_rtc section (an older Ember's snapshot): ember_rtc starts as at power-on" \
+		"$API_OUT" || fail "the missing section is not logged: $(tail -n 5 "$API_OUT")"
+	api_stop
+}
+
 for accel in kvm tcg; do
-	for t in counter bad_files diff_rebase clones uffd config_file clock_realtime; do
+	for t in counter bad_files diff_rebase clones uffd config_file clock_realtime older_devices; do
 		eval "test_snapshot_${t}_$accel() { snapshot_$t $accel; }"
 	done
 done

@@ -191,6 +191,11 @@ bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigne
 /* RDMSR/WRMSR of IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC MSRs
  * (qemu.h msr_hook): 0 handled, 1 not the APIC's, -1 #GP. */
 int tcg_msr_hook(struct tcg_qemu_ctx *q, uint8_t *env, bool write);
+/* SYSENTER, SYSEXIT, SYSCALL by the vendor the guest is shown (qemu.h
+ * fast_call_hook; fastcall.c). */
+int tcg_fast_call_hook(struct tcg_qemu_ctx *q, uint8_t *env, enum tcg_fast_call which, int arg);
+/* Whether the VM's CPUID table (or the fixed one) says GenuineIntel. */
+bool tcg_vm_intel(const struct backend_vm *vm);
 /* The TSC deadline for snapshots, and its re-arming against the guest's
  * TSC as it is now (tsc) after a restore or a TSC move. */
 uint64_t tcg_apic_deadline(struct backend_vcpu *v);

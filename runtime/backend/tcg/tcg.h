@@ -233,6 +233,9 @@ int tcg_smp_run(struct backend_vcpu *v0, struct vcpu_exit *exit);
 int tcg_smp_park(struct backend_vcpu *v, struct vcpu_exit *exit);
 /* An AP's startup IPI: real mode at vector << 12 (vcpu_state.c). */
 void tcg_vcpu_startup(struct backend_vcpu *v, uint8_t vector);
+/* The registers INIT leaves (the vCPU's APIC base kept): what an AP
+ * waiting for SIPI holds architecturally, whatever its engine has. */
+void tcg_init_state(struct backend_vcpu *v, struct x86_regs *r, struct x86_sregs *s);
 
 /* vcpu_state.c: registers and address translation, for the backend ops
  * and for the run loop and hooks alike. */

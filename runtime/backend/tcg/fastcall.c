@@ -62,8 +62,14 @@ static uint32_t code_width(bool long_mode)
 	return long_mode ? TCG_SEG_L : TCG_SEG_DB;
 }
 
-static int sysenter(struct tcg_env *e, uint16_t cs, bool lma)
+static int sysenter(struct tcg_env *e, uint16_t cs, bool lma, bool nx)
 {
+	/* TCG drops EFER.SCE and NXE from the guest's WRMSR (env.h); a
+	 * kernel returns from SYSENTER with SYSRET (Linux does), which
+	 * needs SCE: as for SYSCALL (hooks.c), every IA-32e kernel sets it. */
+	if (lma)
+		tcg_env_set_u64(e, TCG_ENV_EFER, tcg_env_u64(e, TCG_ENV_EFER) | X86_EFER_SCE |
+							  (nx ? X86_EFER_NXE : 0));
 	uint64_t esp = msr(e->uc, MSR_SYSENTER_ESP), eip = msr(e->uc, MSR_SYSENTER_EIP);
 	uint64_t fl = tcg_env_u64(e, TCG_ENV_EFLAGS);
 	tcg_env_set_u64(e, TCG_ENV_EFLAGS, fl & ~(RFLAGS_VM | X86_RFLAGS_IF | RFLAGS_RF));
@@ -105,5 +111,7 @@ int tcg_fast_call_hook(struct tcg_qemu_ctx *q, uint8_t *env, enum tcg_fast_call 
 	uint16_t cs = (uint16_t)msr(v->uc, MSR_SYSENTER_CS);
 	if (!(cs & 0xfffc))
 		return -TCG_GP;
-	return which == TCG_SYSENTER ? sysenter(&live, cs, hf & TCG_HF_LMA) : sysexit(&live, cs, arg);
+	if (which == TCG_SYSENTER)
+		return sysenter(&live, cs, hf & TCG_HF_LMA, q->nx);
+	return sysexit(&live, cs, arg);
 }

@@ -502,28 +502,29 @@ static bool fast_call(void *env, enum tcg_fast_call which, int arg, uintptr_t re
 	return r == 0;
 }
 
-static void library_helper(const char *name, void *env, int arg)
-{
-	/* Resolved on each call: three names, rarely executed. */
-	void (*orig)(void *, int);
-	*(void **)&orig = dlsym(RTLD_NEXT, name);
-	orig(env, arg);
-}
+/* The library's own helper (SYSCALL's runs the hooks, hooks.c). */
+#define LIBRARY_HELPER(name, env, arg)                                              \
+	do {                                                                        \
+		static void (*orig)(void *, int);                                   \
+		if (!orig)                                                          \
+			*(void **)&orig = dlsym(RTLD_NEXT, name);                   \
+		orig(env, arg);                                                     \
+	} while (0)
 
 __attribute__((noinline)) void helper_sysenter_x86_64(void *env, int next_eip_addend)
 {
 	if (!fast_call(env, TCG_SYSENTER, 0, (uintptr_t)__builtin_return_address(0)))
-		library_helper("helper_sysenter_x86_64", env, next_eip_addend);
+		LIBRARY_HELPER("helper_sysenter_x86_64", env, next_eip_addend);
 }
 
 __attribute__((noinline)) void helper_sysexit_x86_64(void *env, int dflag)
 {
 	if (!fast_call(env, TCG_SYSEXIT, dflag, (uintptr_t)__builtin_return_address(0)))
-		library_helper("helper_sysexit_x86_64", env, dflag);
+		LIBRARY_HELPER("helper_sysexit_x86_64", env, dflag);
 }
 
 __attribute__((noinline)) void helper_syscall_x86_64(void *env, int next_eip_addend)
 {
 	if (!fast_call(env, TCG_SYSCALL, 0, (uintptr_t)__builtin_return_address(0)))
-		library_helper("helper_syscall_x86_64", env, next_eip_addend);
+		LIBRARY_HELPER("helper_syscall_x86_64", env, next_eip_addend);
 }

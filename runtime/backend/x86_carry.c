@@ -25,6 +25,10 @@
 enum msr_class {
 	RESET,     /* state: dropped only while it holds `unused`, its power-on value */
 	DESCRIBES, /* a read-only description of the CPU: the target answers its own */
+	/* State that exists as the source's capability MSR (DESCRIBES) says:
+	 * at a power-on value (0, or `unused`) it is dropped even where the
+	 * target models it, whose own capability decides what it holds. */
+	CAP_STATE,
 };
 
 static const struct msr_info {
@@ -51,7 +55,10 @@ static const struct msr_info {
 	{ 0x176, RESET, 0, "IA32_SYSENTER_EIP" },
 	{ 0x179, DESCRIBES, 0, "IA32_MCG_CAP" },
 	{ 0x17a, RESET, 0, "IA32_MCG_STATUS" },
-	{ 0x17b, RESET, 0, "IA32_MCG_CTL" },
+	/* Present with IA32_MCG_CAP.MCG_CTL_P (SDM Vol. 3B 15.3.1.3): all ones
+	 * at reset on QEMU's CPU; KVM without MCE set up refuses anything but
+	 * 0. */
+	{ 0x17b, CAP_STATE, ~0ull, "IA32_MCG_CTL" },
 	{ 0x1a0, RESET, 0, "IA32_MISC_ENABLE" },
 	{ 0x1fc, RESET, 0, "MSR_IA32_POWER_CTL" },
 	{ 0x277, RESET, 0x0007040600070406ull, "IA32_PAT" },
@@ -113,11 +120,13 @@ static int carry_msrs(struct x86_cpu_state *st, const char *from, const struct x
 	uint32_t kept = 0;
 	for (uint32_t i = 0; i < st->nr_msrs && i < X86_MAX_MSRS; i++) {
 		struct x86_msr m = st->msrs[i];
+		const struct msr_info *info = msr_lookup(m.index);
+		if (info && info->cls == CAP_STATE && (m.value == 0 || m.value == info->unused))
+			continue;
 		if (t->models_msr(t->ctx, m.index)) {
 			st->msrs[kept++] = m;
 			continue;
 		}
-		const struct msr_info *info = msr_lookup(m.index);
 		if (info && info->cls == DESCRIBES)
 			continue;
 		if (m.value == (info ? info->unused : 0))

@@ -38,6 +38,7 @@ def add_args(ap):
     ap.add_argument("--mac", default="06:00:ac:10:00:02")
     ap.add_argument("--vsock", help="Ember: the vsock's Unix socket; QEMU: needs /dev/vhost-vsock")
     ap.add_argument("--rng", action="store_true")
+    ap.add_argument("--cpu-config", help="Ember: a CPU template file (docs/cpu-templates.md)")
     ap.add_argument("--workdir", required=True, help="where the Ember config file goes")
     ap.add_argument("--name", default="vm")
 
@@ -64,6 +65,8 @@ def ember_cmd(a):
         cfg["vsock"] = {"guest_cid": 3, "uds_path": os.path.abspath(a.vsock)}
     if a.rng:
         cfg["entropy"] = {}
+    if a.cpu_config:
+        cfg["cpu-config"] = os.path.abspath(a.cpu_config)
     path = os.path.join(a.workdir, a.name + ".json")
     with open(path, "w") as f:
         json.dump(cfg, f, indent=1)

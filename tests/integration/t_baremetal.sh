@@ -118,6 +118,42 @@ for accel in kvm tcg; do
 	eval "test_baremetal_aptriplefault_$accel() { baremetal_aptriplefault $accel; }"
 done
 
+# SYSENTER, SYSEXIT, SYSCALL by the vendor CPUID.0 names
+# (tests/guests/sysenter.S): this host's KVM natively (only what its
+# nested instruction emulator can run: "sysenter=cpl0"), the software CPU
+# with its own AuthenticAMD (#UD in long mode) and with the Intel-vendor
+# template (SYSENTER/SYSEXIT from and to 64-bit and compatibility mode).
+SYSENTER_INTEL_TEMPLATE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docs/cpu-templates/software-cpu-intel.json
+
+baremetal_sysenter() { # ACCEL NAME WANT ARGS [TEMPLATE]
+	need_accel "$1"
+	local cfg=$TEST_TMP/$2.json out=$TEST_TMP/$2.out tmpl=""
+	[ -z "${5:-}" ] || tmpl=", \"cpu-config\": \"$5\""
+	cat >"$cfg" <<JSON
+{
+  "boot-source": { "kernel_image_path": "$GUESTS/sysenter.elf", "boot_args": "$4" },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 64 }$tmpl
+}
+JSON
+	timeout 20 "$EMBER" --no-api --config-file "$cfg" --accel "$1" </dev/null >"$out" 2>&1 ||
+		fail "ember exited with $?: $(cat "$out")"
+	grep -q "EMBER-TEST-OK sysenter $3\$" "$out" || fail "want 'EMBER-TEST-OK sysenter $3': $(cat "$out")"
+}
+
+test_baremetal_sysenter_kvm() {
+	local want=amd
+	! grep -q GenuineIntel /proc/cpuinfo || want=intel
+	baremetal_sysenter kvm sysenter-kvm "$want" sysenter=cpl0
+}
+test_baremetal_sysenter_tcg() { baremetal_sysenter tcg sysenter-tcg amd ""; }
+test_baremetal_sysenter_tcg_cpl0() { baremetal_sysenter tcg sysenter-tcg-cpl0 amd sysenter=cpl0; }
+test_baremetal_sysenter_intel_tcg() {
+	baremetal_sysenter tcg sysenter-intel-tcg intel "" "$SYSENTER_INTEL_TEMPLATE"
+}
+test_baremetal_sysenter_intel_tcg_cpl0() {
+	baremetal_sysenter tcg sysenter-intel-tcg-cpl0 intel sysenter=cpl0 "$SYSENTER_INTEL_TEMPLATE"
+}
+
 # A guest asking the PIT for divisor 1 gets KVM's 200 us floor: the
 # software CPU's timer thread wakes at most 5000 times a second (unclamped:
 # as often as the host's timer slack lets it: 13000 here, 30% of a CPU).

@@ -4,9 +4,10 @@
 
 LINUX_GUEST=${LINUX_GUEST:-build/guest}
 
-linux_boot() { # KERNEL: boots it on TCG with a scripted check
+linux_boot() { # KERNEL [TEMPLATE VENDOR]: boots it on TCG with a scripted check
 	need_accel tcg
-	local g=$LINUX_GUEST d="$TEST_TMP/linux-$1"
+	local g=$LINUX_GUEST d="$TEST_TMP/linux-$1${3:+-$3}" tmpl="" vendor=${3:-AuthenticAMD}
+	[ -z "${2:-}" ] || tmpl=", \"cpu-config\": \"$2\""
 	[ -f "$g/$1" ] && [ -f "$g/initramfs.cpio.gz" ] || fail "$g/$1 missing: make guest"
 	mkdir -p "$d"
 	cat >"$d/check.sh" <<'SH'
@@ -17,6 +18,7 @@ echo "LINUX-CHECK mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/memin
 echo "LINUX-CHECK cmdline=$(cat /proc/cmdline)"
 echo "LINUX-CHECK sum=$(echo ember | md5sum | cut -c1-8)"
 grep -q hypervisor /proc/cpuinfo && echo "LINUX-CHECK hypervisor"
+echo "LINUX-CHECK vendor=$(sed -n 's/^vendor_id[^:]*: //p' /proc/cpuinfo | head -n 1)"
 echo "LINUX-CHECK done"
 SH
 	bash guest/mkoverlay.sh "$d/overlay.cpio.gz" "$d/check.sh"
@@ -25,7 +27,7 @@ SH
 {
   "boot-source": { "kernel_image_path": "$g/$1", "initrd_path": "$d/initrd.cpio.gz",
                    "boot_args": "console=ttyS0 reboot=k panic=-1 ember.test=1" },
-  "machine-config": { "vcpu_count": 1, "mem_size_mib": 192 }
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 192 }$tmpl
 }
 JSON
 	local rc=0
@@ -41,6 +43,7 @@ JSON
 	grep -q "LINUX-CHECK cmdline=.*ember.test=1" "$d/console" || fail "command line not passed"
 	grep -q "LINUX-CHECK sum=$(echo ember | md5sum | cut -c1-8)" "$d/console" || fail "user space computes wrong"
 	grep -q "LINUX-CHECK hypervisor" "$d/console" || fail "no hypervisor bit in CPUID"
+	grep -q "LINUX-CHECK vendor=$vendor" "$d/console" || fail "vendor: want $vendor"
 	grep -q "LINUX-CHECK done" "$d/console" || fail "script did not finish"
 	grep -q "reboot: Restarting system" "$d/console" || fail "no reboot"
 	! grep -Eq "Kernel panic|BUG:|Oops|WARNING:" "$d/console" || fail "kernel trouble in the log"
@@ -48,6 +51,12 @@ JSON
 
 test_linux_vmlinux_tcg() { linux_boot vmlinux; }
 test_linux_bzimage_tcg() { linux_boot bzImage; }
+# The software CPU showing GenuineIntel (docs/cpu-templates.md): Linux
+# takes its Intel paths (and SYSENTER for 32-bit processes, which our
+# kernel, without IA32_EMULATION, has none of).
+test_linux_intel_vendor_tcg() {
+	linux_boot vmlinux "$PWD/docs/cpu-templates/software-cpu-intel.json" GenuineIntel
+}
 
 # The guest's clock comes from the CMOS RTC (the software CPU offers no
 # kvmclock): `date` is the host's UTC time from the first boot, the RTC

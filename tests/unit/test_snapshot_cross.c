@@ -123,7 +123,7 @@ Test(snapshot_cross_cpuid, vendor)
 
 /* ---- vCPU state ---- */
 
-static const uint32_t modelled[] = { 0x10, 0x174, 0x277, 0xc0000081 };
+static const uint32_t modelled[] = { 0x10, 0x174, 0x17b, 0x277, 0xc0000081 };
 
 static bool models(void *ctx, uint32_t index)
 {
@@ -170,6 +170,28 @@ Test(snapshot_cross_state, msrs_kept_dropped_refused)
 	cr_assert_eq(st->msrs[0].value, 12345);
 	cr_assert_eq(st->msrs[1].index, 0x277);
 	cr_assert_eq(st->msrs[2].index, 0);
+	free(st);
+}
+
+/* IA32_MCG_CTL exists as the source's MCG_CAP says: at a power-on value
+ * it is dropped though the target models it; set otherwise it is kept. */
+Test(snapshot_cross_state, mcg_ctl_follows_the_target)
+{
+	struct x86_cpu_state *st = state();
+	add_msr(st, 0x17b, ~0ull);
+	cr_assert_eq(x86_state_carry(st, "tcg", &tcg_like, &err), 0, "%s", err.msg);
+	cr_assert_eq(st->nr_msrs, 0);
+	free(st);
+	st = state();
+	add_msr(st, 0x17b, 0);
+	cr_assert_eq(x86_state_carry(st, "tcg", &tcg_like, &err), 0, "%s", err.msg);
+	cr_assert_eq(st->nr_msrs, 0);
+	free(st);
+	st = state();
+	add_msr(st, 0x17b, 0x5);
+	cr_assert_eq(x86_state_carry(st, "tcg", &tcg_like, &err), 0, "%s", err.msg);
+	cr_assert_eq(st->nr_msrs, 1);
+	cr_assert_eq(st->msrs[0].value, 0x5);
 	free(st);
 }
 

@@ -1,8 +1,10 @@
 /* runtime/backend/tcg/cpuid.c: the CPU the TCG backend claims to be. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/backend/tcg/cpuid.h"
+#include "runtime/backend/tcg/tcg.h"
 #include "runtime/backend/tcg/tsc.h"
 
 Test(tcg_cpuid, vendor_signature_and_features)
@@ -91,4 +93,47 @@ Test(tcg_cpuid, topology_one_package)
 	tcg_cpuid(0x80000001, 0, &r);
 	tcg_cpuid_topology(0x80000001, 0, 0, 1, &r);
 	cr_assert_not(r.ecx & TCG_CPUID_EXT_ECX_CMP_LEGACY);
+}
+
+/* The VM's table decides the vendor (runtime/backend/tcg/fastcall.c,
+ * template.c): under GenuineIntel the AMD topology bits stay out. */
+static void show_vendor(struct backend_vm *vm, const char *v)
+{
+	for (size_t i = 0; i < vm->n_cpuid; i++) {
+		if (vm->cpuid[i].function != 0)
+			continue;
+		memcpy(&vm->cpuid[i].ebx, v, 4);
+		memcpy(&vm->cpuid[i].edx, v + 4, 4);
+		memcpy(&vm->cpuid[i].ecx, v + 8, 4);
+	}
+}
+
+Test(tcg_cpuid, vendor_shown_decides_semantics_and_topology)
+{
+	struct backend_vm vm;
+	memset(&vm, 0, sizeof(vm));
+	vm.nr_lapics = 4;
+	cr_assert_not(tcg_vm_intel(&vm), "the fixed table says AuthenticAMD");
+	cr_assert_eq(tcg_cpuid_table(&vm.cpuid, &vm.n_cpuid), 0);
+	struct tcg_cpuid_regs r;
+	tcg_vcpu_cpuid(&vm, 3, 0x80000001, 0, &r);
+	cr_assert(r.ecx & TCG_CPUID_EXT_ECX_CMP_LEGACY);
+	tcg_vcpu_cpuid(&vm, 3, 0x80000008, 0, &r);
+	cr_assert_eq(r.ecx & 0xff, 3);
+	tcg_vcpu_cpuid(&vm, 3, 1, 0, &r);
+	cr_assert(r.edx & TCG_CPUID_1_EDX_SEP, "SYSENTER offered");
+
+	show_vendor(&vm, "GenuineIntel");
+	cr_assert(tcg_vm_intel(&vm));
+	tcg_vcpu_cpuid(&vm, 3, 0x80000001, 0, &r);
+	cr_assert_not(r.ecx & TCG_CPUID_EXT_ECX_CMP_LEGACY, "reserved on Intel");
+	tcg_vcpu_cpuid(&vm, 3, 0x80000008, 0, &r);
+	cr_assert_eq(r.ecx, 0, "reserved on Intel");
+	tcg_vcpu_cpuid(&vm, 3, 1, 0, &r);
+	cr_assert_eq(r.ebx >> 24, 3, "the leaves both vendors share keep the topology");
+	cr_assert(r.edx & TCG_CPUID_1_EDX_HTT);
+
+	show_vendor(&vm, "GenuineIntex");
+	cr_assert_not(tcg_vm_intel(&vm), "only GenuineIntel is Intel");
+	free(vm.cpuid);
 }

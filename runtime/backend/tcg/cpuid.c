@@ -11,10 +11,11 @@
 /* Family 6, model 6, stepping 3: QEMU's qemu64. */
 #define SIGNATURE_EAX 0x00000663u
 
-/* CPUID.1:EDX: FPU DE PSE TSC MSR PAE CX8 APIC PGE CMOV PAT PSE36 CLFSH
- * MMX FXSR SSE SSE2. */
+/* CPUID.1:EDX: FPU DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT PSE36
+ * CLFSH MMX FXSR SSE SSE2. SEP: SYSENTER/SYSEXIT, with the semantics of
+ * the vendor shown (fastcall.c). */
 #define LEAF1_EDX ((1u << 0) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | \
-		   (1u << 8) | TCG_CPUID_1_EDX_APIC | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) |         \
+		   (1u << 8) | TCG_CPUID_1_EDX_APIC | TCG_CPUID_1_EDX_SEP | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) |         \
 		   (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
 /* CPUID.1:ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 x2APIC TSC-deadline
  * HYPERVISOR. SSE3 is not in unicorn's feature words, but TCG does not

@@ -7,7 +7,8 @@
  *    them: they are absent from unicorn's feature words), no SMAP/SMEP,
  *    no FSGSBASE, no PCID, no MTRR/MCE (TCG's MSRs report none);
  *  - NX and SYSCALL offered: TCG masks them out of EFER, the backend puts
- *    them back (see env.h);
+ *    them back (see env.h); SEP (SYSENTER/SYSEXIT) offered, with the
+ *    semantics of the vendor the VM's table names (fastcall.c);
  *  - the hypervisor bit, and leaf 0x40000000 "EmberEmber\0\0" — not KVM's
  *    signature, so Linux does not look for kvmclock;
  *  - an invariant TSC: RDTSC reads the host TSC;
@@ -29,6 +30,7 @@ struct tcg_cpuid_regs {
 
 /* CPUID.1:EDX/ECX and 80000001h:EDX bits the policy and backend test. */
 #define TCG_CPUID_1_EDX_APIC (1u << 9)
+#define TCG_CPUID_1_EDX_SEP (1u << 11)
 #define TCG_CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define TCG_CPUID_1_ECX_X2APIC (1u << 21)
 #define TCG_CPUID_1_ECX_XSAVE (1u << 26)

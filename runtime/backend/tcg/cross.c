@@ -2,13 +2,9 @@
  * the CPUID it presents, whether it can present a saved one, and fitting a
  * state KVM saved (docs/snapshots.md, "Across backends").
  *
- * Vendor: this CPU presents the vendor the guest saw, but its
- * instruction semantics stay those of unicorn's AMD model (qemu64): the
- * vendor words QEMU's translator reads are not changed, because with
- * Intel's SYSENTER would not raise #UD in 64-bit mode and unicorn 2.0
- * would run it as a no-op (its hooks instead of the instruction);
- * docs/snapshots.md, "Across backends", says what that means for guests.
- */
+ * Vendor: this CPU presents the vendor the guest saw and takes on its
+ * semantics where the vendors differ (SYSENTER, SYSEXIT, SYSCALL:
+ * fastcall.c); docs/snapshots.md, "Across backends". */
 #include "runtime/backend/tcg/tcg.h"
 
 #include <errno.h>
@@ -76,6 +72,8 @@ int tcg_vcpu_set_cpuid(struct backend_vcpu *v, const struct cpuid_entry *e, size
 	free(can);
 	if (r < 0)
 		return r;
+	/* The semantics follow the vendor shown (fastcall.c). */
+	tcg_qemu_set_intel(&v->q, strcmp(saved, CPU_VENDOR_INTEL) == 0);
 	/* One table for the VM (the hook adds per-vCPU ids): vCPU 0's. */
 	if (v->index != 0)
 		return 0;
@@ -88,9 +86,9 @@ int tcg_vcpu_set_cpuid(struct backend_vcpu *v, const struct cpuid_entry *e, size
 	v->vm->n_cpuid = n;
 	v->vm->cpuid_foreign = strcmp(from, backend_tcg.name) != 0;
 	if (strcmp(mine, saved) != 0)
-		log_info("tcg: presenting the CPU vendor \"%s\" the guest saw on %s (the software "
-			 "CPU's semantics stay %s's; docs/snapshots.md)",
-			 saved, from, mine);
+		log_info("tcg: presenting the CPU vendor \"%s\" the guest saw on %s, with %s's "
+			 "SYSENTER/SYSEXIT/SYSCALL (this CPU's own: %s; docs/snapshots.md)",
+			 saved, from, strcmp(saved, CPU_VENDOR_INTEL) == 0 ? "Intel" : "AMD", mine);
 	return 0;
 }
 

@@ -142,7 +142,13 @@ int tcg_selftest(char *why, size_t why_len)
 		goto out;
 	}
 	be->get_regs(dev.vcpu, &regs);
-	if ((regs.rdx >> 30) != 1) {
+	/* The vendor words QEMU's translator reads (qemu/qemu.h), found on
+	 * the first fill: without them SYSENTER cannot follow Intel's rules. */
+	if (dev.vcpu->q.vendor_off < 0) {
+		snprintf(why, why_len, "unicorn's CPU vendor words were not found; unicorn 2.0.x "
+			 "is required");
+		r = -ENOTSUP;
+	} else if ((regs.rdx >> 30) != 1) {
 		snprintf(why, why_len, "unicorn's CPU state layout is not the QEMU 5 one this backend "
 			 "knows (TSC offset); unicorn 2.0.x is required");
 		r = -ENOTSUP;

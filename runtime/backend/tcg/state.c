@@ -94,13 +94,21 @@ int tcg_vcpu_save(struct backend_vcpu *v, struct x86_cpu_state *st)
 	pthread_mutex_lock(&v->vm->lock);
 	st->mp_state = v->halted ? X86_MP_HALTED : X86_MP_RUNNABLE;
 	struct tcg_lapic *l = &v->vm->lapic[v->index];
-	if (l->wait_sipi)
+	bool wait_sipi = l->wait_sipi;
+	if (wait_sipi)
 		st->mp_state = X86_MP_INIT_RECEIVED;
 	st->events.nmi_pending = l->nmi_pending;
 	st->flags |= X86_STATE_HAS_LAPIC;
 	tcg_lapic_save(l, st->lapic, tcg_now_ns());
 	st->sregs.apic_base = l->apic_base;
 	pthread_mutex_unlock(&v->vm->lock);
+	/* Its engine holds whatever it was made with until SIPI sets every
+	 * register (tcg_vcpu_startup); another backend checks them. */
+	if (wait_sipi) {
+		uint64_t apic_base = st->sregs.apic_base;
+		tcg_init_state(v, &st->regs, &st->sregs);
+		st->sregs.apic_base = apic_base;
+	}
 	unsigned long khz = tcg_guest_tsc_khz(v->vm);
 	if (khz && khz <= TSC_KHZ_MAX) {
 		st->flags |= X86_STATE_HAS_TSC_KHZ;

@@ -191,6 +191,11 @@ bool tcg_apic_mmio(struct backend_vcpu *v, uint64_t addr, uint64_t *val, unsigne
 /* RDMSR/WRMSR of IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC MSRs
  * (qemu.h msr_hook): 0 handled, 1 not the APIC's, -1 #GP. */
 int tcg_msr_hook(struct tcg_qemu_ctx *q, uint8_t *env, bool write);
+/* SYSENTER, SYSEXIT, SYSCALL by the vendor the guest is shown (qemu.h
+ * fast_call_hook; fastcall.c). */
+int tcg_fast_call_hook(struct tcg_qemu_ctx *q, uint8_t *env, enum tcg_fast_call which, int arg);
+/* Whether the VM's CPUID table (or the fixed one) says GenuineIntel. */
+bool tcg_vm_intel(const struct backend_vm *vm);
 /* The TSC deadline for snapshots, and its re-arming against the guest's
  * TSC as it is now (tsc) after a restore or a TSC move. */
 uint64_t tcg_apic_deadline(struct backend_vcpu *v);
@@ -228,6 +233,9 @@ int tcg_smp_run(struct backend_vcpu *v0, struct vcpu_exit *exit);
 int tcg_smp_park(struct backend_vcpu *v, struct vcpu_exit *exit);
 /* An AP's startup IPI: real mode at vector << 12 (vcpu_state.c). */
 void tcg_vcpu_startup(struct backend_vcpu *v, uint8_t vector);
+/* The registers INIT leaves (the vCPU's APIC base kept): what an AP
+ * waiting for SIPI holds architecturally, whatever its engine has. */
+void tcg_init_state(struct backend_vcpu *v, struct x86_regs *r, struct x86_sregs *s);
 
 /* vcpu_state.c: registers and address translation, for the backend ops
  * and for the run loop and hooks alike. */

@@ -148,7 +148,11 @@ void tcg_vcpu_cpuid(const struct backend_vm *vm, unsigned index, uint32_t leaf, 
 {
 	tcg_template_cpuid(vm, leaf, subleaf, out);
 	if (!vm->cpuid_foreign) {
-		tcg_cpuid_topology(leaf, subleaf, index, vm->nr_lapics, out);
+		/* CmpLegacy and 0x80000008's core count are AMD's; reserved
+		 * (zero) under an Intel vendor, as a KVM on Intel lists them. */
+		bool amd_only = leaf == 0x80000001 || leaf == 0x80000008;
+		if (!amd_only || !tcg_vm_intel(vm))
+			tcg_cpuid_topology(leaf, subleaf, index, vm->nr_lapics, out);
 		return;
 	}
 	if (leaf == 1)

@@ -113,6 +113,9 @@ int tcg_vcpu_create(struct backend_vm *vm, unsigned index, struct backend_vcpu *
 	v->q.irq_hook = tcg_irq_hook;
 	v->q.on_cs = tcg_on_cs;
 	v->q.msr_hook = tcg_msr_hook;
+	v->q.fast_call_hook = tcg_fast_call_hook;
+	v->q.vendor_off = -1;
+	v->q.intel = tcg_vm_intel(vm);
 	v->q.peers = vm->qctx;
 	v->q.nr_peers = &vm->nr_vcpus;
 	v->q.peer_written = tcg_peer_written;

@@ -164,22 +164,33 @@ int tcg_fetch_byte(struct backend_vcpu *v, uint64_t la)
 	return p ? *p : -1;
 }
 
+void tcg_init_state(struct backend_vcpu *v, struct x86_regs *r, struct x86_sregs *s)
+{
+	/* The state INIT leaves (SDM Vol. 3A Table 9-1): real mode, CS:IP at
+	 * the reset vector. */
+	struct x86_segment code = { .base = 0xffff0000, .limit = 0xffff, .selector = 0xf000,
+				    .type = 0xb, .present = 1, .s = 1 };
+	struct x86_segment data = { .limit = 0xffff, .type = 3, .present = 1, .s = 1 };
+	*s = (struct x86_sregs){ .cs = code, .ds = data, .es = data, .fs = data, .gs = data,
+				 .ss = data };
+	s->tr = (struct x86_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+	s->ldt = (struct x86_segment){ .limit = 0xffff, .type = 2, .present = 1 };
+	s->gdt.limit = s->idt.limit = 0xffff;
+	s->cr0 = X86_CR0_ET;
+	s->apic_base = tcg_apic_get_base(v);
+	*r = (struct x86_regs){ .rflags = X86_RFLAGS_FIXED, .rip = 0xfff0 };
+}
+
 void tcg_vcpu_startup(struct backend_vcpu *v, uint8_t vector)
 {
-	/* The state INIT leaves (SDM Vol. 3A Table 9-1), then CS:IP from the
-	 * startup vector: real mode at vector << 12. */
-	struct x86_segment code = { .base = (uint64_t)vector << 12, .limit = 0xffff,
-				    .selector = (uint16_t)(vector << 8), .type = 0xb, .present = 1,
-				    .s = 1 };
-	struct x86_segment data = { .limit = 0xffff, .type = 3, .present = 1, .s = 1 };
-	struct x86_sregs s = { .cs = code, .ds = data, .es = data, .fs = data, .gs = data,
-			       .ss = data };
-	s.tr = (struct x86_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
-	s.ldt = (struct x86_segment){ .limit = 0xffff, .type = 2, .present = 1 };
-	s.gdt.limit = s.idt.limit = 0xffff;
-	s.cr0 = X86_CR0_ET;
-	s.apic_base = tcg_apic_get_base(v);
-	struct x86_regs r = { .rflags = X86_RFLAGS_FIXED, .rip = 0 };
+	/* INIT's state, then CS:IP from the startup vector: real mode at
+	 * vector << 12. */
+	struct x86_sregs s;
+	struct x86_regs r;
+	tcg_init_state(v, &r, &s);
+	s.cs.base = (uint64_t)vector << 12;
+	s.cs.selector = (uint16_t)(vector << 8);
+	r.rip = 0;
 	tcg_set_sregs(v, &s);
 	tcg_set_regs(v, &r);
 	/* EFER exactly (set_sregs keeps the engine's LMA for the boot path). */

@@ -35,6 +35,10 @@ void cpu_exit(void *cs);
 void check_exit_request_x86_64(void *tcg_ctx);
 void helper_rdmsr_x86_64(void *env);
 void helper_wrmsr_x86_64(void *env);
+void helper_sysenter_x86_64(void *env, int next_eip_addend);
+void helper_sysexit_x86_64(void *env, int dflag);
+void helper_syscall_x86_64(void *env, int next_eip_addend);
+void tb_flush_x86_64(void *cs);
 #define RAM_ADDR_INVALID (~(uint64_t)0)
 extern void (*cpu_interrupt_handler)(void *cs, int mask);
 
@@ -49,6 +53,9 @@ extern void (*cpu_interrupt_handler)(void *cs, int mask);
  * searched for) on first use. The search stays inside the object. */
 #define ENV_OFF_GUESS 0x8750
 #define ENV_OFF_SCAN_END 0x9000
+/* The vendor words follow the reset fields (QEMU 5.0: after eleven
+ * cpuid_*level* words); the search stays within this much past them. */
+#define VENDOR_SCAN_LEN 256
 
 /* The vCPU running on this thread: fills happen only inside uc_emu_start. */
 static __thread struct tcg_qemu_ctx *qemu_current;
@@ -68,13 +75,15 @@ bool tcg_qemu_interposed(void)
 	static const char *const names[] = {
 		"x86_cpu_tlb_fill_x86_64", "x86_cpu_exec_interrupt_x86_64",
 		"tlb_protect_code_x86_64", "tlb_unprotect_code_x86_64", "check_exit_request_x86_64",
-		"helper_rdmsr_x86_64", "helper_wrmsr_x86_64",
+		"helper_rdmsr_x86_64", "helper_wrmsr_x86_64", "helper_sysenter_x86_64",
+		"helper_sysexit_x86_64", "helper_syscall_x86_64",
 	};
 	void *const ours[] = {
 		(void *)x86_cpu_tlb_fill_x86_64, (void *)x86_cpu_exec_interrupt_x86_64,
 		(void *)tlb_protect_code_x86_64, (void *)tlb_unprotect_code_x86_64,
 		(void *)check_exit_request_x86_64, (void *)helper_rdmsr_x86_64,
-		(void *)helper_wrmsr_x86_64,
+		(void *)helper_wrmsr_x86_64, (void *)helper_sysenter_x86_64,
+		(void *)helper_sysexit_x86_64, (void *)helper_syscall_x86_64,
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (dlsym(RTLD_DEFAULT, names[i]) != ours[i])
@@ -259,6 +268,56 @@ static bool env_matches(const struct tcg_qemu_ctx *t, const uint8_t *env)
 	return v[0] == t->cr[0] && v[1] == t->cr[3] && v[2] == t->cr[4] && v[3] == t->efer;
 }
 
+/* QEMU's cpuid_vendor1..3: CPUID.0's EBX, EDX, ECX. */
+static const uint32_t vendor_amd[3] = { 0x68747541, 0x69746e65, 0x444d4163 };
+static const uint32_t vendor_intel[3] = { 0x756e6547, 0x49656e69, 0x6c65746e };
+
+static bool vendor_at(const uint8_t *p, const uint32_t *words)
+{
+	return memcmp(p, words, 12) == 0;
+}
+
+/* Writes the vendor words for ctx->intel; finds them first (the only
+ * place past the reset fields holding either vendor). Returns whether the
+ * words changed. */
+static bool apply_vendor(struct tcg_qemu_ctx *t, uint8_t *env)
+{
+	if (t->vendor_off < 0) {
+		long found = -1;
+		for (long off = TCG_ENV_END; off + 12 <= TCG_ENV_END + VENDOR_SCAN_LEN; off += 4) {
+			if (!vendor_at(env + off, vendor_amd) && !vendor_at(env + off, vendor_intel))
+				continue;
+			if (found >= 0) {
+				log_err("tcg: QEMU's CPU vendor words found twice; SYSENTER keeps "
+					"AMD's semantics");
+				return false;
+			}
+			found = off;
+		}
+		if (found < 0) {
+			log_err("tcg: QEMU's CPU vendor words not found; SYSENTER keeps AMD's "
+				"semantics");
+			return false;
+		}
+		t->vendor_off = found;
+		log_debug("tcg: QEMU's CPU vendor at CPUX86State + 0x%lx", found);
+	}
+	const uint32_t *want = t->intel ? vendor_intel : vendor_amd;
+	if (vendor_at(env + t->vendor_off, want))
+		return false;
+	memcpy(env + t->vendor_off, want, 12);
+	return true;
+}
+
+void tcg_qemu_set_intel(struct tcg_qemu_ctx *t, bool intel)
+{
+	t->intel = intel;
+	/* Blocks translated under the other vendor decided SYSENTER by it:
+	 * the vendor is not part of a block's lookup key. */
+	if (t->cs && t->env_off >= 0 && apply_vendor(t, (uint8_t *)t->cs + t->env_off))
+		tb_flush_x86_64(t->cs);
+}
+
 static uint8_t *find_env(struct tcg_qemu_ctx *t, void *cs)
 {
 	uint8_t *base = cs;
@@ -278,6 +337,8 @@ static uint8_t *find_env(struct tcg_qemu_ctx *t, void *cs)
 		return NULL;
 	log_debug("tcg: CPUX86State at CPUState + 0x%lx", t->env_off);
 	t->cs = cs;
+	/* Before the first block is translated: the translator reads them. */
+	apply_vendor(t, base + t->env_off);
 	if (t->on_cs)
 		t->on_cs(t);
 	return base + t->env_off;
@@ -427,4 +488,43 @@ __attribute__((noinline)) void helper_rdmsr_x86_64(void *env)
 __attribute__((noinline)) void helper_wrmsr_x86_64(void *env)
 {
 	msr_helper(env, true, (uintptr_t)__builtin_return_address(0));
+}
+
+/* SYSENTER, SYSEXIT, SYSCALL (see qemu.h). */
+static bool fast_call(void *env, enum tcg_fast_call which, int arg, uintptr_t retaddr)
+{
+	struct tcg_qemu_ctx *t = qemu_current;
+	bool ours = t && t->fast_call_hook && t->cs && t->env_off >= 0 &&
+		    (uint8_t *)t->cs + t->env_off == (uint8_t *)env;
+	int r = ours ? t->fast_call_hook(t, env, which, arg) : 1;
+	if (r < 0)
+		raise_exception_err_ra_x86_64(env, -r, 0, retaddr);
+	return r == 0;
+}
+
+/* The library's own helper (SYSCALL's runs the hooks, hooks.c). */
+#define LIBRARY_HELPER(name, env, arg)                                              \
+	do {                                                                        \
+		static void (*orig)(void *, int);                                   \
+		if (!orig)                                                          \
+			*(void **)&orig = dlsym(RTLD_NEXT, name);                   \
+		orig(env, arg);                                                     \
+	} while (0)
+
+__attribute__((noinline)) void helper_sysenter_x86_64(void *env, int next_eip_addend)
+{
+	if (!fast_call(env, TCG_SYSENTER, 0, (uintptr_t)__builtin_return_address(0)))
+		LIBRARY_HELPER("helper_sysenter_x86_64", env, next_eip_addend);
+}
+
+__attribute__((noinline)) void helper_sysexit_x86_64(void *env, int dflag)
+{
+	if (!fast_call(env, TCG_SYSEXIT, dflag, (uintptr_t)__builtin_return_address(0)))
+		LIBRARY_HELPER("helper_sysexit_x86_64", env, dflag);
+}
+
+__attribute__((noinline)) void helper_syscall_x86_64(void *env, int next_eip_addend)
+{
+	if (!fast_call(env, TCG_SYSCALL, 0, (uintptr_t)__builtin_return_address(0)))
+		LIBRARY_HELPER("helper_syscall_x86_64", env, next_eip_addend);
 }

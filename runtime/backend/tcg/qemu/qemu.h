@@ -47,6 +47,19 @@
  * QEMU checks CPL 0 before it calls them, and ends the block after a
  * WRMSR, so an interrupt the write makes deliverable is taken at once.
  *
+ * Fast system calls: QEMU 5's translator decides SYSENTER and SYSEXIT by
+ * its CPU model's vendor words (CPUX86State cpuid_vendor1..3, past the
+ * part env.h reaches): #UD in 64-bit mode unless they say Intel. Unicorn
+ * 2.0's helper_sysenter runs the instruction hooks instead of SYSENTER
+ * (RIP moves past it, nothing else happens); its helper_sysexit is
+ * QEMU's own; its helper_syscall runs the hooks (tcg/hooks.c does
+ * SYSCALL there). We find the vendor words by value on the first fill
+ * (they hold qemu64's AuthenticAMD, or what we wrote), write the
+ * vendor whose semantics the vCPU has (ctx->intel), and replace the three
+ * helpers: fast_call_hook sees each first and either does the
+ * instruction, lets the library's helper run, or asks for #UD or #GP,
+ * raised as QEMU raises its own (RIP back on the instruction).
+ *
  * libunicorn.so exports all of these and reaches the replaced ones
  * through its GOT or PLT, so the executable's definitions win by ELF
  * symbol interposition; selftest.c checks it took. */
@@ -58,6 +71,8 @@
 
 #include "runtime/base/gmem.h"
 #include "runtime/backend/tcg/dirty.h"
+
+enum tcg_fast_call { TCG_SYSENTER, TCG_SYSEXIT, TCG_SYSCALL };
 
 struct tcg_qemu_ctx {
 	const struct guest_mem *mem;
@@ -84,6 +99,16 @@ struct tcg_qemu_ctx {
 	/* RDMSR/WRMSR (vCPU thread, env is CPUX86State): 0 handled, 1 not
 	 * ours (QEMU's helper runs), -1 raise #GP. */
 	int (*msr_hook)(struct tcg_qemu_ctx *ctx, uint8_t *env, bool write);
+	/* Intel's semantics (SYSENTER/SYSEXIT in 64-bit mode, SYSCALL only
+	 * there) rather than AMD's: tcg_qemu_set_intel. */
+	bool intel;
+	long vendor_off;  /* CPUX86State -> cpuid_vendor1; -1 until found */
+	/* SYSENTER, SYSEXIT (arg: QEMU's dflag, 2 with REX.W) or SYSCALL
+	 * (vCPU thread, env is CPUX86State, RIP on the instruction): 0 done
+	 * (the hook set RIP), 1 the library's helper runs, or minus the
+	 * vector of a fault to raise (#UD, #GP with error code 0). */
+	int (*fast_call_hook)(struct tcg_qemu_ctx *ctx, uint8_t *env, enum tcg_fast_call which,
+			      int arg);
 	/* The VM's engines, this one among them (several vCPUs run one at a
 	 * time on one thread): a page another engine holds code from gets no
 	 * writable TLB entry here until a store, which peer_written reports
@@ -106,6 +131,11 @@ bool tcg_qemu_interposed(void);
 void tcg_qemu_request(void *cs);
 /* Withdraws the request (call where requests are serialised). */
 void tcg_qemu_clear_request(void *cs);
+/* Sets which vendor's instruction semantics the vCPU has. Before the
+ * first run it takes effect with the first translation; later (vCPU
+ * thread, outside uc_emu_start) it drops every translated block, which
+ * was decided under the other vendor. */
+void tcg_qemu_set_intel(struct tcg_qemu_ctx *ctx, bool intel);
 /* Allocates ctx->code_pages for mem (-ENOMEM). */
 int tcg_qemu_init_pages(struct tcg_qemu_ctx *ctx);
 /* From any thread: whether a page of [gpa, gpa + len) holds translated

@@ -281,3 +281,24 @@ void tcg_peer_written(struct tcg_qemu_ctx *q, uint64_t gpa)
 	}
 	pthread_mutex_unlock(&vm->lock);
 }
+
+/* Every vCPU's interrupt output after the chips changed: the pending
+ * flag each vCPU tests, a request to the ones with something to take, and
+ * a wake-up for the halted or round-robin ones. */
+void tcg_platform_notify_locked(struct backend_vm *vm)
+{
+	bool wake = false;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct backend_vcpu *v = vm->vcpus[i];
+		bool out = tcg_intr_output_locked(vm, i) || tcg_nmi_pending_locked(vm, i);
+		atomic_store(&v->irq_pending, out);
+		if (!out)
+			continue;
+		tcg_vcpu_signal_locked(v);
+		wake |= v->halted;
+	}
+	/* Several vCPUs: a halted one may be runnable now, and the one
+	 * running its own timer or IPIs may need to make room. */
+	if (wake || vm->nr_lapics > 1)
+		pthread_cond_broadcast(&vm->wake);
+}

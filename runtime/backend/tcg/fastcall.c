@@ -29,15 +29,6 @@
 #define SEG_DPL3 (3u << 13)
 #define REX_W_DFLAG 2 /* QEMU's dflag MO_64 */
 
-bool tcg_vm_intel(const struct backend_vm *vm)
-{
-	struct tcg_cpuid_regs r;
-	char vendor[13];
-	tcg_template_cpuid(vm, 0, 0, &r);
-	cpu_vendor_of(r.ebx, r.ecx, r.edx, vendor);
-	return strcmp(vendor, CPU_VENDOR_INTEL) == 0;
-}
-
 static uint64_t msr(uc_engine *uc, uint32_t index)
 {
 	uc_x86_msr m = { index, 0 };

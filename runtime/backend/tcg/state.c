@@ -59,11 +59,6 @@
 /* Beyond this the rate is not a TSC's (100 GHz). */
 #define TSC_KHZ_MAX 100000000u
 
-unsigned long tcg_guest_tsc_khz(const struct backend_vm *vm)
-{
-	return vm->tsc_khz ? vm->tsc_khz : tcg_tsc_khz();
-}
-
 /* The guest's TSC now (the vCPU paused: its env is stable). */
 static uint64_t guest_tsc(struct backend_vcpu *v)
 {

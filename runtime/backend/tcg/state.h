@@ -11,6 +11,7 @@
 
 #include <unicorn/unicorn.h>
 
+#include "runtime/backend/tcg/lapic.h" /* TCG_MSR_TSC_DEADLINE */
 #include "runtime/backend/x86.h"
 
 /* fpu.c: FPU, MMX and SSE as the 64-bit FXSAVE image. Every value of
@@ -24,7 +25,6 @@ void tcg_fpu_restore(uc_engine *uc, const uint8_t fx[X86_FXSAVE_SIZE]);
  * none). Returns how many entries were written (at most max; the table
  * holds fewer than X86_MAX_MSRS). */
 #define TCG_MSR_TSC 0x10u
-#define TCG_MSR_TSC_DEADLINE 0x6e0u
 uint32_t tcg_msrs_save(uc_engine *uc, uint64_t guest_tsc, uint64_t tsc_deadline,
 		       struct x86_msr *out, uint32_t max);
 /* 0, or -EINVAL: an index not in the table or given twice, a value this

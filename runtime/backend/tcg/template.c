@@ -143,6 +143,15 @@ void tcg_template_cpuid(const struct backend_vm *vm, uint32_t leaf, uint32_t sub
 	tcg_cpuid(leaf, subleaf, out);
 }
 
+bool tcg_vm_intel(const struct backend_vm *vm)
+{
+	struct tcg_cpuid_regs r;
+	char vendor[13];
+	tcg_template_cpuid(vm, 0, 0, &r);
+	cpu_vendor_of(r.ebx, r.ecx, r.edx, vendor);
+	return strcmp(vendor, CPU_VENDOR_INTEL) == 0;
+}
+
 void tcg_vcpu_cpuid(const struct backend_vm *vm, unsigned index, uint32_t leaf, uint32_t subleaf,
 		    struct tcg_cpuid_regs *out)
 {

@@ -15,13 +15,6 @@
 #include "runtime/backend/tcg/selftest.h"
 #include "runtime/backend/tcg/tsc.h"
 
-int64_t tcg_now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* The self-test runs once per process; every probe answers from it. */
 static struct {
 	pthread_once_t once;
@@ -166,39 +159,6 @@ static int tcg_add_irqfd(struct backend_vm *vm, unsigned gsi, int fd)
 	return -EOPNOTSUPP;
 }
 
-void tcg_vcpu_signal_locked(struct backend_vcpu *v)
-{
-	if (v->q.cs)
-		tcg_qemu_request(v->q.cs);
-	else if (atomic_load(&v->running))
-		uc_emu_stop(v->uc); /* not started yet: RIP is still exact */
-}
-
-bool tcg_vcpu_must_stop(const struct backend_vcpu *v)
-{
-	if (v->vm->nr_lapics == 1)
-		return atomic_load(&v->kick);
-	return atomic_load(&v->yield);
-}
-
-void tcg_platform_notify_locked(struct backend_vm *vm)
-{
-	bool wake = false;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct backend_vcpu *v = vm->vcpus[i];
-		bool out = tcg_intr_output_locked(vm, i) || tcg_nmi_pending_locked(vm, i);
-		atomic_store(&v->irq_pending, out);
-		if (!out)
-			continue;
-		tcg_vcpu_signal_locked(v);
-		wake |= v->halted;
-	}
-	/* Several vCPUs: a halted one may be runnable now, and the one
-	 * running its own timer or IPIs may need to make room. */
-	if (wake || vm->nr_lapics > 1)
-		pthread_cond_broadcast(&vm->wake);
-}
-
 static bool pic_port(uint16_t port)
 {
 	return port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1 || port == 0x4d0 ||
@@ -330,18 +290,6 @@ static void *timer_main(void *arg)
  * until it is outside guest code: it drains before it goes back in. The
  * wait cannot deadlock on the caller's locks (a transport's run_lock):
  * the vCPU leaves guest code before any bus callback. */
-void tcg_inval_queue_locked(struct backend_vcpu *v, uint64_t gpa, uint64_t len)
-{
-	if (v->nr_inval < TCG_MAX_INVAL) {
-		v->inval[v->nr_inval].gpa = gpa;
-		v->inval[v->nr_inval].len = len;
-		v->nr_inval++;
-	} else {
-		v->inval_all = true;
-	}
-	++v->inval_seq;
-}
-
 static void tcg_guest_written(struct backend_vm *vm, uint64_t gpa, uint64_t len)
 {
 	if (!len)

@@ -92,6 +92,22 @@ struct x86_cpu_state {
 	struct x86_msr msrs[X86_MAX_MSRS];
 };
 
+/* The FXSAVE image (fxsave[] above; SDM vol. 1, table 10-2, 64-bit
+ * format): byte offsets. FTW is the abridged tag word, one bit per
+ * physical register (1 = not empty); ST(i) or MMi sit in 16-byte slots,
+ * 10 bytes used; XMM0-15 take 16 bytes each. */
+#define X86_FX_FCW 0
+#define X86_FX_FSW 2
+#define X86_FX_FTW 4
+#define X86_FX_FOP 6
+#define X86_FX_FIP 8
+#define X86_FX_FDP 16
+#define X86_FX_MXCSR 24
+#define X86_FX_MXCSR_MASK 28
+#define X86_FX_ST 32
+#define X86_FX_XMM 160
+#define X86_FX_XMM_SIZE 256
+
 /* Architectural bits the boot path and the backends share. */
 #define X86_CR0_PE (1ULL << 0)
 #define X86_CR0_MP (1ULL << 1)

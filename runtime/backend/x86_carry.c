@@ -11,16 +11,6 @@
 #define XSAVE_XSTATE_BV 512
 #define XCR0_X87 (1ull << 0)
 #define XCR0_SSE (1ull << 1)
-/* FXSAVE image offsets (SDM vol. 1, table 10-2). */
-#define FX_FCW 0
-#define FX_FSW 2
-#define FX_FTW 4
-#define FX_FOP 6
-#define FX_FIP 8
-#define FX_FDP 16
-#define FX_ST 32
-#define FX_XMM 160
-#define FX_XMM_SIZE 256
 
 enum msr_class {
 	RESET,     /* state: dropped only while it holds `unused`, its power-on value */
@@ -166,16 +156,16 @@ static int carry_xsave(struct x86_cpu_state *st, const char *from, const struct 
 	memcpy(fx, st->xsave, XSAVE_LEGACY_SIZE);
 	if (!(bv & XCR0_X87)) {
 		const uint16_t fcw = 0x37f;
-		memcpy(fx + FX_FCW, &fcw, 2);
-		memset(fx + FX_FSW, 0, 2);
-		fx[FX_FTW] = 0;
-		memset(fx + FX_FOP, 0, 2);
-		memset(fx + FX_FIP, 0, 8);
-		memset(fx + FX_FDP, 0, 8);
-		memset(fx + FX_ST, 0, FX_XMM - FX_ST);
+		memcpy(fx + X86_FX_FCW, &fcw, 2);
+		memset(fx + X86_FX_FSW, 0, 2);
+		fx[X86_FX_FTW] = 0;
+		memset(fx + X86_FX_FOP, 0, 2);
+		memset(fx + X86_FX_FIP, 0, 8);
+		memset(fx + X86_FX_FDP, 0, 8);
+		memset(fx + X86_FX_ST, 0, X86_FX_XMM - X86_FX_ST);
 	}
 	if (!(bv & XCR0_SSE))
-		memset(fx + FX_XMM, 0, FX_XMM_SIZE);
+		memset(fx + X86_FX_XMM, 0, X86_FX_XMM_SIZE);
 	memset(st->xsave, 0, sizeof(st->xsave));
 	st->xcr0 = 0;
 	st->flags &= ~(uint32_t)X86_STATE_HAS_XSAVE;

@@ -20,6 +20,21 @@
 	jmp guest_halt
 .endm
 
+/* GATE n, handler: a 64-bit interrupt gate for vector n in the guest's
+ * own table `idt` (16 bytes an entry), present, DPL 0, the current CS. */
+.macro GATE n, handler
+	lea idt(%rip), %rdi
+	lea \handler(%rip), %rax
+	mov %ax, \n*16(%rdi)
+	mov %cs, %bx
+	mov %bx, \n*16+2(%rdi)
+	movw $0x8e00, \n*16+4(%rdi)
+	shr $16, %rax
+	mov %ax, \n*16+6(%rdi)
+	shr $16, %rax
+	mov %eax, \n*16+8(%rdi)
+.endm
+
 	.section .text.lib, "ax"
 guest_puts:
 	lodsb

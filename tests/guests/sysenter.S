@@ -46,8 +46,8 @@
 #define ARG_CPL0_LEN 13     /* "sysenter=cpl0" */
 #define USER_RSP_BACK (-64) /* SYSEXIT's RCX: ustack_top less this */
 
-/* GATE n, handler, type: a 64-bit gate in idt (0x8e00 DPL 0, 0xee00 DPL 3). */
-.macro GATE n, handler, type
+/* KGATE n, handler, type: a 64-bit gate in idt with the kernel CS (0x8e00 DPL 0, 0xee00 DPL 3). */
+.macro KGATE n, handler, type
 	lea idt(%rip), %rdi
 	lea \handler(%rip), %rax
 	mov %ax, \n*16(%rdi)
@@ -144,9 +144,9 @@ _start:
 	mov $TSS_SEL, %ax
 	ltr %ax
 
-	GATE 3, on_int3, 0xee00
-	GATE 6, on_ud, 0x8e00
-	GATE 13, on_gp, 0x8e00
+	KGATE 3, on_int3, 0xee00
+	KGATE 6, on_ud, 0x8e00
+	KGATE 13, on_gp, 0x8e00
 	lidt idtr(%rip)
 
 	xor %eax, %eax

@@ -17,20 +17,6 @@
 #define MASKED (1 << 16)
 #define AHEAD 5000000                        /* TSC counts: ~2 ms at 2.5 GHz */
 
-/* GATE n, handler: a 64-bit interrupt gate in idt. */
-.macro GATE n, handler
-	lea idt(%rip), %rdi
-	lea \handler(%rip), %rax
-	mov %ax, \n*16(%rdi)
-	mov %cs, %bx
-	mov %bx, \n*16+2(%rdi)
-	movw $0x8e00, \n*16+4(%rdi)
-	shr $16, %rax
-	mov %ax, \n*16+6(%rdi)
-	shr $16, %rax
-	mov %eax, \n*16+8(%rdi)
-.endm
-
 /* ARM: IA32_TSC_DEADLINE = %rsi. */
 .macro ARM
 	mov $MSR_TSC_DEADLINE, %ecx

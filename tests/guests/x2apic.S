@@ -33,20 +33,6 @@
 #define VEC_ICR 0x42
 #define MASKED (1 << 16)
 
-/* GATE n, handler: a 64-bit interrupt gate in idt. */
-.macro GATE n, handler
-	lea idt(%rip), %rdi
-	lea \handler(%rip), %rax
-	mov %ax, \n*16(%rdi)
-	mov %cs, %bx
-	mov %bx, \n*16+2(%rdi)
-	movw $0x8e00, \n*16+4(%rdi)
-	shr $16, %rax
-	mov %ax, \n*16+6(%rdi)
-	shr $16, %rax
-	mov %eax, \n*16+8(%rdi)
-.endm
-
 /* WRMSR_ msr, low, high */
 .macro WRMSR_ msr, lo, hi=0
 	mov $\msr, %ecx

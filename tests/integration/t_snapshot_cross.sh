@@ -64,28 +64,36 @@ expect_ticks_go_on() {
 	done
 }
 
-test_snapshot_cross_roundtrip() { # KVM (template) -> TCG -> KVM
-	need_accel kvm
-	need_accel tcg
-	local d=$TEST_TMP/cross before ref
+# cross_roundtrip NAME BORN OTHER TEMPLATE: the ticking guest booted on
+# BORN with TEMPLATE, snapshotted and restored on OTHER, snapshotted there
+# and restored on BORN again; after each restore the ticks go on from the
+# saved count at the boot rate.
+cross_roundtrip() {
+	local name=$1 born=$2 other=$3 template=$4 d=$TEST_TMP/$1 before ref
 	mkdir -p "$d"
-	cross_boot crossk1 kvm "$CROSS_TEMPLATE"
+	cross_boot "${name}1" "$born" "$template"
 	ref=$(tick_lines "$API_OUT" | sed -n 2p | cut -d' ' -f2)
-	cross_save "$d/k.state" "$d/k.mem"
-	before=$(last_ticks "$TEST_TMP/crossk1.out")
+	cross_save "$d/1.state" "$d/1.mem"
+	before=$(last_ticks "$TEST_TMP/${name}1.out")
 
-	api_start crosst1 --accel tcg
-	api 204 PUT /snapshot/load "$(cross_load_body "$d/k.state" "$d/k.mem")"
+	api_start "${name}2" --accel "$other"
+	api 204 PUT /snapshot/load "$(cross_load_body "$d/1.state" "$d/1.mem")"
 	api 200 GET /
 	body_has '"state":"Running"'
 	expect_ticks_go_on "$before" "$API_OUT" "$ref"
-	cross_save "$d/t.state" "$d/t.mem"
-	before=$(last_ticks "$TEST_TMP/crosst1.out")
+	cross_save "$d/2.state" "$d/2.mem"
+	before=$(last_ticks "$TEST_TMP/${name}2.out")
 
-	api_start crossk2 --accel kvm
-	api 204 PUT /snapshot/load "$(cross_load_body "$d/t.state" "$d/t.mem")"
+	api_start "${name}3" --accel "$born"
+	api 204 PUT /snapshot/load "$(cross_load_body "$d/2.state" "$d/2.mem")"
 	expect_ticks_go_on "$before" "$API_OUT" "$ref"
 	api_stop
+}
+
+test_snapshot_cross_roundtrip() { # KVM (template) -> TCG -> KVM
+	need_accel kvm
+	need_accel tcg
+	cross_roundtrip crossk kvm tcg "$CROSS_TEMPLATE"
 }
 
 # Born on the software CPU with the Intel-vendor template, fitted to what
@@ -95,27 +103,10 @@ test_snapshot_cross_intel_vendor() { # TCG (Intel template) -> KVM -> TCG
 	need_accel kvm
 	need_accel tcg
 	grep -q GenuineIntel /proc/cpuinfo || { echo "host is not Intel"; exit 77; }
-	local d=$TEST_TMP/crossi before ref
-	mkdir -p "$d"
+	mkdir -p "$TEST_TMP/crossfit"
 	python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/kvm_fit_template.py" \
-		"$CROSS_INTEL_TEMPLATE" "$d/intel-fit.json" || fail "kvm_fit_template"
-	cross_boot crossi1 tcg "$d/intel-fit.json"
-	ref=$(tick_lines "$API_OUT" | sed -n 2p | cut -d' ' -f2)
-	cross_save "$d/t.state" "$d/t.mem"
-	before=$(last_ticks "$TEST_TMP/crossi1.out")
-
-	api_start crossi2 --accel kvm
-	api 204 PUT /snapshot/load "$(cross_load_body "$d/t.state" "$d/t.mem")"
-	api 200 GET /
-	body_has '"state":"Running"'
-	expect_ticks_go_on "$before" "$API_OUT" "$ref"
-	cross_save "$d/k.state" "$d/k.mem"
-	before=$(last_ticks "$TEST_TMP/crossi2.out")
-
-	api_start crossi3 --accel tcg
-	api 204 PUT /snapshot/load "$(cross_load_body "$d/k.state" "$d/k.mem")"
-	expect_ticks_go_on "$before" "$API_OUT" "$ref"
-	api_stop
+		"$CROSS_INTEL_TEMPLATE" "$TEST_TMP/crossfit/intel-fit.json" || fail "kvm_fit_template"
+	cross_roundtrip crossi tcg kvm "$TEST_TMP/crossfit/intel-fit.json"
 }
 
 test_snapshot_cross_refused() { # what cannot cross, named; the VMM goes on

@@ -20,18 +20,6 @@
  * the same bound. */
 #define TSC_KHZ_TOLERANCE_PPM 250
 
-/* FXSAVE image offsets (SDM vol. 1, table 10-2, 64-bit format). */
-#define FX_FCW 0
-#define FX_FSW 2
-#define FX_FTW 4
-#define FX_FOP 6
-#define FX_FIP 8
-#define FX_FDP 16
-#define FX_MXCSR 24
-#define FX_MXCSR_MASK 28
-#define FX_ST 32
-#define FX_XMM 160
-
 static bool has_cap(const struct backend_vcpu *v, int cap)
 {
 	return ioctl(v->vm->vm_fd, KVM_CHECK_EXTENSION, cap) > 0;
@@ -82,31 +70,31 @@ static uint64_t get64(const uint8_t *p) { uint64_t x; memcpy(&x, p, 8); return x
 
 static void fpu_to_fxsave(const struct kvm_fpu *f, uint8_t *fx)
 {
-	put16(fx + FX_FCW, f->fcw);
-	put16(fx + FX_FSW, f->fsw);
-	fx[FX_FTW] = f->ftwx;
-	put16(fx + FX_FOP, f->last_opcode);
-	put64(fx + FX_FIP, f->last_ip);
-	put64(fx + FX_FDP, f->last_dp);
-	put32(fx + FX_MXCSR, f->mxcsr);
+	put16(fx + X86_FX_FCW, f->fcw);
+	put16(fx + X86_FX_FSW, f->fsw);
+	fx[X86_FX_FTW] = f->ftwx;
+	put16(fx + X86_FX_FOP, f->last_opcode);
+	put64(fx + X86_FX_FIP, f->last_ip);
+	put64(fx + X86_FX_FDP, f->last_dp);
+	put32(fx + X86_FX_MXCSR, f->mxcsr);
 	/* KVM_GET_FPU leaves it out; the guest's FPU is the host's. */
-	put32(fx + FX_MXCSR_MASK, kvm_host_mxcsr_mask());
-	memcpy(fx + FX_ST, f->fpr, sizeof(f->fpr));
-	memcpy(fx + FX_XMM, f->xmm, sizeof(f->xmm));
+	put32(fx + X86_FX_MXCSR_MASK, kvm_host_mxcsr_mask());
+	memcpy(fx + X86_FX_ST, f->fpr, sizeof(f->fpr));
+	memcpy(fx + X86_FX_XMM, f->xmm, sizeof(f->xmm));
 }
 
 static void fxsave_to_fpu(const uint8_t *fx, struct kvm_fpu *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->fcw = get16(fx + FX_FCW);
-	f->fsw = get16(fx + FX_FSW);
-	f->ftwx = fx[FX_FTW];
-	f->last_opcode = get16(fx + FX_FOP);
-	f->last_ip = get64(fx + FX_FIP);
-	f->last_dp = get64(fx + FX_FDP);
-	f->mxcsr = get32(fx + FX_MXCSR);
-	memcpy(f->fpr, fx + FX_ST, sizeof(f->fpr));
-	memcpy(f->xmm, fx + FX_XMM, sizeof(f->xmm));
+	f->fcw = get16(fx + X86_FX_FCW);
+	f->fsw = get16(fx + X86_FX_FSW);
+	f->ftwx = fx[X86_FX_FTW];
+	f->last_opcode = get16(fx + X86_FX_FOP);
+	f->last_ip = get64(fx + X86_FX_FIP);
+	f->last_dp = get64(fx + X86_FX_FDP);
+	f->mxcsr = get32(fx + X86_FX_MXCSR);
+	memcpy(f->fpr, fx + X86_FX_ST, sizeof(f->fpr));
+	memcpy(f->xmm, fx + X86_FX_XMM, sizeof(f->xmm));
 }
 
 static int events_from_kvm(const struct backend_vcpu *v, const struct kvm_vcpu_events *k,

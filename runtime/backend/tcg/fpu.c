@@ -9,16 +9,6 @@
 
 #include <unicorn/x86.h>
 
-#define FX_FCW 0
-#define FX_FSW 2
-#define FX_FTW 4 /* abridged: one bit per physical register, 1 = not empty */
-#define FX_FOP 6
-#define FX_FIP 8
-#define FX_FDP 16
-#define FX_MXCSR 24
-#define FX_MXCSR_MASK 28
-#define FX_ST 32   /* ST(i) (or MMi) in 16-byte slots, 10 bytes used */
-#define FX_XMM 160 /* XMM0-15, 16 bytes each */
 #define FX_SLOT 16
 #define FX_ST_BYTES 10
 /* The MXCSR bits FXRSTOR accepts, as QEMU's FXSAVE reports them. */
@@ -53,25 +43,25 @@ void tcg_fpu_save(uc_engine *uc, uint8_t fx[X86_FXSAVE_SIZE])
 	for (unsigned i = 0; i < 8; i++)
 		if (((ftw >> (2 * i)) & 3) != TAG_EMPTY)
 			ftw_abridged |= (uint8_t)(1u << i);
-	put(fx, FX_FCW, &fcw, 2);
-	put(fx, FX_FSW, &fsw, 2);
-	put(fx, FX_FTW, &ftw_abridged, 1);
-	put(fx, FX_FOP, &fop, 2);
-	put(fx, FX_FIP, &fip, 8);
-	put(fx, FX_FDP, &fdp, 8);
-	put(fx, FX_MXCSR, &mxcsr, 4);
-	put(fx, FX_MXCSR_MASK, &mxcsr_mask, 4);
+	put(fx, X86_FX_FCW, &fcw, 2);
+	put(fx, X86_FX_FSW, &fsw, 2);
+	put(fx, X86_FX_FTW, &ftw_abridged, 1);
+	put(fx, X86_FX_FOP, &fop, 2);
+	put(fx, X86_FX_FIP, &fip, 8);
+	put(fx, X86_FX_FDP, &fdp, 8);
+	put(fx, X86_FX_MXCSR, &mxcsr, 4);
+	put(fx, X86_FX_MXCSR_MASK, &mxcsr_mask, 4);
 	/* ST(i) is relative to TOP, as FXSAVE stores it; unicorn's ST0-7
 	 * read QEMU's fpregs[(TOP + i) & 7] in the 80-bit memory format. */
 	for (unsigned i = 0; i < 8; i++) {
 		uint8_t st[FX_SLOT] = { 0 };
 		uc_reg_read(uc, UC_X86_REG_ST0 + (int)i, st);
-		put(fx, FX_ST + FX_SLOT * i, st, FX_ST_BYTES);
+		put(fx, X86_FX_ST + FX_SLOT * i, st, FX_ST_BYTES);
 	}
 	for (unsigned i = 0; i < 16; i++) {
 		uint8_t x[FX_SLOT] = { 0 };
 		uc_reg_read(uc, UC_X86_REG_XMM0 + (int)i, x);
-		put(fx, FX_XMM + FX_SLOT * i, x, FX_SLOT);
+		put(fx, X86_FX_XMM + FX_SLOT * i, x, FX_SLOT);
 	}
 }
 
@@ -82,13 +72,13 @@ void tcg_fpu_restore(uc_engine *uc, const uint8_t fx[X86_FXSAVE_SIZE])
 	uint32_t mxcsr;
 	uint8_t ftw_abridged;
 
-	get(fx, FX_FCW, &fcw, 2);
-	get(fx, FX_FSW, &fsw, 2);
-	get(fx, FX_FTW, &ftw_abridged, 1);
-	get(fx, FX_FOP, &fop, 2);
-	get(fx, FX_FIP, &fip, 8);
-	get(fx, FX_FDP, &fdp, 8);
-	get(fx, FX_MXCSR, &mxcsr, 4);
+	get(fx, X86_FX_FCW, &fcw, 2);
+	get(fx, X86_FX_FSW, &fsw, 2);
+	get(fx, X86_FX_FTW, &ftw_abridged, 1);
+	get(fx, X86_FX_FOP, &fop, 2);
+	get(fx, X86_FX_FIP, &fip, 8);
+	get(fx, X86_FX_FDP, &fdp, 8);
+	get(fx, X86_FX_MXCSR, &mxcsr, 4);
 	/* QEMU keeps only "empty or not" per register and recomputes the
 	 * rest of the full tag word from the contents, as FXRSTOR does. */
 	for (unsigned i = 0; i < 8; i++)
@@ -100,7 +90,7 @@ void tcg_fpu_restore(uc_engine *uc, const uint8_t fx[X86_FXSAVE_SIZE])
 	uc_reg_write(uc, UC_X86_REG_FPTAG, &ftw);
 	for (unsigned i = 0; i < 8; i++) {
 		uint8_t st[FX_SLOT] = { 0 };
-		get(fx, FX_ST + FX_SLOT * i, st, FX_ST_BYTES);
+		get(fx, X86_FX_ST + FX_SLOT * i, st, FX_ST_BYTES);
 		uc_reg_write(uc, UC_X86_REG_ST0 + (int)i, st);
 	}
 	uc_reg_write(uc, UC_X86_REG_FOP, &fop);
@@ -109,7 +99,7 @@ void tcg_fpu_restore(uc_engine *uc, const uint8_t fx[X86_FXSAVE_SIZE])
 	uc_reg_write(uc, UC_X86_REG_MXCSR, &mxcsr); /* also QEMU's SSE rounding */
 	for (unsigned i = 0; i < 16; i++) {
 		uint8_t x[FX_SLOT];
-		get(fx, FX_XMM + FX_SLOT * i, x, FX_SLOT);
+		get(fx, X86_FX_XMM + FX_SLOT * i, x, FX_SLOT);
 		uc_reg_write(uc, UC_X86_REG_XMM0 + (int)i, x);
 	}
 }

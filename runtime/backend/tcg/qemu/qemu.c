@@ -57,6 +57,30 @@ extern void (*cpu_interrupt_handler)(void *cs, int mask);
  * cpuid_*level* words); the search stays within this much past them. */
 #define VENDOR_SCAN_LEN 256
 
+/* The helpers we pass calls on to, in libunicorn (RTLD_NEXT: the
+ * definition after ours). Looked up on first use from whichever thread
+ * gets there (the vCPU's, or the VMM's through unicorn's register API),
+ * hence the atomics; tcg_qemu_interposed checks they all resolve. */
+#define NR_PASSED 5
+static const char *const passed_names[NR_PASSED] = {
+	"helper_rdmsr_x86_64", "helper_wrmsr_x86_64", "helper_sysenter_x86_64",
+	"helper_sysexit_x86_64", "helper_syscall_x86_64",
+};
+static void *passed[NR_PASSED];
+
+static void *library_helper(const char *name)
+{
+	unsigned i = 0;
+	while (i < NR_PASSED - 1 && strcmp(passed_names[i], name) != 0)
+		i++;
+	void *f = __atomic_load_n(&passed[i], __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, passed_names[i]);
+		__atomic_store_n(&passed[i], f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
 /* The vCPU running on this thread: fills happen only inside uc_emu_start. */
 static __thread struct tcg_qemu_ctx *qemu_current;
 
@@ -87,6 +111,10 @@ bool tcg_qemu_interposed(void)
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (dlsym(RTLD_DEFAULT, names[i]) != ours[i])
+			return false;
+	/* And the library's own, which ours pass calls on to. */
+	for (size_t i = 0; i < NR_PASSED; i++)
+		if (!library_helper(passed_names[i]))
 			return false;
 	return true;
 }
@@ -473,11 +501,9 @@ static void msr_helper(void *env, bool write, uintptr_t retaddr)
 		raise_exception_err_ra_x86_64(env, 13, 0, retaddr);
 	if (r == 0)
 		return;
-	static void (*orig[2])(void *);
-	if (!orig[write])
-		*(void **)&orig[write] = dlsym(RTLD_NEXT, write ? "helper_wrmsr_x86_64"
-								: "helper_rdmsr_x86_64");
-	orig[write](env);
+	void (*orig)(void *);
+	*(void **)&orig = library_helper(write ? "helper_wrmsr_x86_64" : "helper_rdmsr_x86_64");
+	orig(env);
 }
 
 __attribute__((noinline)) void helper_rdmsr_x86_64(void *env)
@@ -505,9 +531,8 @@ static bool fast_call(void *env, enum tcg_fast_call which, int arg, uintptr_t re
 /* The library's own helper (SYSCALL's runs the hooks, hooks.c). */
 #define LIBRARY_HELPER(name, env, arg)                                              \
 	do {                                                                        \
-		static void (*orig)(void *, int);                                   \
-		if (!orig)                                                          \
-			*(void **)&orig = dlsym(RTLD_NEXT, name);                   \
+		void (*orig)(void *, int);                                          \
+		*(void **)&orig = library_helper(name);                             \
 		orig(env, arg);                                                     \
 	} while (0)
 
